@@ -1,0 +1,91 @@
+# pulpdist: plain GNU make.  `make` builds ./pulpdist; `make check` runs
+# every test; `make asan` runs them under ASan+UBSan; `make demo` shows it.
+
+CC	?= cc
+BUILD	?= build
+CFLAGS	?= -O2 -g
+WARN	 = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+	   -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
+PKGS	 = openssl lmdb libxxhash jansson libzstd libevent libevent_pthreads \
+	   libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(WARN) -D_GNU_SOURCE $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
+# librsync ships no pkg-config file in Debian 12.
+LIBS	 = $(PKG_LIBS) -lrsync -lpthread
+
+# pulpdist's modules, one folder each (DESIGN.md, "Layout of the code").
+COMMON	 = $(sort $(wildcard common/*.c))
+PROTOCOL = $(sort $(wildcard protocol/*.c))
+DELTA	 = $(sort $(wildcard delta/*.c))
+CATALOG	 = $(sort $(wildcard catalog/*.c))
+NODE	 = $(sort $(wildcard node/*.c))
+CMD	 = $(sort $(wildcard cmd/*.c))
+UNIT	 = $(sort $(wildcard tests/unit/*.c))
+
+LIB_SRC	 = $(COMMON) $(PROTOCOL) $(DELTA) $(CATALOG) $(NODE)
+LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CMD_OBJ	 = $(CMD:%.c=$(BUILD)/%.o)
+UNIT_OBJ = $(UNIT:%.c=$(BUILD)/%.o)
+BIN	 = $(BUILD)/pulpdist
+UNITBIN	 = $(BUILD)/unit-tests
+
+all: pulpdist
+
+# The default build leaves the binary at the top, where README says.
+pulpdist: $(BIN)
+	@if [ "$(BUILD)" = build ]; then \
+	    cp $(BIN) pulpdist.tmp && mv -f pulpdist.tmp pulpdist; fi
+
+$(BUILD)/.deps-ok: contrib/check-deps
+	@CC="$(CC)" contrib/check-deps
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/%.o: %.c | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BIN): $(LIB_OBJ) $(CMD_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(UNITBIN): $(LIB_OBJ) $(UNIT_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcunit
+
+deps:
+	@contrib/install-deps
+
+check: deps
+	@$(MAKE) --no-print-directory check-unit check-e2e
+
+check-unit: $(UNITBIN)
+	$(UNITBIN) spec/vectors
+
+check-e2e: pulpdist
+	PULPDIST=$(abspath $(BIN)) tests/e2e/run.sh
+
+# Everything again with AddressSanitizer and UndefinedBehaviorSanitizer,
+# in its own build directory so the two builds never mix objects.
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	     -fno-sanitize-recover=all
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" \
+	    LDFLAGS="$(ASAN_FLAGS)" check-unit check-e2e
+
+demo: deps pulpdist
+	contrib/demo.sh
+
+# Import speed on real data (fetches Debian's linux-source; not a test).
+bench-import: deps pulpdist
+	tests/bench/import.sh
+
+# House rules the compiler does not check (see checksrc.sh).
+checksrc:
+	@contrib/checksrc.sh
+
+clean:
+	rm -rf build build-asan pulpdist pulpdist.tmp
+
+.PHONY: all deps check check-unit check-e2e asan demo bench-import \
+	checksrc clean
+
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -1,0 +1,197 @@
+/*
+ * The catalog: one LMDB environment per node data directory, holding
+ * trees, versions, signed manifests, the object index, the import stat
+ * cache and the index of derived content (compressed objects, deltas).
+ * See DESIGN.md, "Storage on a node".
+ *
+ * Transactions are LMDB's: one writer at a time (others wait), any number
+ * of readers that see a consistent snapshot.  A struct cat_txn belongs to
+ * the thread that began it.  Pointers returned by a read (cat_manifest_get)
+ * belong to the database and die with the transaction.  The commit of a
+ * write transaction is the durability point: everything a record names
+ * (objects on disk) must be durable before it.
+ */
+#ifndef CAT_CATALOG_H
+#define CAT_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/err.h"
+#include "../common/sha256.h"
+#include "../protocol/limits.h"
+#include "../protocol/sign.h"
+
+/*
+ * Layout of the records below.  1: trees, versions, manifests, objects,
+ * stat cache.  2: adds deltas and zobjects; a schema 1 catalog opened for
+ * writing is upgraded in place, one opened read-only reads as one without
+ * any derived content.  A newer schema than this is refused.
+ */
+#define CAT_SCHEMA	2
+
+#define CAT_CREATE	0x1	/* create the data directory if missing */
+#define CAT_RDONLY	0x2	/* open for reading only */
+
+struct cat;
+struct cat_txn;
+
+struct cat_tree {
+	char		 name[PR_TREE_NAME_MAX + 1];
+	uint32_t	 id;		/* internal number, 0 until stored */
+	uint64_t	 head;		/* newest version, 0 for none */
+	bool		 has_key;
+	unsigned char	 pubkey[PR_PUBKEY_LEN];	/* the tree's trust root */
+	int64_t		 created;	/* seconds since the epoch */
+};
+
+/* Changes between a version and the one before it. */
+struct cat_changes {
+	uint64_t	 added;
+	uint64_t	 removed;
+	uint64_t	 changed;	/* content or type */
+	uint64_t	 renamed;	/* same content, new path */
+	uint64_t	 meta;		/* mode or mtime only */
+};
+
+struct cat_version {
+	uint64_t	 number;
+	unsigned char	 manifest_id[PD_SHA256_LEN];
+	/* SHA-256 of the manifest from its "root" line on: equal digests
+	 * mean equal content, whatever the version numbers and dates. */
+	unsigned char	 content_digest[PD_SHA256_LEN];
+	int64_t		 created;	/* from the manifest */
+	int64_t		 committed;	/* when this node recorded it */
+	uint64_t	 entries;
+	uint64_t	 files;
+	uint64_t	 dirs;
+	uint64_t	 links;
+	uint64_t	 bytes;		/* content bytes, hardlinks once */
+	uint64_t	 hashed_bytes;	/* bytes read to make this version */
+	uint64_t	 duration_ms;	/* how long making it took */
+	struct cat_changes changes;	/* against number - 1 */
+};
+
+/* What a stat of a source file looked like when its hash was taken. */
+struct cat_stat {
+	uint64_t	 dev;
+	uint64_t	 ino;
+	uint64_t	 size;
+	int64_t		 mtime_sec;
+	uint32_t	 mtime_nsec;
+	int64_t		 ctime_sec;
+	uint32_t	 ctime_nsec;
+	unsigned char	 sha[PD_SHA256_LEN];
+};
+
+/* How the change from one object to another is sent (node/dcache.h). */
+enum cat_delta_kind {
+	CAT_DELTA_DELTA = 1,	/* a compressed librsync delta is kept */
+	CAT_DELTA_WHOLE = 2,	/* a delta is not worth it: send the object */
+};
+
+/* A record of derived content: the file on disk must match it. */
+struct cat_delta {
+	enum cat_delta_kind kind;
+	uint64_t	 size;		/* plain librsync delta bytes */
+	uint64_t	 zsize;		/* bytes of its zstd form (the file) */
+};
+
+struct cat_zobj {
+	uint64_t	 size;		/* plain object bytes */
+	uint64_t	 zsize;		/* bytes of its zstd form (the file) */
+};
+
+/* Open (or with CAT_CREATE create) the data directory dir. */
+enum pd_err cat_open(const char *dir, unsigned flags, struct cat **,
+	    struct pd_error *) PD_WARN_UNUSED;
+void	cat_close(struct cat *);
+const char *cat_dir(const struct cat *);
+/* Directory descriptor of DATA/objects, for the object store. */
+int	cat_objects_fd(const struct cat *);
+
+enum pd_err cat_begin(struct cat *, bool write, struct cat_txn **,
+	    struct pd_error *) PD_WARN_UNUSED;
+/* Commit and free the transaction, whatever the outcome. */
+enum pd_err cat_commit(struct cat_txn *, struct pd_error *) PD_WARN_UNUSED;
+/* Abandon and free the transaction; NULL is a no-op. */
+void	cat_abort(struct cat_txn *);
+
+/*
+ * Take the per-tree lock that serialises writers of one tree across
+ * processes.  PD_ERR_CONFLICT if another process holds it.  Release with
+ * cat_unlock_tree(fd).
+ */
+enum pd_err cat_lock_tree(struct cat *, const char *tree, int *fd,
+	    struct pd_error *) PD_WARN_UNUSED;
+void	cat_unlock_tree(int fd);
+
+/* Trees.  cat_tree_get gives PD_ERR_NOTFOUND for an unknown tree. */
+enum pd_err cat_tree_get(struct cat_txn *, const char *name,
+	    struct cat_tree *, struct pd_error *) PD_WARN_UNUSED;
+/* Store t; a tree with id 0 is new and gets the next free id. */
+enum pd_err cat_tree_put(struct cat_txn *, struct cat_tree *t,
+	    struct pd_error *) PD_WARN_UNUSED;
+/* All trees in name order, in a new array (free with pd_free). */
+enum pd_err cat_tree_list(struct cat_txn *, struct cat_tree **, size_t *,
+	    struct pd_error *) PD_WARN_UNUSED;
+
+/* Versions of a tree.  PD_ERR_NOTFOUND for an unknown version. */
+enum pd_err cat_version_get(struct cat_txn *, const char *tree, uint64_t n,
+	    struct cat_version *, struct pd_error *) PD_WARN_UNUSED;
+enum pd_err cat_version_put(struct cat_txn *, const char *tree,
+	    const struct cat_version *, struct pd_error *) PD_WARN_UNUSED;
+/* All versions of a tree, oldest first, in a new array (pd_free). */
+enum pd_err cat_version_list(struct cat_txn *, const char *tree,
+	    struct cat_version **, size_t *, struct pd_error *) PD_WARN_UNUSED;
+
+/* Signed manifests by id.  *data lives until the transaction ends. */
+enum pd_err cat_manifest_get(struct cat_txn *, const unsigned char *id,
+	    const void **data, size_t *len, struct pd_error *) PD_WARN_UNUSED;
+enum pd_err cat_manifest_put(struct cat_txn *, const unsigned char *id,
+	    const void *data, size_t len, struct pd_error *) PD_WARN_UNUSED;
+
+/* The object index: content known to be durable in the object store. */
+bool	cat_object_has(struct cat_txn *, const unsigned char *sha);
+enum pd_err cat_object_put(struct cat_txn *, const unsigned char *sha,
+	    uint64_t size, struct pd_error *) PD_WARN_UNUSED;
+/* Thread-safe check outside any transaction (a short read of its own). */
+bool	cat_object_known(struct cat *, const unsigned char *sha);
+
+/*
+ * Derived content, keyed by object SHA-256s: the delta record of the pair
+ * (from, to) and the compressed-object record of sha.  The records say
+ * what the files under DATA/deltas and DATA/zobjects must be; writing the
+ * files (durably, before the record commits) is node/dcache.c's job.
+ * _get and _lookup give PD_ERR_NOTFOUND when there is no record,
+ * PD_ERR_CORRUPT for a damaged one.  _lookup is a thread-safe read
+ * outside any transaction, like cat_object_known.
+ */
+enum pd_err cat_delta_get(struct cat_txn *, const unsigned char *from,
+	    const unsigned char *to, struct cat_delta *, struct pd_error *)
+	    PD_WARN_UNUSED;
+enum pd_err cat_delta_put(struct cat_txn *, const unsigned char *from,
+	    const unsigned char *to, const struct cat_delta *,
+	    struct pd_error *) PD_WARN_UNUSED;
+enum pd_err cat_delta_lookup(struct cat *, const unsigned char *from,
+	    const unsigned char *to, struct cat_delta *, struct pd_error *)
+	    PD_WARN_UNUSED;
+enum pd_err cat_zobj_get(struct cat_txn *, const unsigned char *sha,
+	    struct cat_zobj *, struct pd_error *) PD_WARN_UNUSED;
+enum pd_err cat_zobj_put(struct cat_txn *, const unsigned char *sha,
+	    const struct cat_zobj *, struct pd_error *) PD_WARN_UNUSED;
+enum pd_err cat_zobj_lookup(struct cat *, const unsigned char *sha,
+	    struct cat_zobj *, struct pd_error *) PD_WARN_UNUSED;
+
+/* Stat cache of a tree's source, keyed by path. */
+bool	cat_stat_get(struct cat_txn *, uint32_t tree_id, const char *path,
+	    size_t len, struct cat_stat *);
+enum pd_err cat_stat_put(struct cat_txn *, uint32_t tree_id,
+	    const char *path, size_t len, const struct cat_stat *,
+	    struct pd_error *) PD_WARN_UNUSED;
+/* Forget every stat cache entry of a tree. */
+enum pd_err cat_stat_clear(struct cat_txn *, uint32_t tree_id,
+	    struct pd_error *) PD_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * Import: snapshot a source directory as the next signed version of a
+ * tree (DESIGN.md, "Flow of one update", step 1).
+ *
+ * A function a task engine can call: all its state is in its arguments,
+ * it takes the tree's lock until the version is committed, and a failure
+ * at any point before that leaves the catalog as it was (objects written
+ * so far are harmless: they are content-addressed and reused by the next
+ * attempt).  After the commit it computes the deltas from the previous
+ * version of every changed file (node/dcache.h); failing to is only a
+ * warning, since a server computes a missing delta on demand.
+ */
+#ifndef ND_IMPORT_H
+#define ND_IMPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../catalog/catalog.h"
+#include "../protocol/sign.h"
+#include "scan.h"
+
+struct nd_import_opts {
+	const char	*tree;		/* tree name */
+	const char	*src;		/* source directory */
+	const struct pr_key *key;	/* the tree's private key */
+	int64_t		 expires_in;	/* seconds until expiry, 0 never */
+	unsigned	 threads;	/* hashing threads, 0 = one per CPU */
+	nd_warn_fn	*warn;		/* warnings about entries, or NULL */
+	void		*warn_arg;
+};
+
+struct nd_import_result {
+	bool		 unchanged;	/* no new version: same as head */
+	struct cat_version version;	/* the new version (or the head) */
+	uint64_t	 files_hashed;	/* files read this time */
+	uint64_t	 files_cached;	/* files the stat cache vouched for */
+	uint64_t	 objects_new;	/* objects added to the store */
+	uint64_t	 skipped;	/* special files left out */
+	/* Deltas from the previous version, made once after the commit. */
+	uint64_t	 deltas_made;	/* computed and kept */
+	uint64_t	 deltas_whole;	/* computed, not worth it: sent whole */
+	uint64_t	 deltas_failed;	/* not made (warned); made on demand */
+};
+
+enum pd_err nd_import(struct cat *, const struct nd_import_opts *,
+	    struct nd_import_result *, struct pd_error *) PD_WARN_UNUSED;
+
+#endif

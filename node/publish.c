@@ -1,0 +1,789 @@
+/*
+ * Build and publish a version directory.
+ *
+ * DESIGN: entries are created in manifest order, so a parent directory
+ * always exists before its children.  Directories are made 0700 and get
+ * their real mode and mtime last, deepest first (a read-only directory
+ * must still take its children, and adding a child changes the mtime).
+ * A file is, in order of preference: a hard link to the same file in the
+ * previous version (same content, mode, mtime and hardlink shape: the
+ * inode is identical, nothing to write); a link to the staged object (its
+ * first use: the object's inode becomes the file); a copy of content
+ * found elsewhere (a rename, a copy, a second use).  Members of a
+ * hardlink group are links to the group's first path.
+ *
+ * An inode that some tree already holds is never given a mode or a time:
+ * that would change the published version under its readers.  Only new
+ * copies and staged objects with a single link get metadata, and a
+ * staged object is linked in only when its owner can still read it (a
+ * 0000 file could not be copied from for a second use without
+ * CAP_DAC_OVERRIDE).
+ *
+ * Sources are trusted for their bytes and nothing else.  The caller
+ * checked the hash of every staged object; the previous tree was checked
+ * when it was published.  But either may have been tampered with since:
+ * a staged object must be a regular file of the manifest's size; a
+ * previous file must be a regular file with its manifest's size, mode
+ * and mtime, reached without following a symbolic link, and the inode
+ * linked must be the one checked.  A previous file that fails this is
+ * skipped (its content is looked for elsewhere), never followed.  Every
+ * open uses O_NONBLOCK, so a fifo planted anywhere cannot hang a build.
+ *
+ * Where every file's content comes from is settled before the first
+ * entry is created (a file to link from prev on the word of prev's
+ * manifest, checked again when linked), so a version whose content is
+ * missing fails without having touched staging or the previous tree.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/fsx.h"
+#include "../common/hex.h"
+#include "../common/mem.h"
+#include "../protocol/pathenc.h"
+#include "publish.h"
+
+#define NO_ENTRY	SIZE_MAX
+#define COPY_CHUNK	((size_t)1 << 30)	/* per copy_file_range call */
+#define OPEN_SRC	(O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | \
+			    O_CLOEXEC)
+
+/* SHA-256 of no bytes: an empty file needs no source. */
+static const unsigned char empty_sha[PD_SHA256_LEN] = {
+	0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14,
+	0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+	0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c,
+	0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+};
+
+struct build {
+	const struct pr_manifest *m;
+	const struct pr_manifest *prev;	/* NULL: no previous tree */
+	int			 buildfd;
+	int			 prevfd;
+	int			 stagefd;	/* -1: nothing staged */
+	size_t			*bysha;		/* prev files sorted by sha */
+	size_t			 nbysha;
+	size_t			*first;		/* group g's first entry */
+	size_t			*next;		/* next entry of the group */
+	size_t			*pcount;	/* prev group g's members */
+	struct nd_build_stats	*st;
+	struct pd_error		*err;
+};
+
+static enum pd_err
+efail(struct build *b, enum pd_err code, int errnum, const struct pr_entry *e,
+    const char *what)
+{
+	char ps[PR_SHOW_MAX];
+
+	pr_path_show(e->path, e->path_len, ps, sizeof(ps));
+	if (errnum)
+		return pd_fail_errno(b->err, code, errnum, "%s %s", what, ps);
+	return pd_fail(b->err, code, "%s %s", what, ps);
+}
+
+/* Running out of descriptors or memory is no reason to look elsewhere. */
+static bool
+resource_errno(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOMEM || e == EIO;
+}
+
+/* Split e's path: open its parent beneath root, point *name at the rest. */
+static int
+open_parent(int root, const struct pr_entry *e, const char **name)
+{
+	const char *slash = memrchr(e->path, '/', e->path_len);
+	char *dir;
+	int fd, saved;
+
+	if (slash == NULL) {
+		*name = e->path;
+		return fcntl(root, F_DUPFD_CLOEXEC, 0);
+	}
+	*name = slash + 1;
+	if ((dir = pd_memdup0(e->path, (size_t)(slash - e->path))) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	fd = pd_open_beneath(root, dir, O_RDONLY | O_DIRECTORY, 0);
+	saved = errno;
+	pd_free(dir);
+	errno = saved;
+	return fd;
+}
+
+static bool
+same_file(const struct pr_entry *a, const struct pr_entry *b)
+{
+	return a->type == PR_FILE && b->type == PR_FILE &&
+	    a->size == b->size && a->mode == b->mode &&
+	    a->mtime.sec == b->mtime.sec && a->mtime.nsec == b->mtime.nsec &&
+	    memcmp(a->sha, b->sha, sizeof(a->sha)) == 0;
+}
+
+/* Is the inode st what entry e describes, as far as stat can tell? */
+static bool
+stat_is(const struct stat *st, const struct pr_entry *e)
+{
+	return S_ISREG(st->st_mode) && (uint64_t)st->st_size == e->size &&
+	    (uint32_t)(st->st_mode & 07777) == e->mode &&
+	    (int64_t)st->st_mtim.tv_sec == e->mtime.sec &&
+	    (uint32_t)st->st_mtim.tv_nsec == e->mtime.nsec;
+}
+
+static int
+sha_cmp(const void *x, const void *y, void *arg)
+{
+	const struct pr_manifest *m = arg;
+
+	return memcmp(m->entries[*(const size_t *)x].sha,
+	    m->entries[*(const size_t *)y].sha, PD_SHA256_LEN);
+}
+
+/* Position in bysha of the first prev file with this content or above. */
+static size_t
+prev_lower(const struct build *b, const unsigned char *sha)
+{
+	size_t lo = 0, hi = b->nbysha, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (memcmp(b->prev->entries[b->bysha[mid]].sha, sha,
+		    PD_SHA256_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool
+prev_has(const struct build *b, const unsigned char *sha)
+{
+	size_t k = prev_lower(b, sha);
+
+	return k < b->nbysha && memcmp(b->prev->entries[b->bysha[k]].sha,
+	    sha, PD_SHA256_LEN) == 0;
+}
+
+/*
+ * Can new entry i (a group's first member, or in no group) be the very
+ * inode of prev's same path?  For a group, only if prev had the same
+ * group shape: the same paths, one inode, no other member.
+ */
+static bool
+linkable(const struct build *b, size_t i)
+{
+	const struct pr_entry *e = &b->m->entries[i], *p, *q, *r;
+	size_t k, n = 0;
+
+	if (b->prev == NULL ||
+	    (p = pr_manifest_find(b->prev, e->path, e->path_len)) == NULL ||
+	    !same_file(e, p) || (e->link == 0) != (p->link == 0))
+		return false;
+	if (e->link == 0)
+		return true;
+	if (p->link > b->prev->nentries)
+		return false;
+	for (k = i; k != NO_ENTRY; k = b->next[k]) {
+		q = &b->m->entries[k];
+		r = pr_manifest_find(b->prev, q->path, q->path_len);
+		if (r == NULL || !same_file(q, r) || r->link != p->link)
+			return false;
+		n++;
+	}
+	return n == b->pcount[p->link - 1];
+}
+
+/*
+ * Copy size bytes from in to out, in bounded pieces.  0, or an errno;
+ * EIO if in ends early (it changed since its size was checked).
+ */
+static int
+copy_fd(int in, int out, uint64_t size)
+{
+	unsigned char buf[65536];
+	uint64_t done = 0;
+	size_t want;
+	ssize_t n;
+
+	while (done < size) {
+		want = size - done > COPY_CHUNK ? COPY_CHUNK :
+		    (size_t)(size - done);
+		if ((n = copy_file_range(in, NULL, out, NULL, want, 0)) > 0) {
+			done += (uint64_t)n;
+			continue;
+		}
+		if (n == 0)
+			return EIO;
+		if (errno == EINTR)
+			continue;
+		/* Not between these files: the offsets moved, read on. */
+		if (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+		    errno == EOPNOTSUPP)
+			break;
+		return errno;
+	}
+	while (done < size) {
+		want = size - done > sizeof(buf) ? sizeof(buf) :
+		    (size_t)(size - done);
+		if ((n = pd_read_full(in, buf, want)) < 0)
+			return errno;
+		if (n == 0)
+			return EIO;
+		if (pd_write_all(out, buf, (size_t)n) != PD_OK)
+			return errno;
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Give an inode of this build e's mode, then its mtime. */
+static int
+set_meta(int fd, const struct pr_entry *e)
+{
+	struct timespec ts[2];
+
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime.sec;
+	ts[0].tv_nsec = ts[1].tv_nsec = (long)e->mtime.nsec;
+	if (fchmod(fd, (mode_t)e->mode) < 0 || futimens(fd, ts) < 0)
+		return -1;
+	return 0;
+}
+
+static enum pd_err
+bad_object(struct build *b, const struct pr_entry *e, const char *hex,
+    const struct stat *st)
+{
+	char ps[PR_SHOW_MAX];
+
+	pr_path_show(e->path, e->path_len, ps, sizeof(ps));
+	if (!S_ISREG(st->st_mode))
+		return pd_fail(b->err, PD_ERR_CORRUPT, "staged object %s for "
+		    "%s is not a regular file", hex, ps);
+	return pd_fail(b->err, PD_ERR_CORRUPT, "staged object %s for %s has "
+	    "%jd bytes, not %ju", hex, ps, (intmax_t)st->st_size,
+	    (uintmax_t)e->size);
+}
+
+/*
+ * Is e's content staged?  *present says; PD_ERR_CORRUPT if something
+ * that is not its content sits under its name.
+ */
+static enum pd_err
+staged(struct build *b, const struct pr_entry *e, bool *present)
+{
+	char hex[PD_SHA256_HEX];
+	struct stat st;
+
+	*present = false;
+	if (b->stagefd < 0)
+		return PD_OK;
+	pd_hex_encode(e->sha, PD_SHA256_LEN, hex);
+	if (fstatat(b->stagefd, hex, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? PD_OK : efail(b, PD_ERR_IO, errno, e,
+		    "looking for the staged content of");
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != e->size)
+		return bad_object(b, e, hex, &st);
+	*present = true;
+	return PD_OK;
+}
+
+/*
+ * Open e's staged object: *fd (-1 if there is none), its stat in *st.
+ * The name is the caller's word for the hash; type and size are checked.
+ */
+static enum pd_err
+open_staged(struct build *b, const struct pr_entry *e, char *hex, int *fd,
+    struct stat *st)
+{
+	*fd = -1;
+	pd_hex_encode(e->sha, PD_SHA256_LEN, hex);
+	if (b->stagefd < 0)
+		return PD_OK;
+	if ((*fd = openat(b->stagefd, hex, OPEN_SRC)) < 0) {
+		if (errno == ENOENT)
+			return PD_OK;
+		if (errno == ELOOP) {
+			st->st_mode = S_IFLNK;
+			return bad_object(b, e, hex, st);
+		}
+		return efail(b, PD_ERR_IO, errno, e,
+		    "opening the staged content of");
+	}
+	if (fstat(*fd, st) < 0)
+		return efail(b, PD_ERR_IO, errno, e,
+		    "opening the staged content of");
+	if (!S_ISREG(st->st_mode) || (uint64_t)st->st_size != e->size)
+		return bad_object(b, e, hex, st);
+	return PD_OK;
+}
+
+/*
+ * Open a file of prev with e's content: *fd, or -1 if none is a regular
+ * file of the right size reached without a symbolic link.
+ */
+static enum pd_err
+open_prev(struct build *b, const struct pr_entry *e, int *fd)
+{
+	const struct pr_entry *pe;
+	struct stat st;
+	size_t k;
+
+	*fd = -1;
+	if (b->prev == NULL)
+		return PD_OK;
+	for (k = prev_lower(b, e->sha); k < b->nbysha; k++) {
+		pe = &b->prev->entries[b->bysha[k]];
+		if (memcmp(pe->sha, e->sha, PD_SHA256_LEN) != 0)
+			break;
+		if (pe->size != e->size)
+			continue;
+		if ((*fd = pd_open_beneath(b->prevfd, pe->path, OPEN_SRC,
+		    0)) < 0) {
+			if (resource_errno(errno))
+				return efail(b, PD_ERR_IO, errno, pe,
+				    "opening previous");
+			continue;
+		}
+		if (fstat(*fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (uint64_t)st.st_size == e->size)
+			return PD_OK;
+		close(*fd);
+		*fd = -1;
+	}
+	return PD_OK;
+}
+
+/*
+ * Before anything is made: every file that is not linked from prev has
+ * content staged or in prev (or is empty).  A staged object that is not
+ * what its name says fails here too.
+ */
+static enum pd_err
+locate_all(struct build *b)
+{
+	const struct pr_entry *e;
+	enum pd_err rc;
+	bool present;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < b->m->nentries; i++) {
+		e = &b->m->entries[i];
+		if (e->type != PR_FILE)
+			continue;
+		if (e->link > b->m->nentries)
+			return efail(b, PD_ERR_PARSE, 0, e,
+			    "hardlink group out of range at");
+		if ((e->link != 0 && b->first[e->link - 1] != i) ||
+		    linkable(b, i))
+			continue;
+		if (e->size == 0 && memcmp(e->sha, empty_sha,
+		    PD_SHA256_LEN) == 0)
+			continue;
+		if ((rc = staged(b, e, &present)) != PD_OK)
+			return rc;
+		if (present)
+			continue;
+		if (b->prev != NULL && prev_has(b, e->sha)) {
+			if ((rc = open_prev(b, e, &fd)) != PD_OK)
+				return rc;
+			if (fd >= 0) {
+				close(fd);
+				continue;
+			}
+		}
+		return efail(b, PD_ERR_NOTFOUND, 0, e, "no content for");
+	}
+	return PD_OK;
+}
+
+/*
+ * Link e from prev's same path, if the file there is still what prev's
+ * manifest says.  *done false: it is not, take the content elsewhere.
+ */
+static enum pd_err
+link_prev(struct build *b, const struct pr_entry *e, int pfd,
+    const char *name, bool *done)
+{
+	struct stat ps, bs;
+	const char *lname;
+	enum pd_err rc = PD_OK;
+	int lfd;
+
+	*done = false;
+	if ((lfd = open_parent(b->prevfd, e, &lname)) < 0)
+		return resource_errno(errno) ? efail(b, PD_ERR_IO, errno, e,
+		    "opening the previous directory of") : PD_OK;
+	if (fstatat(lfd, lname, &ps, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !stat_is(&ps, e))
+		goto out;
+	if (linkat(lfd, lname, pfd, name, 0) < 0) {
+		/* Too many links, another file system, gone: copy. */
+		if (errno != EMLINK && errno != EXDEV && errno != ENOENT &&
+		    errno != EPERM)
+			rc = efail(b, PD_ERR_IO, errno, e, "linking unchanged");
+		goto out;
+	}
+	/* The name may have changed between the check and the link. */
+	if (fstatat(pfd, name, &bs, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = efail(b, PD_ERR_IO, errno, e, "checking");
+		goto out;
+	}
+	if (bs.st_ino != ps.st_ino || bs.st_dev != ps.st_dev ||
+	    !stat_is(&bs, e)) {
+		if (unlinkat(pfd, name, 0) < 0)
+			rc = efail(b, PD_ERR_IO, errno, e, "removing");
+		goto out;
+	}
+	*done = true;
+	b->st->linked++;
+out:
+	close(lfd);
+	return rc;
+}
+
+/* Materialize a file: empty, staged object (link or copy), copy of prev. */
+static enum pd_err
+make_file(struct build *b, const struct pr_entry *e, int pfd,
+    const char *name)
+{
+	char hex[PD_SHA256_HEX];
+	struct stat st, lst;
+	enum pd_err rc = PD_OK;
+	bool from_prev = false;
+	int in = -1, out = -1, e2;
+
+	if (e->size == 0 && memcmp(e->sha, empty_sha, PD_SHA256_LEN) == 0)
+		goto create;
+	if ((rc = open_staged(b, e, hex, &in, &st)) != PD_OK)
+		goto out;
+	if (in >= 0 && st.st_nlink == 1 && (e->mode & S_IRUSR)) {
+		/* First use: the staged inode becomes the file. */
+		if (linkat(b->stagefd, hex, pfd, name, 0) == 0) {
+			if (fstatat(pfd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0) {
+				rc = efail(b, PD_ERR_IO, errno, e, "checking");
+				goto out;
+			}
+			if (lst.st_ino != st.st_ino ||
+			    lst.st_dev != st.st_dev) {
+				rc = efail(b, PD_ERR_CORRUPT, 0, e, "staged "
+				    "content replaced while linked for");
+				goto out;
+			}
+			if (set_meta(in, e) < 0) {
+				rc = efail(b, PD_ERR_IO, errno, e,
+				    "setting mode of");
+				goto out;
+			}
+			b->st->written++;
+			b->st->bytes_written += e->size;
+			goto out;
+		}
+		if (errno != EXDEV && errno != EMLINK) {
+			rc = efail(b, PD_ERR_IO, errno, e, "linking");
+			goto out;
+		}
+	}
+	if (in < 0) {
+		if ((rc = open_prev(b, e, &in)) != PD_OK)
+			goto out;
+		if (in < 0) {
+			rc = efail(b, PD_ERR_NOTFOUND, 0, e, "no content for");
+			goto out;
+		}
+		from_prev = true;
+	}
+create:
+	if ((out = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		rc = efail(b, PD_ERR_IO, errno, e, "creating");
+		goto out;
+	}
+	if (in >= 0 && (e2 = copy_fd(in, out, e->size)) != 0) {
+		rc = efail(b, PD_ERR_IO, e2, e, "copying");
+		goto out;
+	}
+	/* After the bytes: a write clears set-user-ID. */
+	if (set_meta(out, e) < 0) {
+		rc = efail(b, PD_ERR_IO, errno, e, "setting mode of");
+		goto out;
+	}
+	if (from_prev)
+		b->st->copied++;
+	else
+		b->st->written++;
+	b->st->bytes_written += e->size;
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return rc;
+}
+
+static enum pd_err
+make_entry(struct build *b, size_t i)
+{
+	const struct pr_entry *e = &b->m->entries[i], *l;
+	struct timespec ts[2];
+	const char *name, *lname;
+	enum pd_err rc = PD_OK;
+	bool done = false;
+	int pfd, lfd;
+
+	if ((pfd = open_parent(b->buildfd, e, &name)) < 0)
+		return efail(b, PD_ERR_IO, errno, e,
+		    "opening the directory of");
+	switch (e->type) {
+	case PR_DIR:
+		if (mkdirat(pfd, name, 0700) < 0)
+			rc = efail(b, PD_ERR_IO, errno, e,
+			    "creating directory");
+		break;
+	case PR_LINK:
+		ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime.sec;
+		ts[0].tv_nsec = ts[1].tv_nsec = (long)e->mtime.nsec;
+		if (symlinkat(e->target, pfd, name) < 0 ||
+		    utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = efail(b, PD_ERR_IO, errno, e,
+			    "creating symbolic link");
+		break;
+	case PR_FILE:
+		if (e->link != 0 && b->first[e->link - 1] != i) {
+			/* A later member: link to the group's first path. */
+			l = &b->m->entries[b->first[e->link - 1]];
+			if ((lfd = open_parent(b->buildfd, l, &lname)) < 0 ||
+			    linkat(lfd, lname, pfd, name, 0) < 0)
+				rc = efail(b, PD_ERR_IO, errno, e, "linking");
+			if (lfd >= 0)
+				close(lfd);
+			break;
+		}
+		if (linkable(b, i) &&
+		    (rc = link_prev(b, e, pfd, name, &done)) != PD_OK)
+			break;
+		if (!done)
+			rc = make_file(b, e, pfd, name);
+		break;
+	default:
+		rc = efail(b, PD_ERR_PARSE, 0, e, "unknown type of");
+		break;
+	}
+	close(pfd);
+	return rc;
+}
+
+/* Directories' modes and mtimes, deepest first, then the root. */
+static enum pd_err
+finish_dirs(struct build *b)
+{
+	const struct pr_entry *e;
+	struct pr_entry root;
+	const char *name;
+	size_t i;
+	int pfd, fd, e2;
+
+	for (i = b->m->nentries; i-- > 0;) {
+		e = &b->m->entries[i];
+		if (e->type != PR_DIR)
+			continue;
+		if ((pfd = open_parent(b->buildfd, e, &name)) < 0)
+			return efail(b, PD_ERR_IO, errno, e, "opening");
+		fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		e2 = errno;
+		close(pfd);
+		if (fd < 0)
+			return efail(b, PD_ERR_IO, e2, e, "opening");
+		if (set_meta(fd, e) < 0) {
+			e2 = errno;
+			close(fd);
+			return efail(b, PD_ERR_IO, e2, e, "setting mode of");
+		}
+		close(fd);
+	}
+	memset(&root, 0, sizeof(root));
+	root.mode = b->m->root_mode;
+	root.mtime = b->m->root_mtime;
+	if (set_meta(b->buildfd, &root) < 0)
+		return pd_fail_errno(b->err, PD_ERR_IO, errno,
+		    "setting mode of the tree's top directory");
+	return PD_OK;
+}
+
+/* Group tables of the new manifest and member counts of prev's groups. */
+static enum pd_err
+index_groups(struct build *b)
+{
+	const struct pr_manifest *m = b->m;
+	size_t i, g, *last;
+
+	/* A checked manifest numbers groups 1..n, n below its entries. */
+	for (i = 0; i <= m->nentries; i++)
+		b->first[i] = NO_ENTRY;
+	last = b->next + m->nentries + 1;
+	for (i = 0; i < m->nentries; i++) {
+		b->next[i] = NO_ENTRY;
+		if ((g = m->entries[i].link) == 0 || g > m->nentries ||
+		    m->entries[i].type != PR_FILE)
+			continue;
+		if (b->first[g - 1] == NO_ENTRY)
+			b->first[g - 1] = i;
+		else
+			b->next[last[g - 1]] = i;
+		last[g - 1] = i;
+	}
+	for (i = 0; b->prev != NULL && i < b->prev->nentries; i++) {
+		g = b->prev->entries[i].link;
+		if (b->prev->entries[i].type == PR_FILE) {
+			b->bysha[b->nbysha++] = i;
+			if (g != 0 && g <= b->prev->nentries)
+				b->pcount[g - 1]++;
+		}
+	}
+	if (b->nbysha > 1)
+		qsort_r(b->bysha, b->nbysha, sizeof(*b->bysha), sha_cmp,
+		    (void *)b->prev);
+	return PD_OK;
+}
+
+enum pd_err
+nd_build(int buildfd, const struct pr_manifest *m,
+    const struct pr_manifest *prev, int prevfd, int stagefd,
+    struct nd_build_stats *st, struct pd_error *err)
+{
+	struct nd_build_stats dummy;
+	struct build b;
+	enum pd_err rc = PD_OK;
+	size_t i, np;
+
+	if (st == NULL)
+		st = &dummy;
+	memset(&b, 0, sizeof(b));
+	memset(st, 0, sizeof(*st));
+	b.m = m;
+	b.prev = prevfd >= 0 ? prev : NULL;
+	b.buildfd = buildfd;
+	b.prevfd = prevfd;
+	b.stagefd = stagefd;
+	b.st = st;
+	b.err = err;
+	np = b.prev != NULL ? b.prev->nentries + 1 : 1;
+	/* next[] is followed by a scratch array of the same size. */
+	if ((b.first = pd_calloc(m->nentries + 1, sizeof(*b.first))) == NULL ||
+	    (b.next = pd_calloc(m->nentries + 1, 2 * sizeof(*b.next))) ==
+	    NULL || (b.bysha = pd_calloc(np, sizeof(*b.bysha))) == NULL ||
+	    (b.pcount = pd_calloc(np, sizeof(*b.pcount))) == NULL) {
+		rc = pd_fail(err, PD_ERR_NOMEM, "building the tree");
+		goto out;
+	}
+	if ((rc = index_groups(&b)) != PD_OK ||
+	    (rc = locate_all(&b)) != PD_OK)
+		goto out;
+	for (i = 0; i < m->nentries && rc == PD_OK; i++)
+		rc = make_entry(&b, i);
+	if (rc == PD_OK)
+		rc = finish_dirs(&b);
+out:
+	pd_free(b.first);
+	pd_free(b.next);
+	pd_free(b.bysha);
+	pd_free(b.pcount);
+	return rc;
+}
+
+enum pd_err
+nd_publish_switch(const char *pubdir, const char *tree, const char *target,
+    struct pd_error *err)
+{
+	static atomic_ulong seq;
+	char tmp[PR_TREE_NAME_MAX + 64];
+	struct stat st;
+	const char *why;
+	enum pd_err rc = PD_OK;
+	int dfd;
+
+	if ((why = pr_tree_name_check(tree)) != NULL)
+		return pd_fail(err, PD_ERR_USAGE, "publishing: %s", why);
+	if ((dfd = open(pubdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return pd_fail_errno(err, PD_ERR_IO, errno, "publish directory "
+		    "%s", pubdir);
+	/*
+	 * Only a link is ours to replace: a directory or file of that name
+	 * is someone's data, which rename(2) would destroy or refuse with
+	 * a puzzling "Is a directory".
+	 */
+	if (fstatat(dfd, tree, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISLNK(st.st_mode)) {
+			rc = pd_fail(err, PD_ERR_EXISTS, "%s/%s is not a "
+			    "symbolic link: refusing to replace it with one",
+			    pubdir, tree);
+			goto out;
+		}
+	} else if (errno != ENOENT) {
+		rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s/%s", pubdir,
+		    tree);
+		goto out;
+	}
+	snprintf(tmp, sizeof(tmp), ".%s.pulpdist-new.%ld.%lu", tree,
+	    (long)getpid(), (unsigned long)atomic_fetch_add(&seq, 1));
+	(void)unlinkat(dfd, tmp, 0);
+	if (symlinkat(target, dfd, tmp) < 0)
+		rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s/%s", pubdir, tmp);
+	else if (renameat(dfd, tmp, dfd, tree) < 0) {
+		rc = pd_fail_errno(err, PD_ERR_IO, errno, "publishing %s/%s",
+		    pubdir, tree);
+		(void)unlinkat(dfd, tmp, 0);
+	} else if (fsync(dfd) < 0)
+		rc = pd_fail_errno(err, PD_ERR_IO, errno, "fsync %s", pubdir);
+out:
+	close(dfd);
+	return rc;
+}
+
+enum pd_err
+nd_publish_prune(const char *versdir, uint64_t current, unsigned keep,
+    struct pd_error *err)
+{
+	struct pd_error e = { 0 };
+	struct dirent *de;
+	enum pd_err rc = PD_OK;
+	unsigned long long n;
+	char *end;
+	DIR *d;
+
+	if (keep == 0)
+		keep = 1;
+	if ((d = opendir(versdir)) == NULL)
+		return pd_fail_errno(err, PD_ERR_IO, errno, "%s", versdir);
+	while (rc == PD_OK && (errno = 0, de = readdir(d)) != NULL) {
+		/* Only canonical numbers: "007", " 7", "+7" are not ours. */
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		n = strtoull(de->d_name, &end, 10);
+		/* Newer than current: built, not yet published; keep. */
+		if (*end != '\0' || n >= current || current - n < keep)
+			continue;
+		if ((rc = pd_remove_tree_at(dirfd(d), de->d_name, &e)) !=
+		    PD_OK)
+			rc = pd_fail(err, rc, "pruning %s/%s: %s", versdir,
+			    de->d_name, e.msg);
+	}
+	if (rc == PD_OK && errno != 0)
+		rc = pd_fail_errno(err, PD_ERR_IO, errno, "reading %s",
+		    versdir);
+	closedir(d);
+	return rc;
+}

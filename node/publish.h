@@ -1,0 +1,80 @@
+/*
+ * Publishing a version on a mirror (DESIGN.md, "Flow of one update",
+ * step 5): build the version's directory from verified content, move it
+ * to DATA/versions/TREE/N, and switch PUBDIR/TREE (a symbolic link) to it
+ * with one rename(2), so readers see the old tree or the new one, never a
+ * mix.  Old versions stay while readers may be inside them; the last
+ * `keep` remain.
+ *
+ * Every file is created beneath a directory descriptor of the tree being
+ * built (pd_open_beneath: no symbolic link followed, nothing outside), and
+ * every path comes from a manifest whose rules (no "..", parents are
+ * directories) were checked before.
+ */
+#ifndef ND_PUBLISH_H
+#define ND_PUBLISH_H
+
+#include <stdint.h>
+
+#include "../protocol/manifest.h"
+
+struct nd_build_stats {
+	uint64_t	 linked;	/* unchanged files linked from prev */
+	uint64_t	 written;	/* from staged content, or empty */
+	uint64_t	 copied;	/* copied from prev (renames...) */
+	uint64_t	 bytes_written;	/* of the last two */
+};
+
+/*
+ * Build m's tree into the empty directory buildfd (an ordinary
+ * descriptor, not O_PATH: the top directory gets m's root mode and
+ * mtime through it).  m must have passed pr_manifest_check.  Content
+ * comes from prev's tree (prevfd; prev NULL or prevfd -1 for none):
+ * unchanged files are hardlinked, content found at another path is
+ * copied; and from stagefd (-1 for none), a directory of objects named
+ * by their SHA-256 in lowercase hex, whose hashes the caller verified,
+ * linked in (first use) or copied.  Empty files need no source.
+ *
+ * Returns PD_OK with every entry in place with its type, content, mode,
+ * mtime (nanoseconds; directories last, deepest first) and hardlink
+ * groups.  Nothing is fsynced: the caller makes the tree durable with
+ * syncfs(2) on its file system before renaming it into place.  Staged
+ * objects used first become files of the tree (same inode, mode and
+ * mtime set): the caller may remove them, never write to them.  An inode
+ * of prev is linked, never modified.
+ *
+ * Errors (*err names the path, escaped): PD_ERR_NOTFOUND, some file's
+ * content is neither staged nor in prev; PD_ERR_CORRUPT, a staged object
+ * is not a regular file of the manifest's size; PD_ERR_PARSE, m breaks a
+ * rule pr_manifest_check enforces; PD_ERR_IO, PD_ERR_NOMEM.  The first
+ * two are found before anything is created, and staging and prev are
+ * then untouched.  On any error buildfd holds a partial tree for the
+ * caller to remove.  *st (may be NULL) counts what was done.  Callable
+ * from any thread; one build per buildfd at a time.
+ */
+enum pd_err nd_build(int buildfd, const struct pr_manifest *m,
+	    const struct pr_manifest *prev, int prevfd, int stagefd,
+	    struct nd_build_stats *, struct pd_error *) PD_WARN_UNUSED;
+
+/*
+ * Point pubdir/tree at target (an absolute path) with one rename of a new
+ * symbolic link over the old one, then fsync pubdir: a reader opening
+ * pubdir/tree gets the old target or the new one, never nothing.
+ * PD_ERR_EXISTS if pubdir/tree is anything but a symbolic link (a
+ * user's directory or file is never replaced); PD_ERR_USAGE for a bad
+ * tree name; PD_ERR_IO.
+ */
+enum pd_err nd_publish_switch(const char *pubdir, const char *tree,
+	    const char *target, struct pd_error *) PD_WARN_UNUSED;
+
+/*
+ * Remove versions of the directory versdir (DATA/versions/TREE) numbered
+ * at or below current - keep (keep 0 counts as 1): the last keep remain,
+ * current always, numbers above current too.  Names that are not a
+ * number without leading zeros are left alone.  PD_ERR_IO naming the
+ * version that could not be removed.
+ */
+enum pd_err nd_publish_prune(const char *versdir, uint64_t current,
+	    unsigned keep, struct pd_error *) PD_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * Manifests: the canonical, signed list of a version's entries.
+ * The byte format is specified in spec/MANIFEST.md; this module is its
+ * only reader and writer.
+ *
+ * A struct pr_manifest is plain data: build one with pr_manifest_new()
+ * and pr_manifest_add(), or get one from pr_manifest_parse().  Entry
+ * strings live in the manifest's own arena and die with it.  A manifest
+ * is not safe to change from two threads; reading from many is fine.
+ */
+#ifndef PR_MANIFEST_H
+#define PR_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/arena.h"
+#include "../common/buf.h"
+#include "../common/sha256.h"
+#include "limits.h"
+#include "sign.h"
+
+#define PR_MANIFEST_MAGIC	"pulpdist-manifest 1"
+/* What the signature covers: this prefix, then the 32-byte manifest id. */
+#define PR_SIGN_CONTEXT		"pulpdist manifest v1\n"
+
+enum pr_type {
+	PR_DIR = 'd',
+	PR_FILE = 'f',
+	PR_LINK = 'l',
+};
+
+struct pr_time {
+	int64_t		 sec;		/* seconds since the epoch */
+	uint32_t	 nsec;		/* 0..999999999 */
+};
+
+struct pr_entry {
+	const char	*path;		/* decoded, NUL-terminated */
+	uint32_t	 path_len;	/* bytes in path */
+	const char	*target;	/* link target (PR_LINK), else NULL */
+	uint32_t	 target_len;	/* bytes in target */
+	enum pr_type	 type;
+	uint32_t	 mode;		/* permission bits; links 0777 */
+	struct pr_time	 mtime;
+	uint64_t	 size;		/* bytes (PR_FILE), else 0 */
+	uint32_t	 link;		/* hardlink group (PR_FILE), 0 none */
+	unsigned char	 sha[PD_SHA256_LEN];	/* content (PR_FILE) */
+};
+
+struct pr_manifest {
+	char		 tree[PR_TREE_NAME_MAX + 1];
+	uint64_t	 version;	/* 1, 2, 3... */
+	bool		 has_parent;	/* false only for version 1 */
+	unsigned char	 parent[PD_SHA256_LEN];	/* previous manifest id */
+	int64_t		 created;	/* seconds since the epoch */
+	int64_t		 expires;	/* seconds since the epoch, 0 never */
+	unsigned char	 keyid[PR_KEYID_LEN];	/* signing key */
+	uint32_t	 root_mode;	/* the tree's top directory */
+	struct pr_time	 root_mtime;
+	struct pr_entry	*entries;	/* sorted by path bytes */
+	size_t		 nentries;
+	/* Set by pr_manifest_sign() and pr_manifest_parse(). */
+	bool		 is_signed;
+	unsigned char	 id[PD_SHA256_LEN];	/* SHA-256 of the body */
+	unsigned char	 sig[PR_SIG_LEN];
+	/* private */
+	size_t		 cap;
+	struct pd_arena	 arena;
+};
+
+/* Totals of a manifest, for logs and reports. */
+struct pr_stats {
+	uint64_t	 files;
+	uint64_t	 dirs;
+	uint64_t	 links;
+	uint64_t	 bytes;		/* sum of file sizes, hardlinks once */
+};
+
+struct pr_manifest *pr_manifest_new(void);
+void	pr_manifest_free(struct pr_manifest *);
+
+/* Copy e (and its strings) into m.  Order does not matter until sorted. */
+enum pd_err pr_manifest_add(struct pr_manifest *, const struct pr_entry *)
+	    PD_WARN_UNUSED;
+/* Sort entries by path bytes, as the encoding requires. */
+void	pr_manifest_sort(struct pr_manifest *);
+
+/*
+ * Check every rule of spec/MANIFEST.md that does not depend on the
+ * encoding: header fields, sorted unique paths, safe paths, parents that
+ * are directories, field ranges, hardlink groups.  The error names the
+ * entry.
+ */
+enum pd_err pr_manifest_check(const struct pr_manifest *, struct pd_error *)
+	    PD_WARN_UNUSED;
+
+/*
+ * Append the canonical body (everything but the signature line) to out.
+ * *content_off, if not NULL, receives the offset of the "root" line: the
+ * bytes from there on depend only on the tree's content, not on its
+ * version, dates or key.
+ */
+enum pd_err pr_manifest_encode(const struct pr_manifest *, struct pd_buf *out,
+	    size_t *content_off, struct pd_error *) PD_WARN_UNUSED;
+
+/*
+ * Check, encode, sign with key (whose id must equal m->keyid) and append
+ * the signed manifest to out; sets m->id, m->sig, m->is_signed.
+ */
+enum pd_err pr_manifest_sign(struct pr_manifest *, const struct pr_key *,
+	    struct pd_buf *out, struct pd_error *) PD_WARN_UNUSED;
+
+/*
+ * Parse untrusted bytes of a signed manifest.  Everything is checked
+ * (format, canonical form, pr_manifest_check rules, limits) before *out
+ * is set; the signature is read but not verified: call
+ * pr_manifest_verify() with the trusted key before using the entries.
+ */
+enum pd_err pr_manifest_parse(const void *, size_t, struct pr_manifest **out,
+	    struct pd_error *) PD_WARN_UNUSED;
+
+/*
+ * Sign a body that pr_manifest_encode() already appended to out at
+ * body_off: hash it, sign, append the signature line.
+ */
+enum pd_err pr_manifest_seal(struct pr_manifest *, const struct pr_key *,
+	    struct pd_buf *out, size_t body_off, struct pd_error *)
+	    PD_WARN_UNUSED;
+
+/* PD_OK if m is signed by key (key id and signature both match). */
+enum pd_err pr_manifest_verify(const struct pr_manifest *,
+	    const struct pr_key *, struct pd_error *) PD_WARN_UNUSED;
+
+/* The entry with this path, or NULL. */
+const struct pr_entry *pr_manifest_find(const struct pr_manifest *,
+	    const char *path, size_t len);
+
+void	pr_manifest_stats(const struct pr_manifest *, struct pr_stats *);
+
+/* Order of paths in a manifest: bytewise, a prefix first. */
+int	pr_path_cmp(const char *, size_t, const char *, size_t);
+
+/* NULL if name is a valid tree name, else why not. */
+const char *pr_tree_name_check(const char *);
+
+/* The message a manifest signature covers, for an id. */
+void	pr_manifest_signed_msg(const unsigned char *id,
+	    unsigned char out[sizeof(PR_SIGN_CONTEXT) - 1 + PD_SHA256_LEN]);
+
+#endif
