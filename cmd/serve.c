@@ -1,0 +1,116 @@
+/*
+ * pulpdist serve: answer the node protocol (spec/PROTOCOL.md) over plain
+ * HTTP for every tree of a data directory, until SIGINT or SIGTERM.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../catalog/catalog.h"
+#include "../common/log.h"
+#include "../node/dcache.h"
+#include "../node/server.h"
+#include "cmd.h"
+
+static const char usage[] = "pulpdist serve --data DIR --listen HOST:PORT "
+    "[--workers N]";
+
+static void
+help(void)
+{
+	printf("usage: %s\n\n"
+	    "Serve every tree of the data directory DIR over plain HTTP on\n"
+	    "HOST:PORT (port 0 picks a free one): heads, signed manifests,\n"
+	    "manifest patches, objects, deltas and batches, as\n"
+	    "spec/PROTOCOL.md describes.  The first line printed is\n"
+	    "\"listening on http://HOST:PORT\".  Deltas and compressed forms\n"
+	    "are made once and kept in DIR.  N worker threads (default: one\n"
+	    "per CPU) do the disk and CPU work.  SIGINT or SIGTERM stops it.\n"
+	    "Plain HTTP has no authentication: use it on loopback, for tests\n"
+	    "and demos.\n", usage);
+}
+
+static bool
+is_loopback(const char *listen)
+{
+	return strncmp(listen, "127.", 4) == 0 ||
+	    strncmp(listen, "localhost:", 10) == 0 ||
+	    strncmp(listen, "[::1]:", 6) == 0;
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct nd_server_opts o;
+	struct nd_server_stats st;
+	struct pd_error err;
+	struct cat *cat = NULL;
+	struct nd_dcache *dc = NULL;
+	struct nd_server *srv = NULL;
+	const char *data = NULL;
+	char out[32];
+	uint64_t workers = 0;
+	int c, rc = 1;
+
+	memset(&o, 0, sizeof(o));
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'd': data = optarg; break;
+		case 'l': o.listen = optarg; break;
+		case 'w':
+			if (!parse_u64_arg(optarg, &workers) || workers == 0 ||
+			    workers > 1024)
+				return usage_error("serve", usage,
+				    "bad --workers %s (1 to 1024)", optarg);
+			break;
+		case 'h': help(); return 0;
+		default: return bad_option("serve", usage, argv);
+		}
+	}
+	if (data == NULL || o.listen == NULL || optind != argc)
+		return usage_error("serve", usage, "--data and --listen, "
+		    "nothing else");
+	o.workers = (unsigned)workers;
+	/* A client gone mid-write must be an error code, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	pd_error_clear(&err);
+	if (cat_open(data, 0, &cat, &err) != PD_OK ||
+	    nd_dcache_new(cat, &dc, &err) != PD_OK ||
+	    nd_server_new(cat, dc, &o, &srv, &err) != PD_OK)
+		goto out;
+	if (!is_loopback(o.listen))
+		log_warn("serving plain HTTP on %s, not a loopback address",
+		    nd_server_addr(srv));
+	printf("listening on http://%s\n", nd_server_addr(srv));
+	if (fflush(stdout) != 0) {
+		pd_fail(&err, PD_ERR_IO, "writing to stdout");
+		goto out;
+	}
+	if (nd_server_run(srv, &err) != PD_OK)
+		goto out;
+	nd_server_stats(srv, &st);
+	fmt_bytes(st.bytes_out, out, sizeof(out));
+	log_info("served %llu requests (%llu errors, %llu overloaded), "
+	    "%s out, %llu objects, %llu deltas, %llu batches of %llu items",
+	    (unsigned long long)st.requests, (unsigned long long)st.errors,
+	    (unsigned long long)st.overloaded, out,
+	    (unsigned long long)st.objects, (unsigned long long)st.deltas,
+	    (unsigned long long)st.batches,
+	    (unsigned long long)st.batch_items);
+	rc = 0;
+out:
+	if (err.code != PD_OK)
+		rc = fail(&err);
+	nd_server_free(srv);
+	nd_dcache_free(dc);
+	cat_close(cat);
+	return rc;
+}

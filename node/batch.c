@@ -1,0 +1,480 @@
+/*
+ * POST /v1/batch (spec/PROTOCOL.md): many small objects and deltas in
+ * one response, one record per item in request order, then "end".
+ *
+ * The response is made by a small state machine that appends records to
+ * a buffer a piece at a time (an object's content or a delta's decoded
+ * bytes may span pieces), so it streams with bounded memory.  When the
+ * client takes zstd, the whole response is compressed into a file kept
+ * under DATA/batches/ and named by the SHA-256 of the request body:
+ * receivers at the same version send identical requests, so each
+ * step's batches are compressed once, whoever asks.  A response that
+ * says "missing" is not kept (the node may get the content later), and
+ * one whose content passes BATCH_ZMAX is not compressed at all, so that
+ * no request can hold a worker compressing without bound.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../catalog/objstore.h"
+#include "../common/fsx.h"
+#include "../common/hex.h"
+#include "../common/mem.h"
+#include "../delta/zstd.h"
+#include "serve.h"
+
+#define BATCH_TYPE	"application/vnd.pulpdist.batch"
+#define BATCH_ZMAX	(64ULL << 20)	/* plain bytes compressed at most */
+
+struct batch {
+	struct cat		*cat;
+	struct nd_dcache	*dc;
+	struct nd_bitem		*items;
+	size_t			 n;
+	size_t			 i;		/* next item to start */
+	int			 fd;		/* content being sent, or -1 */
+	uint64_t		 off, left;	/* of an object */
+	struct nd_zread		*zr;		/* of a delta */
+	bool			 ended;		/* "end" written */
+	uint64_t		 plain;		/* bytes produced */
+	uint64_t		 missing;	/* "missing" records */
+	bool			 too_big;	/* over BATCH_ZMAX */
+};
+
+static void
+content_done(struct batch *b)
+{
+	nd_zread_free(b->zr);
+	b->zr = NULL;
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+}
+
+static void
+batch_free(void *p)
+{
+	struct batch *b = p;
+
+	if (b == NULL)
+		return;
+	content_done(b);
+	pd_free(b->items);
+	pd_free(b);
+}
+
+/* Back to before the first record. */
+static void
+batch_rewind(struct batch *b)
+{
+	content_done(b);
+	b->i = 0;
+	b->ended = false;
+	b->plain = b->missing = 0;
+	b->too_big = false;
+}
+
+static enum pd_err
+add(struct evbuffer *out, struct pd_error *err, const char *fmt, ...)
+    PD_PRINTF(3, 4);
+
+static enum pd_err
+add(struct evbuffer *out, struct pd_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	return n < 0 ? pd_fail(err, PD_ERR_NOMEM, "batch buffer") : PD_OK;
+}
+
+/*
+ * Start sending object sha as an "object" record; *found false (nothing
+ * written) if the node does not hold it.
+ */
+static enum pd_err
+start_object(struct batch *b, const unsigned char *sha, struct evbuffer *out,
+    bool *found, struct pd_error *err)
+{
+	char hex[PD_SHA256_HEX];
+	struct stat st;
+	enum pd_err rc;
+	int fd;
+
+	*found = false;
+	if (!cat_object_known(b->cat, sha))
+		return PD_OK;
+	if ((rc = cat_obj_open(b->cat, sha, &fd, err)) != PD_OK)
+		return rc == PD_ERR_NOTFOUND ? PD_OK : rc;
+	pd_hex_encode(sha, PD_SHA256_LEN, hex);
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return pd_fail_errno(err, PD_ERR_IO, errno, "object %s", hex);
+	}
+	if ((rc = add(out, err, "object %s %llu\n", hex,
+	    (unsigned long long)st.st_size)) != PD_OK) {
+		close(fd);
+		return rc;
+	}
+	*found = true;
+	b->fd = fd;
+	b->off = 0;
+	b->left = (uint64_t)st.st_size;
+	if (b->left == 0)
+		content_done(b);
+	return PD_OK;
+}
+
+/* Write the record head of item it (and set up its content). */
+static enum pd_err
+start_item(struct batch *b, const struct nd_bitem *it, struct evbuffer *out,
+    struct pd_error *err)
+{
+	char a[PD_SHA256_HEX], z[PD_SHA256_HEX];
+	struct nd_delta d;
+	enum pd_err rc;
+	bool found;
+
+	pd_hex_encode(it->a, PD_SHA256_LEN, a);
+	if (it->kind == 'o') {
+		if ((rc = start_object(b, it->a, out, &found, err)) != PD_OK)
+			return rc;
+		if (found)
+			return PD_OK;
+		b->missing++;
+		return add(out, err, "missing %s\n", a);
+	}
+	pd_hex_encode(it->b, PD_SHA256_LEN, z);
+	if (!cat_object_known(b->cat, it->a) ||
+	    !cat_object_known(b->cat, it->b))
+		goto missing;
+	if ((rc = nd_dcache_delta(b->dc, it->a, it->b, &d, err)) != PD_OK) {
+		if (rc != PD_ERR_NOTFOUND)
+			return rc;
+		pd_error_clear(err);
+		goto missing;
+	}
+	if (d.kind == ND_DELTA_WHOLE) {
+		if (d.fd >= 0)
+			close(d.fd);
+		if ((rc = start_object(b, it->b, out, &found, err)) != PD_OK)
+			return rc;
+		if (found)
+			return PD_OK;
+		goto missing;
+	}
+	b->fd = d.fd;
+	if ((rc = nd_zread_new(d.fd, d.zsize, d.size, &b->zr, err)) != PD_OK)
+		return rc;
+	if ((rc = add(out, err, "delta %s %s %llu\n", a, z,
+	    (unsigned long long)d.size)) != PD_OK)
+		return rc;
+	return PD_OK;
+missing:
+	b->missing++;
+	return add(out, err, "missing %s %s\n", a, z);
+}
+
+/* Append up to n more bytes of the object being sent. */
+static enum pd_err
+object_piece(struct batch *b, struct evbuffer *out, size_t n,
+    struct pd_error *err)
+{
+	struct evbuffer_iovec v;
+	ssize_t got;
+
+	if (n > b->left)
+		n = (size_t)b->left;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) < 1)
+		return pd_fail(err, PD_ERR_NOMEM, "batch buffer");
+	do
+		got = pread(b->fd, v.iov_base, n, (off_t)b->off);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return pd_fail_errno(err, PD_ERR_IO, errno, "reading an "
+		    "object");
+	if (got == 0)
+		return pd_fail(err, PD_ERR_CORRUPT, "object shorter than when "
+		    "it was opened");
+	v.iov_len = (size_t)got;
+	if (evbuffer_commit_space(out, &v, 1) != 0)
+		return pd_fail(err, PD_ERR_NOMEM, "batch buffer");
+	b->off += (uint64_t)got;
+	if ((b->left -= (uint64_t)got) == 0)
+		content_done(b);
+	return PD_OK;
+}
+
+/* Append records to out until it holds want bytes or the end is in. */
+static enum pd_err
+batch_fill(struct batch *b, struct evbuffer *out, size_t want,
+    struct pd_error *err)
+{
+	size_t have0 = evbuffer_get_length(out), have;
+	bool done;
+	enum pd_err rc = PD_OK;
+
+	while ((have = evbuffer_get_length(out)) < want && !b->ended &&
+	    rc == PD_OK) {
+		if (b->zr != NULL) {
+			rc = nd_zread_get(b->zr, out, want - have, &done, err);
+			if (rc == PD_OK && done)
+				content_done(b);
+		} else if (b->fd >= 0)
+			rc = object_piece(b, out, want - have, err);
+		else if (b->i < b->n)
+			rc = start_item(b, &b->items[b->i++], out, err);
+		else if ((rc = add(out, err, "end\n")) == PD_OK)
+			b->ended = true;
+	}
+	b->plain += evbuffer_get_length(out) - have0;
+	return rc;
+}
+
+static enum pd_err
+produce_batch(struct nd_req *r, struct evbuffer *out)
+{
+	struct batch *b = r->ctx;
+	enum pd_err rc;
+
+	if ((rc = batch_fill(b, out, ND_CHUNK, &r->err)) != PD_OK)
+		return rc;
+	r->eof = b->ended;
+	return PD_OK;
+}
+
+static enum pd_err
+fd_sink(void *arg, const void *p, size_t n)
+{
+	return pd_write_all(*(int *)arg, p, n);
+}
+
+/* nd_make_fn: the whole response, compressed as one zstd stream. */
+static enum pd_err
+make_zbatch(void *arg, int fd, bool *keep, struct pd_error *err)
+{
+	struct batch *b = arg;
+	struct dl_zenc *z = NULL;
+	struct evbuffer *buf;
+	struct evbuffer_iovec v[8];
+	int i, nv;
+	enum pd_err rc;
+
+	if ((buf = evbuffer_new()) == NULL)
+		return pd_fail(err, PD_ERR_NOMEM, "batch buffer");
+	if ((rc = dl_zenc_new(DL_ZLEVEL_DEFAULT, false, &z, err)) != PD_OK)
+		goto out;
+	while (!b->ended) {
+		if ((rc = batch_fill(b, buf, ND_CHUNK, err)) != PD_OK)
+			goto out;
+		if (b->plain > BATCH_ZMAX) {
+			b->too_big = true;
+			rc = pd_fail(err, PD_ERR_LIMIT, "batch response over "
+			    "%llu bytes", (unsigned long long)BATCH_ZMAX);
+			goto out;
+		}
+		while (evbuffer_get_length(buf) > 0) {
+			nv = evbuffer_peek(buf, -1, NULL, v, 8);
+			if (nv > 8)
+				nv = 8;
+			for (i = 0; i < nv; i++)
+				if ((rc = dl_zenc_feed(z, v[i].iov_base,
+				    v[i].iov_len, fd_sink, &fd, err)) != PD_OK)
+					goto out;
+			for (i = 0; i < nv; i++)
+				evbuffer_drain(buf, v[i].iov_len);
+		}
+	}
+	rc = dl_zenc_finish(z, fd_sink, &fd, err);
+	*keep = b->missing == 0;
+out:
+	dl_zenc_free(z);
+	evbuffer_free(buf);
+	return rc;
+}
+
+/* Whether every item's content is held (for the cache headers). */
+static bool
+all_held(struct nd_req *r, const struct nd_bitem *items, size_t n)
+{
+	struct cat_txn *t = NULL;
+	struct pd_error err;
+	bool ok = true;
+	size_t i;
+
+	if (cat_begin(r->cat, false, &t, &err) != PD_OK)
+		return false;
+	for (i = 0; i < n && ok; i++)
+		ok = cat_object_has(t, items[i].a) && (items[i].kind == 'o' ||
+		    cat_object_has(t, items[i].b));
+	cat_abort(t);
+	return ok;
+}
+
+void
+nd_batch(struct nd_req *r)
+{
+	unsigned char key[PD_SHA256_LEN];
+	char hex[PD_SHA256_HEX], name[PD_SHA256_HEX + 8], etag[96];
+	struct batch *b;
+	struct stat st;
+	enum pd_err rc;
+	bool kept;
+	int fd;
+
+	if ((b = pd_calloc(1, sizeof(*b))) == NULL) {
+		nd_reply_error(r, 503, "out of memory");
+		return;
+	}
+	b->cat = r->cat;
+	b->dc = r->dc;
+	b->fd = -1;
+	rc = nd_batch_parse(r->input, r->input_len, &b->items, &b->n,
+	    &r->err);
+	if (rc != PD_OK) {
+		batch_free(b);
+		if (rc == PD_ERR_NOMEM)
+			nd_reply_error(r, 503, "out of memory");
+		else
+			nd_reply_error(r, rc == PD_ERR_LIMIT ? 413 : 400, "%s",
+			    r->err.msg);
+		pd_error_clear(&r->err);
+		return;
+	}
+	r->items = (uint32_t)b->n;
+	if (pd_sha256(r->input, r->input_len, key) != PD_OK) {
+		batch_free(b);
+		nd_reply_error(r, 500, "internal error");
+		return;
+	}
+	pd_hex_encode(key, PD_SHA256_LEN, hex);
+	if (r->zstd_ok) {
+		snprintf(name, sizeof(name), "%s.zst", hex);
+		rc = nd_derived(r->cat, "batches", name, make_zbatch, b, &fd,
+		    &kept, &r->err);
+		if (rc == PD_OK) {
+			batch_free(b);
+			if (fstat(fd, &st) != 0) {
+				close(fd);
+				nd_reply_error(r, 500, "internal error");
+				return;
+			}
+			nd_reply_file(r, fd, 0, (uint64_t)st.st_size);
+			nd_reply_header(r, "Content-Type", BATCH_TYPE);
+			nd_reply_header(r, "Content-Encoding", "zstd");
+			nd_reply_header(r, "Vary", "Accept-Encoding");
+			snprintf(etag, sizeof(etag), "\"%s-zstd\"", hex);
+			if (kept)
+				nd_reply_header(r, "ETag", "%s", etag);
+			nd_reply_header(r, "Cache-Control", "%s", kept ?
+			    ND_IMMUTABLE : "no-cache");
+			return;
+		}
+		if (!b->too_big) {
+			batch_free(b);
+			nd_reply_error(r, 500, "internal error");
+			return;
+		}
+		pd_error_clear(&r->err);
+		batch_rewind(b);
+	}
+	nd_reply_reset_body(r);
+	r->ctx = b;
+	r->ctx_free = batch_free;
+	r->produce = produce_batch;
+	nd_reply_header(r, "Content-Type", BATCH_TYPE);
+	nd_reply_header(r, "Vary", "Accept-Encoding");
+	if (all_held(r, b->items, b->n)) {
+		snprintf(etag, sizeof(etag), "\"%s\"", hex);
+		nd_reply_header(r, "ETag", "%s", etag);
+		nd_reply_header(r, "Cache-Control", ND_IMMUTABLE);
+	} else
+		nd_reply_header(r, "Cache-Control", "no-cache");
+}
+
+/* ------------------------------------------------------------------ */
+/* Parsing the request */
+
+static bool
+hash_of(json_t *s, unsigned char *out)
+{
+	return json_is_string(s) && json_string_length(s) ==
+	    2 * PD_SHA256_LEN && pd_hex_decode(json_string_value(s),
+	    PD_SHA256_LEN, out);
+}
+
+enum pd_err
+nd_batch_parse(const void *body, size_t len, struct nd_bitem **out,
+    size_t *nout, struct pd_error *err)
+{
+	struct nd_bitem *items = NULL;
+	json_error_t je;
+	json_t *root, *list, *it, *k;
+	const char *kind;
+	size_t n, i, m;
+	enum pd_err rc = PD_OK;
+
+	*out = NULL;
+	*nout = 0;
+	if (len > ND_BATCH_BODY_MAX)
+		return pd_fail(err, PD_ERR_LIMIT, "batch request of %zu bytes, "
+		    "at most %d", len, ND_BATCH_BODY_MAX);
+	if ((root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je)) ==
+	    NULL)
+		return pd_fail(err, PD_ERR_PARSE, "batch request is not JSON: "
+		    "%s at byte %d", je.text, je.position);
+	if (!json_is_object(root) || json_object_size(root) != 1 ||
+	    !json_is_array(list = json_object_get(root, "items"))) {
+		rc = pd_fail(err, PD_ERR_PARSE, "batch request: want "
+		    "{\"items\": [...]} and nothing else");
+		goto out;
+	}
+	if ((n = json_array_size(list)) == 0) {
+		rc = pd_fail(err, PD_ERR_PARSE, "batch request has no items");
+		goto out;
+	}
+	if (n > ND_BATCH_ITEMS_MAX) {
+		rc = pd_fail(err, PD_ERR_LIMIT, "batch request of %zu items, "
+		    "at most %d", n, ND_BATCH_ITEMS_MAX);
+		goto out;
+	}
+	if ((items = pd_calloc(n, sizeof(*items))) == NULL) {
+		rc = pd_fail(err, PD_ERR_NOMEM, "batch items");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		it = json_array_get(list, i);
+		m = json_is_array(it) ? json_array_size(it) : 0;
+		k = json_array_get(it, 0);
+		kind = json_is_string(k) ? json_string_value(k) : "";
+		if (m == 2 && strcmp(kind, "o") == 0 &&
+		    json_string_length(k) == 1 &&
+		    hash_of(json_array_get(it, 1), items[i].a))
+			items[i].kind = 'o';
+		else if (m == 3 && strcmp(kind, "d") == 0 &&
+		    json_string_length(k) == 1 &&
+		    hash_of(json_array_get(it, 1), items[i].a) &&
+		    hash_of(json_array_get(it, 2), items[i].b))
+			items[i].kind = 'd';
+		else {
+			rc = pd_fail(err, PD_ERR_PARSE, "batch item %zu: want "
+			    "[\"o\", SHA256] or [\"d\", FROM, TO] with 64 "
+			    "lowercase hex digits each", i + 1);
+			goto out;
+		}
+	}
+	*out = items;
+	*nout = n;
+	items = NULL;
+out:
+	pd_free(items);
+	json_decref(root);
+	return rc;
+}

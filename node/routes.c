@@ -1,0 +1,926 @@
+/*
+ * Handlers of the node server (spec/PROTOCOL.md): trees, heads,
+ * manifests, manifest patches, objects and deltas, and the helpers every
+ * handler uses to build a reply.  Everything here runs on worker threads
+ * (see serve.h); nothing touches libevent's HTTP objects.
+ *
+ * What a request names is looked up by parsed hex and checked tree
+ * names only: no file name below comes from the request.  Derived forms
+ * (compressed objects, deltas, compressed manifests, manifest patches)
+ * are made once and kept, so a thousand clients cost one computation.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "../catalog/objstore.h"
+#include "../common/fsx.h"
+#include "../common/hex.h"
+#include "../common/mem.h"
+#include "../delta/zstd.h"
+#include "../protocol/mpatch.h"
+#include "serve.h"
+
+/* Manifests shorter than this are not worth compressing. */
+#define ZMANIFEST_MIN	1024
+/* Compressed input read per step of a decoder. */
+#define ZREAD_IN	(64 * 1024)
+
+#define PLAIN_TYPE	"application/octet-stream"
+#define MANIFEST_TYPE	"text/plain; charset=utf-8"
+#define PATCH_TYPE	"application/vnd.pulpdist.manifest-patch"
+
+/* ------------------------------------------------------------------ */
+/* Replies */
+
+void
+nd_reply_header(struct nd_req *r, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->nheaders == ND_REPLY_HEADERS)
+		return;
+	r->hname[r->nheaders] = name;
+	va_start(ap, fmt);
+	vsnprintf(r->hval[r->nheaders], sizeof(r->hval[0]), fmt, ap);
+	va_end(ap);
+	r->nheaders++;
+}
+
+void
+nd_reply_reset_body(struct nd_req *r)
+{
+	nd_zread_free(r->zr);
+	r->zr = NULL;
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	if (r->ctx_free)
+		r->ctx_free(r->ctx);
+	r->ctx = NULL;
+	r->ctx_free = NULL;
+	r->produce = NULL;
+	r->length = -1;
+	r->eof = false;
+	r->off = r->left = 0;
+	if (r->body)
+		evbuffer_drain(r->body, evbuffer_get_length(r->body));
+}
+
+static int
+dump_cb(const char *p, size_t n, void *arg)
+{
+	return evbuffer_add(arg, p, n);
+}
+
+void
+nd_reply_json(struct nd_req *r, int status, json_t *j)
+{
+	static const char oom[] = "{\"error\": \"out of memory\", "
+	    "\"status\": 500}\n";
+
+	nd_reply_reset_body(r);
+	r->status = status;
+	if (r->body == NULL && (r->body = evbuffer_new()) == NULL) {
+		json_decref(j);
+		r->status = 500;
+		return;
+	}
+	if (j == NULL || json_dump_callback(j, dump_cb, r->body,
+	    JSON_PRESERVE_ORDER) != 0 || evbuffer_add(r->body, "\n", 1) != 0) {
+		evbuffer_drain(r->body, evbuffer_get_length(r->body));
+		evbuffer_add(r->body, oom, sizeof(oom) - 1);
+		r->status = 500;
+	}
+	json_decref(j);
+	nd_reply_header(r, "Content-Type", "application/json");
+}
+
+void
+nd_reply_error(struct nd_req *r, int status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->nheaders = 0;
+	nd_reply_json(r, status, json_pack("{s:s, s:i}", "error", msg,
+	    "status", status));
+	/* A 404 may turn into content later: no cache may keep it. */
+	nd_reply_header(r, "Cache-Control", "no-store");
+}
+
+static enum pd_err
+produce_file(struct nd_req *r, struct evbuffer *out)
+{
+	struct evbuffer_iovec v;
+	size_t want = r->left < ND_CHUNK ? (size_t)r->left : ND_CHUNK;
+	size_t got = 0;
+	ssize_t n;
+
+	if (want == 0) {
+		r->eof = true;
+		return PD_OK;
+	}
+	if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1)
+		return pd_fail(&r->err, PD_ERR_NOMEM, "body buffer");
+	while (got < want) {
+		n = pread(r->fd, (char *)v.iov_base + got, want - got,
+		    (off_t)(r->off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return pd_fail_errno(&r->err, PD_ERR_IO, errno,
+			    "reading a body");
+		if (n == 0)
+			return pd_fail(&r->err, PD_ERR_CORRUPT, "file ended "
+			    "%llu bytes early", (unsigned long long)(r->left -
+			    got));
+		got += (size_t)n;
+	}
+	v.iov_len = got;
+	if (evbuffer_commit_space(out, &v, 1) != 0)
+		return pd_fail(&r->err, PD_ERR_NOMEM, "body buffer");
+	r->off += got;
+	r->left -= got;
+	r->eof = r->left == 0;
+	return PD_OK;
+}
+
+void
+nd_reply_file(struct nd_req *r, int fd, uint64_t off, uint64_t len)
+{
+	nd_reply_reset_body(r);
+	r->fd = fd;
+	r->off = off;
+	r->left = len;
+	r->length = (int64_t)len;
+	r->produce = produce_file;
+}
+
+static enum pd_err
+produce_zfile(struct nd_req *r, struct evbuffer *out)
+{
+	bool done;
+	enum pd_err rc;
+
+	if ((rc = nd_zread_get(r->zr, out, ND_CHUNK, &done, &r->err)) !=
+	    PD_OK)
+		return rc;
+	r->eof = done;
+	return PD_OK;
+}
+
+void
+nd_reply_zfile(struct nd_req *r, int fd, uint64_t zlen, uint64_t size)
+{
+	nd_reply_reset_body(r);
+	r->fd = fd;
+	if (nd_zread_new(fd, zlen, size, &r->zr, &r->err) != PD_OK) {
+		nd_reply_error(r, 500, "internal error");
+		return;
+	}
+	r->length = (int64_t)size;
+	r->produce = produce_zfile;
+}
+
+/* ------------------------------------------------------------------ */
+/* Bounded zstd reading */
+
+struct nd_zread {
+	ZSTD_DCtx	*dctx;
+	int		 fd;
+	uint64_t	 off;		/* next compressed byte to read */
+	uint64_t	 zleft;		/* compressed bytes not read yet */
+	uint64_t	 size;		/* decoded bytes promised */
+	uint64_t	 out;		/* decoded bytes given */
+	size_t		 ret;		/* last decompressStream: 0 at a
+					 * frame's end */
+	ZSTD_inBuffer	 in;
+	unsigned char	 buf[ZREAD_IN];
+};
+
+enum pd_err
+nd_zread_new(int fd, uint64_t zlen, uint64_t size, struct nd_zread **out,
+    struct pd_error *err)
+{
+	struct nd_zread *z;
+
+	*out = NULL;
+	if ((z = pd_calloc(1, sizeof(*z))) == NULL)
+		return pd_fail(err, PD_ERR_NOMEM, "zstd reader");
+	if ((z->dctx = ZSTD_createDCtx()) == NULL ||
+	    ZSTD_isError(ZSTD_DCtx_setParameter(z->dctx, ZSTD_d_windowLogMax,
+	    DL_ZWINDOW_LOG_MAX))) {
+		nd_zread_free(z);
+		return pd_fail(err, PD_ERR_NOMEM, "zstd reader");
+	}
+	z->fd = fd;
+	z->zleft = zlen;
+	z->size = size;
+	z->ret = 1;
+	z->in.src = z->buf;
+	*out = z;
+	return PD_OK;
+}
+
+/*
+ * ZSTD_decompressStream stops when the output is full, whatever the
+ * input holds, so a piece is at most n bytes even for content that
+ * compressed a thousandfold (a run of zeros in a delta's literal data).
+ */
+enum pd_err
+nd_zread_get(struct nd_zread *z, struct evbuffer *out, size_t n, bool *done,
+    struct pd_error *err)
+{
+	struct evbuffer_iovec v;
+	ZSTD_outBuffer ob;
+	size_t ret, want;
+	ssize_t got;
+
+	*done = false;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) < 1)
+		return pd_fail(err, PD_ERR_NOMEM, "zstd output");
+	ob.dst = v.iov_base;
+	ob.size = n;
+	ob.pos = 0;
+	for (;;) {
+		if (z->in.pos == z->in.size && z->zleft > 0) {
+			want = z->zleft < ZREAD_IN ? (size_t)z->zleft :
+			    ZREAD_IN;
+			do
+				got = pread(z->fd, z->buf, want, (off_t)z->off);
+			while (got < 0 && errno == EINTR);
+			if (got < 0)
+				return pd_fail_errno(err, PD_ERR_IO, errno,
+				    "reading compressed content");
+			if (got == 0)
+				return pd_fail(err, PD_ERR_CORRUPT, "cached "
+				    "compressed content ends early");
+			z->in.size = (size_t)got;
+			z->in.pos = 0;
+			z->off += (uint64_t)got;
+			z->zleft -= (uint64_t)got;
+		}
+		/* A frame ended, flushed, with no input left: the end. */
+		if (z->in.pos == z->in.size && z->zleft == 0 && z->ret == 0) {
+			*done = true;
+			break;
+		}
+		ret = ZSTD_decompressStream(z->dctx, &ob, &z->in);
+		if (ZSTD_isError(ret))
+			return pd_fail(err, PD_ERR_CORRUPT, "cached compressed "
+			    "content: %s", ZSTD_getErrorName(ret));
+		z->ret = ret;
+		if (ob.pos == ob.size)
+			break;
+		if (z->in.pos == z->in.size && z->zleft == 0 && ret != 0)
+			return pd_fail(err, PD_ERR_CORRUPT, "cached compressed "
+			    "content ends inside a frame");
+	}
+	z->out += ob.pos;
+	if (z->out > z->size || (*done && z->out != z->size)) {
+		*done = false;
+		return pd_fail(err, PD_ERR_CORRUPT, "cached compressed content "
+		    "decodes to %s%llu bytes, not %llu", *done ? "" : "over ",
+		    (unsigned long long)z->out, (unsigned long long)z->size);
+	}
+	if (ob.pos > 0) {
+		v.iov_len = ob.pos;
+		if (evbuffer_commit_space(out, &v, 1) != 0)
+			return pd_fail(err, PD_ERR_NOMEM, "zstd output");
+	}
+	return PD_OK;
+}
+
+void
+nd_zread_free(struct nd_zread *z)
+{
+	if (z == NULL)
+		return;
+	ZSTD_freeDCtx(z->dctx);
+	pd_free(z);
+}
+
+/* ------------------------------------------------------------------ */
+/* Derived files */
+
+enum pd_err
+nd_derived(struct cat *cat, const char *dir, const char *name,
+    nd_make_fn *make, void *arg, int *fdp, bool *kept, struct pd_error *err)
+{
+	char dpath[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX], proc[64];
+	bool keep = true, named = false;
+	enum pd_err rc;
+	int fd;
+
+	*fdp = -1;
+	*kept = false;
+	if ((size_t)snprintf(dpath, sizeof(dpath), "%s/%s/%.2s", cat_dir(cat),
+	    dir, name) >= sizeof(dpath) || (size_t)snprintf(path,
+	    sizeof(path), "%s/%s", dpath, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.tmp-XXXXXX", dpath) >=
+	    sizeof(tmp))
+		return pd_fail(err, PD_ERR_LIMIT, "data directory path too "
+		    "long");
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		*fdp = fd;
+		*kept = true;
+		return PD_OK;
+	}
+	if (errno != ENOENT)
+		return pd_fail_errno(err, PD_ERR_IO, errno, "%s", path);
+	if ((rc = pd_mkdirs(dpath, 0755, err)) != PD_OK)
+		return rc;
+	/* Unnamed until done: a crash leaves nothing behind. */
+	if ((fd = open(dpath, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644)) < 0) {
+		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+			return pd_fail_errno(err, PD_ERR_IO, errno, "%s",
+			    dpath);
+		if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+			return pd_fail_errno(err, PD_ERR_IO, errno, "%s", tmp);
+		named = true;
+	}
+	if ((rc = make(arg, fd, &keep, err)) != PD_OK)
+		goto fail;
+	if (lseek(fd, 0, SEEK_SET) != 0) {
+		rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s", path);
+		goto fail;
+	}
+	if (keep) {
+		if (fsync(fd) != 0) {
+			rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s", path);
+			goto fail;
+		}
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		/* EEXIST: another maker won; its bytes equal ours. */
+		if (named)
+			*kept = rename(tmp, path) == 0;
+		else
+			*kept = linkat(AT_FDCWD, proc, AT_FDCWD, path,
+			    AT_SYMLINK_FOLLOW) == 0 || errno == EEXIST;
+	}
+	if (named && !*kept)
+		unlink(tmp);
+	*fdp = fd;
+	return PD_OK;
+fail:
+	if (named)
+		unlink(tmp);
+	close(fd);
+	return rc;
+}
+
+/* A dl_zsink writing to the descriptor *arg. */
+static enum pd_err
+fd_sink(void *arg, const void *p, size_t n)
+{
+	return pd_write_all(*(int *)arg, p, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Handlers */
+
+static void
+quoted_hex(const unsigned char *a, const unsigned char *b,
+    const char *suffix, char *out, size_t sz)
+{
+	char ha[PD_SHA256_HEX], hb[PD_SHA256_HEX];
+
+	pd_hex_encode(a, PD_SHA256_LEN, ha);
+	if (b != NULL)
+		pd_hex_encode(b, PD_SHA256_LEN, hb);
+	snprintf(out, sz, "\"%s%s%s%s\"", ha, b ? "-" : "", b ? hb : "",
+	    suffix);
+}
+
+static void
+immutable(struct nd_req *r, const char *type, const char *etag)
+{
+	nd_reply_header(r, "Content-Type", "%s", type);
+	nd_reply_header(r, "Cache-Control", ND_IMMUTABLE);
+	nd_reply_header(r, "ETag", "%s", etag);
+	nd_reply_header(r, "Vary", "Accept-Encoding");
+}
+
+/* 404 (with the text) for NOTFOUND, else 500 with the cause logged. */
+static void PD_PRINTF(3, 4)
+lookup_failed(struct nd_req *r, enum pd_err rc, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (rc != PD_ERR_NOTFOUND) {
+		nd_reply_error(r, 500, "internal error");
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	nd_reply_error(r, 404, "%s", msg);
+}
+
+static void
+trees(struct nd_req *r)
+{
+	struct cat_txn *t = NULL;
+	struct cat_tree *list = NULL;
+	struct cat_version v;
+	char id[PD_SHA256_HEX];
+	json_t *arr = NULL;
+	size_t n = 0, i;
+
+	if (cat_begin(r->cat, false, &t, &r->err) != PD_OK ||
+	    cat_tree_list(t, &list, &n, &r->err) != PD_OK)
+		goto fail;
+	if ((arr = json_array()) == NULL)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		/* A tree whose first import never committed. */
+		if (list[i].head == 0)
+			continue;
+		if (cat_version_get(t, list[i].name, list[i].head, &v,
+		    &r->err) != PD_OK)
+			goto fail;
+		pd_hex_encode(v.manifest_id, PD_SHA256_LEN, id);
+		if (json_array_append_new(arr, json_pack("{s:s, s:I, s:s}",
+		    "name", list[i].name, "version", (json_int_t)v.number,
+		    "manifest", id)) != 0)
+			goto fail;
+	}
+	nd_reply_json(r, 200, json_pack("{s:o}", "trees", arr));
+	arr = NULL;
+	nd_reply_header(r, "Cache-Control", "no-cache");
+	goto out;
+fail:
+	nd_reply_error(r, 500, "internal error");
+out:
+	json_decref(arr);
+	pd_free(list);
+	cat_abort(t);
+}
+
+/*
+ * Tree and version of a request (version 0: the head) into *v;
+ * replies 404 or 500 and returns false when there is none.
+ */
+static bool
+find_version(struct nd_req *r, struct cat_txn *t, uint64_t n,
+    struct cat_version *v)
+{
+	struct cat_tree tree;
+	enum pd_err rc;
+
+	if ((rc = cat_tree_get(t, r->t.tree, &tree, &r->err)) != PD_OK) {
+		lookup_failed(r, rc, "no tree %s", r->t.tree);
+		return false;
+	}
+	if (n == 0 && (n = tree.head) == 0) {
+		nd_reply_error(r, 404, "tree %s has no versions", r->t.tree);
+		return false;
+	}
+	if ((rc = cat_version_get(t, r->t.tree, n, v, &r->err)) != PD_OK) {
+		lookup_failed(r, rc, "no version %llu of tree %s",
+		    (unsigned long long)n, r->t.tree);
+		return false;
+	}
+	return true;
+}
+
+static void
+head(struct nd_req *r)
+{
+	struct cat_txn *t = NULL;
+	struct cat_version v;
+	char id[PD_SHA256_HEX];
+
+	if (cat_begin(r->cat, false, &t, &r->err) != PD_OK) {
+		nd_reply_error(r, 500, "internal error");
+		return;
+	}
+	if (find_version(r, t, 0, &v)) {
+		pd_hex_encode(v.manifest_id, PD_SHA256_LEN, id);
+		nd_reply_json(r, 200, json_pack("{s:s, s:I, s:s}", "tree",
+		    r->t.tree, "version", (json_int_t)v.number, "manifest",
+		    id));
+		nd_reply_header(r, "Cache-Control", "no-cache");
+	}
+	cat_abort(t);
+}
+
+struct mref {
+	struct cat	*cat;
+	unsigned char	 id[PD_SHA256_LEN];
+	unsigned char	 to[PD_SHA256_LEN];
+};
+
+/* Copy [off, off + n) of the stored manifest id, in a read of its own. */
+static enum pd_err
+manifest_slice(struct nd_req *r, const struct mref *m, struct evbuffer *out,
+    size_t n)
+{
+	struct cat_txn *t = NULL;
+	const void *data;
+	size_t len;
+	enum pd_err rc;
+
+	if ((rc = cat_begin(m->cat, false, &t, &r->err)) != PD_OK ||
+	    (rc = cat_manifest_get(t, m->id, &data, &len, &r->err)) != PD_OK)
+		goto out;
+	if (r->off + n > len) {
+		rc = pd_fail(&r->err, PD_ERR_CORRUPT, "stored manifest "
+		    "shrank");
+		goto out;
+	}
+	if (evbuffer_add(out, (const char *)data + r->off, n) != 0)
+		rc = pd_fail(&r->err, PD_ERR_NOMEM, "body buffer");
+out:
+	cat_abort(t);
+	return rc;
+}
+
+/*
+ * Manifests are immutable and named by id, so each piece can be read in
+ * a transaction of its own: a slow client never holds a reader open.
+ */
+static enum pd_err
+produce_manifest(struct nd_req *r, struct evbuffer *out)
+{
+	size_t n = r->left < ND_CHUNK ? (size_t)r->left : ND_CHUNK;
+	enum pd_err rc;
+
+	if ((rc = manifest_slice(r, r->ctx, out, n)) != PD_OK)
+		return rc;
+	r->off += n;
+	r->left -= n;
+	r->eof = r->left == 0;
+	return PD_OK;
+}
+
+static enum pd_err
+make_zmanifest(void *arg, int fd, bool *keep, struct pd_error *err)
+{
+	struct mref *m = arg;
+	struct cat_txn *t = NULL;
+	struct dl_zenc *z = NULL;
+	const void *data;
+	size_t len;
+	enum pd_err rc;
+
+	(void)keep;
+	if ((rc = cat_begin(m->cat, false, &t, err)) != PD_OK ||
+	    (rc = cat_manifest_get(t, m->id, &data, &len, err)) != PD_OK ||
+	    (rc = dl_zenc_new(DL_ZLEVEL_DEFAULT, false, &z, err)) != PD_OK ||
+	    (rc = dl_zenc_feed(z, data, len, fd_sink, &fd, err)) != PD_OK ||
+	    (rc = dl_zenc_finish(z, fd_sink, &fd, err)) != PD_OK)
+		goto out;
+out:
+	dl_zenc_free(z);
+	cat_abort(t);
+	return rc;
+}
+
+static void
+manifest(struct nd_req *r)
+{
+	struct cat_txn *t = NULL;
+	struct cat_version v;
+	struct mref *m = NULL;
+	struct stat st;
+	const void *data;
+	char etag[PD_SHA256_HEX + 16], name[PD_SHA256_HEX + 8];
+	char id[PD_SHA256_HEX];
+	size_t len;
+	bool kept;
+	int fd;
+
+	if (cat_begin(r->cat, false, &t, &r->err) != PD_OK)
+		goto fail;
+	if (!find_version(r, t, r->t.version, &v))
+		goto out;
+	if (cat_manifest_get(t, v.manifest_id, &data, &len, &r->err) !=
+	    PD_OK)
+		goto fail;
+	if ((m = pd_calloc(1, sizeof(*m))) == NULL)
+		goto fail;
+	m->cat = r->cat;
+	memcpy(m->id, v.manifest_id, sizeof(m->id));
+	if (r->zstd_ok && len >= ZMANIFEST_MIN) {
+		cat_abort(t);
+		t = NULL;
+		pd_hex_encode(m->id, PD_SHA256_LEN, id);
+		snprintf(name, sizeof(name), "%s.zst", id);
+		if (nd_derived(r->cat, "zmanifests", name, make_zmanifest, m,
+		    &fd, &kept, &r->err) != PD_OK)
+			goto fail;
+		if (fstat(fd, &st) != 0) {
+			close(fd);
+			goto fail;
+		}
+		nd_reply_file(r, fd, 0, (uint64_t)st.st_size);
+		quoted_hex(m->id, NULL, "-zstd", etag, sizeof(etag));
+		immutable(r, MANIFEST_TYPE, etag);
+		nd_reply_header(r, "Content-Encoding", "zstd");
+		goto out;
+	}
+	quoted_hex(m->id, NULL, "", etag, sizeof(etag));
+	if (len <= ND_CHUNK) {
+		nd_reply_reset_body(r);
+		if (r->body == NULL && (r->body = evbuffer_new()) == NULL)
+			goto fail;
+		if (evbuffer_add(r->body, data, len) != 0)
+			goto fail;
+	} else {
+		nd_reply_reset_body(r);
+		r->ctx = m;
+		r->ctx_free = pd_free;
+		m = NULL;
+		r->left = len;
+		r->length = (int64_t)len;
+		r->produce = produce_manifest;
+	}
+	immutable(r, MANIFEST_TYPE, etag);
+	goto out;
+fail:
+	nd_reply_error(r, 500, "internal error");
+out:
+	pd_free(m);
+	cat_abort(t);
+}
+
+/*
+ * Make the patch from manifest m->id to m->to; an empty file says that
+ * a patch would be no smaller than the manifest itself.
+ */
+static enum pd_err
+make_patch(void *arg, int fd, bool *keep, struct pd_error *err)
+{
+	struct mref *m = arg;
+	struct cat_txn *t = NULL;
+	struct pr_manifest *from = NULL, *to = NULL;
+	struct pd_error perr;
+	struct pd_buf b;
+	const void *data;
+	size_t len;
+	enum pd_err rc;
+
+	(void)keep;
+	pd_buf_init(&b, 0);
+	pd_error_clear(&perr);
+	if ((rc = cat_begin(m->cat, false, &t, err)) != PD_OK ||
+	    (rc = cat_manifest_get(t, m->id, &data, &len, err)) != PD_OK ||
+	    (rc = pr_manifest_parse(data, len, &from, err)) != PD_OK ||
+	    (rc = cat_manifest_get(t, m->to, &data, &len, err)) != PD_OK ||
+	    (rc = pr_manifest_parse(data, len, &to, err)) != PD_OK)
+		goto out;
+	cat_abort(t);
+	t = NULL;
+	pd_buf_init(&b, len);
+	rc = pr_mpatch_make(from, to, &b, &perr);
+	if (rc == PD_ERR_LIMIT) {
+		rc = PD_OK;
+		goto out;
+	}
+	if (rc != PD_OK) {
+		pd_fail(err, rc, "manifest patch: %s", perr.msg);
+		goto out;
+	}
+	if (pd_write_all(fd, b.data, b.len) != PD_OK)
+		rc = pd_fail_errno(err, PD_ERR_IO, errno, "writing a manifest "
+		    "patch");
+out:
+	pd_buf_free(&b);
+	pr_manifest_free(from);
+	pr_manifest_free(to);
+	cat_abort(t);
+	return rc;
+}
+
+static void
+patch(struct nd_req *r)
+{
+	struct cat_txn *t = NULL;
+	struct cat_version v;
+	struct mref m;
+	struct stat st;
+	const void *data;
+	char etag[2 * PD_SHA256_HEX + 8], name[2 * PD_SHA256_HEX + 8];
+	char from[PD_SHA256_HEX];
+	size_t len;
+	enum pd_err rc;
+	bool kept;
+	int fd;
+
+	if (cat_begin(r->cat, false, &t, &r->err) != PD_OK)
+		goto fail;
+	if (!find_version(r, t, r->t.version, &v))
+		goto out;
+	pd_hex_encode(r->t.a, PD_SHA256_LEN, from);
+	if ((rc = cat_manifest_get(t, r->t.a, &data, &len, &r->err)) !=
+	    PD_OK) {
+		lookup_failed(r, rc, "no manifest %s", from);
+		goto out;
+	}
+	cat_abort(t);
+	t = NULL;
+	m.cat = r->cat;
+	memcpy(m.id, r->t.a, sizeof(m.id));
+	memcpy(m.to, v.manifest_id, sizeof(m.to));
+	quoted_hex(m.id, m.to, "", etag, sizeof(etag));
+	/* The file name: the two ids, without the quotes. */
+	snprintf(name, sizeof(name), "%.*s", (int)strlen(etag) - 2, etag + 1);
+	if (nd_derived(r->cat, "mpatches", name, make_patch, &m, &fd, &kept,
+	    &r->err) != PD_OK)
+		goto fail;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		goto fail;
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		r->status = 303;
+		nd_reply_header(r, "Location", "/v1/trees/%s/versions/%llu/"
+		    "manifest", r->t.tree, (unsigned long long)v.number);
+		nd_reply_header(r, "Cache-Control", ND_IMMUTABLE);
+		goto out;
+	}
+	nd_reply_file(r, fd, 0, (uint64_t)st.st_size);
+	immutable(r, PATCH_TYPE, etag);
+	goto out;
+fail:
+	nd_reply_error(r, 500, "internal error");
+out:
+	cat_abort(t);
+}
+
+/* Open a held object; replies 404 or 500 and returns -1 if it cannot. */
+static int
+open_object(struct nd_req *r, const unsigned char *sha, uint64_t *size)
+{
+	char hex[PD_SHA256_HEX];
+	struct stat st;
+	enum pd_err rc;
+	int fd;
+
+	pd_hex_encode(sha, PD_SHA256_LEN, hex);
+	if (!cat_object_known(r->cat, sha)) {
+		nd_reply_error(r, 404, "no object %s", hex);
+		return -1;
+	}
+	if ((rc = cat_obj_open(r->cat, sha, &fd, &r->err)) != PD_OK) {
+		lookup_failed(r, rc, "no object %s", hex);
+		return -1;
+	}
+	if (fstat(fd, &st) != 0) {
+		pd_fail_errno(&r->err, PD_ERR_IO, errno, "object %s", hex);
+		nd_reply_error(r, 500, "internal error");
+		close(fd);
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+static void
+object(struct nd_req *r)
+{
+	const unsigned char *sha = r->t.a;
+	char etag[PD_SHA256_HEX + 16], hex[PD_SHA256_HEX];
+	struct nd_zobj z;
+	uint64_t size, off, len;
+	enum pd_err rc;
+	int fd;
+
+	if (r->range.kind != ND_RANGE_NONE) {
+		if ((fd = open_object(r, sha, &size)) < 0)
+			return;
+		if (nd_range_resolve(&r->range, size, &off, &len) == 416) {
+			close(fd);
+			nd_reply_error(r, 416, "range not satisfiable: the "
+			    "object has %llu bytes", (unsigned long long)size);
+			nd_reply_header(r, "Content-Range", "bytes */%llu",
+			    (unsigned long long)size);
+			return;
+		}
+		/* A range is of the plain bytes, whatever was accepted. */
+		nd_reply_file(r, fd, off, len);
+		r->status = 206;
+		nd_reply_header(r, "Content-Range", "bytes %llu-%llu/%llu",
+		    (unsigned long long)off, (unsigned long long)(off + len -
+		    1), (unsigned long long)size);
+		quoted_hex(sha, NULL, "", etag, sizeof(etag));
+		immutable(r, PLAIN_TYPE, etag);
+		r->objects = 1;
+		return;
+	}
+	if (r->zstd_ok) {
+		if (!cat_object_known(r->cat, sha)) {
+			(void)open_object(r, sha, &size);
+			return;
+		}
+		if ((rc = nd_dcache_zobj(r->dc, sha, &z, &r->err)) != PD_OK) {
+			pd_hex_encode(sha, PD_SHA256_LEN, hex);
+			lookup_failed(r, rc, "no object %s", hex);
+			return;
+		}
+		/* Incompressible content goes plain: same bytes, fewer. */
+		if (z.zsize < z.size) {
+			nd_reply_file(r, z.fd, 0, z.zsize);
+			quoted_hex(sha, NULL, "-zstd", etag, sizeof(etag));
+			immutable(r, PLAIN_TYPE, etag);
+			nd_reply_header(r, "Content-Encoding", "zstd");
+			nd_reply_header(r, "Accept-Ranges", "bytes");
+			r->objects = 1;
+			return;
+		}
+		close(z.fd);
+	}
+	if ((fd = open_object(r, sha, &size)) < 0)
+		return;
+	nd_reply_file(r, fd, 0, size);
+	quoted_hex(sha, NULL, "", etag, sizeof(etag));
+	immutable(r, PLAIN_TYPE, etag);
+	nd_reply_header(r, "Accept-Ranges", "bytes");
+	r->objects = 1;
+}
+
+static void
+delta(struct nd_req *r)
+{
+	char etag[2 * PD_SHA256_HEX + 16], a[PD_SHA256_HEX], b[PD_SHA256_HEX];
+	struct nd_delta d;
+	enum pd_err rc;
+
+	pd_hex_encode(r->t.a, PD_SHA256_LEN, a);
+	pd_hex_encode(r->t.b, PD_SHA256_LEN, b);
+	if (!cat_object_known(r->cat, r->t.a) ||
+	    !cat_object_known(r->cat, r->t.b)) {
+		nd_reply_error(r, 404, "no delta %s %s: no object %s", a, b,
+		    cat_object_known(r->cat, r->t.a) ? b : a);
+		return;
+	}
+	if ((rc = nd_dcache_delta(r->dc, r->t.a, r->t.b, &d, &r->err)) !=
+	    PD_OK) {
+		lookup_failed(r, rc, "no delta %s %s", a, b);
+		return;
+	}
+	if (d.kind == ND_DELTA_WHOLE) {
+		if (d.fd >= 0)
+			close(d.fd);
+		r->status = 303;
+		nd_reply_header(r, "Location", "/v1/objects/%s", b);
+		nd_reply_header(r, "Cache-Control", ND_IMMUTABLE);
+		return;
+	}
+	if (r->zstd_ok) {
+		nd_reply_file(r, d.fd, 0, d.zsize);
+		quoted_hex(r->t.a, r->t.b, "-zstd", etag, sizeof(etag));
+		nd_reply_header(r, "Content-Encoding", "zstd");
+	} else {
+		nd_reply_zfile(r, d.fd, d.zsize, d.size);
+		if (r->status != 200)
+			return;
+		quoted_hex(r->t.a, r->t.b, "", etag, sizeof(etag));
+	}
+	immutable(r, PLAIN_TYPE, etag);
+	r->deltas = 1;
+}
+
+void
+nd_handle(struct nd_req *r)
+{
+	switch (r->t.route) {
+	case ND_R_TREES:
+		trees(r);
+		break;
+	case ND_R_HEAD:
+		head(r);
+		break;
+	case ND_R_MANIFEST:
+		manifest(r);
+		break;
+	case ND_R_PATCH:
+		patch(r);
+		break;
+	case ND_R_OBJECT:
+		object(r);
+		break;
+	case ND_R_DELTA:
+		delta(r);
+		break;
+	case ND_R_BATCH:
+		nd_batch(r);
+		break;
+	}
+}

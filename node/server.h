@@ -1,0 +1,77 @@
+/*
+ * The HTTP server of a node (spec/PROTOCOL.md): trees, heads, manifests,
+ * manifest patches, objects, deltas and batches from one data directory,
+ * over plain HTTP (TLS comes with the node daemon).
+ *
+ * One libevent loop, on the thread that calls nd_server_run(), accepts
+ * connections, parses requests and moves bytes; every catalog read, file
+ * read, compression and delta computation runs on worker threads
+ * (node/workq.h).  Bodies stream in pieces, so memory per request is
+ * bounded whatever the size of what it serves.  Every function here is
+ * for that one thread.
+ */
+#ifndef ND_SERVER_H
+#define ND_SERVER_H
+
+#include <stdint.h>
+
+#include "../catalog/catalog.h"
+#include "dcache.h"
+
+/* Longest "HOST:PORT" nd_server_addr() gives. */
+#define ND_ADDR_MAX	300
+
+struct nd_server;
+
+struct nd_server_opts {
+	const char	*listen;	/* "HOST:PORT" or "[V6]:PORT"; port 0
+					 * picks a free one */
+	unsigned	 workers;	/* worker threads; 0: one per CPU */
+	unsigned	 max_queue;	/* jobs waiting past which a new
+					 * request gets 503; 0: 64 per worker */
+	unsigned	 timeout;	/* seconds a connection may stall
+					 * reading or writing; 0: 60 */
+};
+
+/* Counters, kept by the loop thread. */
+struct nd_server_stats {
+	uint64_t	 requests;	/* requests received */
+	uint64_t	 errors;	/* answered 4xx or 5xx */
+	uint64_t	 overloaded;	/* of which 503 */
+	uint64_t	 bytes_out;	/* body bytes given to the sockets */
+	uint64_t	 objects;	/* GET of an object (whole or range) */
+	uint64_t	 deltas;	/* GET of a delta (not the 303s) */
+	uint64_t	 batches;	/* batch responses */
+	uint64_t	 batch_items;	/* items answered in batches */
+	uint64_t	 gone;		/* clients that left mid-reply */
+	uint64_t	 cut;		/* replies cut by a server-side error */
+};
+
+/*
+ * Bind the listening socket and start the workers.  The catalog and the
+ * cache stay the caller's and must outlive the server.  Installs
+ * libevent's pthreads locking (evthread_use_pthreads).
+ * Errors: PD_ERR_USAGE (bad listen address), PD_ERR_IO (cannot bind:
+ * the text names the address), PD_ERR_NOMEM.
+ */
+enum pd_err nd_server_new(struct cat *, struct nd_dcache *,
+	    const struct nd_server_opts *, struct nd_server **,
+	    struct pd_error *) PD_WARN_UNUSED;
+
+/* "HOST:PORT" with the port actually bound; lives with the server. */
+const char *nd_server_addr(const struct nd_server *);
+
+/*
+ * Serve until SIGINT or SIGTERM (then PD_OK; replies in flight are cut)
+ * or until the loop fails (PD_ERR_IO).  SIGPIPE must be ignored by the
+ * process: a client that vanishes mid-write must not kill it.
+ */
+enum pd_err nd_server_run(struct nd_server *, struct pd_error *)
+	    PD_WARN_UNUSED;
+
+void	nd_server_stats(const struct nd_server *, struct nd_server_stats *);
+
+/* Stop the workers, drop every connection, free; NULL is a no-op. */
+void	nd_server_free(struct nd_server *);
+
+#endif
