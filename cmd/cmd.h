@@ -23,6 +23,7 @@ int	cmd_log(int, char **);
 int	cmd_show(int, char **);
 int	cmd_diff(int, char **);
 int	cmd_verify(int, char **);
+int	cmd_pull(int, char **);
 int	cmd_serve(int, char **);
 
 /* Print "pulpdist CMD: message" and the usage to stderr; returns 2. */

@@ -21,6 +21,7 @@ static const struct command {
 	{ "log", cmd_log, "list a tree's versions" },
 	{ "show", cmd_show, "print a version's manifest" },
 	{ "diff", cmd_diff, "what changed between two versions" },
+	{ "pull", cmd_pull, "mirror a tree's newest version from a node" },
 	{ "serve", cmd_serve, "serve trees to other nodes over HTTP" },
 	{ "verify", cmd_verify, "re-hash stored content against the signed "
 	    "manifest" },

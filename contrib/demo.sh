@@ -1,16 +1,20 @@
 #!/bin/sh
 # make demo: what pulpdist does today, on a real tree every Debian machine
 # has.  An origin imports /usr/share/doc and /usr/include (copied to a
-# temporary directory), imports it again after a few edits (reading only
-# what changed and computing the deltas of what changed, once), then shows
-# the versions, the changes and a verification of every stored byte.
+# temporary directory) and serves it on 127.0.0.1; a mirror pulls it and
+# publishes it.  After a few edits the origin imports again (computing the
+# deltas of what changed, once) and the mirror pulls the new version,
+# receiving only the deltas; rsync --checksum then finds nothing to do.
+# Last, the versions, the changes and a verification of every stored byte.
 # Set DEMO_KEEP=1 to keep the temporary directory.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 pd=${PULPDIST:-$top/pulpdist}
 work=$(mktemp -d "${TMPDIR:-/tmp}/pulpdist-demo.XXXXXX")
+server=
 cleanup() {
+	[ -z "$server" ] || { kill "$server"; wait "$server" || true; }
 	[ "${DEMO_KEEP:-0}" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,8 +42,33 @@ run "$pd" import --data data --tree docs --key docs.key src
 step "importing again: nothing changed, no new version"
 run "$pd" import --data data --tree docs --key docs.key src
 
+step "the origin serves its data directory on 127.0.0.1"
+"$pd" serve --data data --listen 127.0.0.1:0 >serve.out 2>serve.err &
+server=$!
+i=0
+until grep -q "^listening on" serve.out; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 "$server" 2>/dev/null; then
+		echo "demo: the server did not start:" >&2
+		cat serve.err >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+url=$(sed -n 's/^listening on //p' serve.out)
+echo "$url"
+run curl -s "$url/v1/trees/docs/head"
+echo
+
+step "a second site mirrors it: the whole tree, once"
+run "$pd" pull --data mirror --from "$url" --tree docs --trust docs.pub \
+    --publish pub
+
 step "a few edits: append, add, delete, rename, chmod, retarget a link"
-f=$(find src/include -name '*.h' -size +2k | sort | head -n 1)
+# The largest header, so that the delta has something to save.
+f=$(find src/include -name '*.h' -printf '%s %p\n' | sort -n | tail -n 1 |
+    cut -d' ' -f2-)
+cp "$f" "src-v1-$(basename "$f")"
 echo "/* edited by the pulpdist demo */" >> "$f"
 echo "a new file" > src/NEW-FILE
 rm -f "$(find src/doc -name copyright | sort | head -n 1)"
@@ -51,6 +80,38 @@ echo "renamed include/stdio.h, made one header 0600"
 
 step "second import: only what changed is read again"
 run "$pd" import --data data --tree docs --key docs.key src
+
+step "the mirror pulls version 2: deltas for what changed, nothing else"
+run "$pd" pull --data mirror --from "$url" --tree docs --trust docs.pub \
+    --publish pub
+echo "pub/docs -> $(readlink pub/docs)"
+
+step "rsync --checksum finds nothing to do: the mirror is exact"
+run rsync -rlptn --checksum --itemize-changes src/ pub/docs/
+n=$(rsync -rlptn --checksum --itemize-changes src/ pub/docs/ | wc -l)
+if [ "$n" != 0 ]; then
+	echo "demo: the mirror differs from the source in $n places" >&2
+	exit 1
+fi
+echo "(no differences)"
+
+step "any delta can be fetched with curl and applied with Debian's rdiff"
+old=$("$pd" show --data data --tree docs --version 1 --json | python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+print(next(e["sha256"] for e in m["entries"] if e["path"] == sys.argv[1]))
+' "${f#src/}")
+new=$("$pd" show --data data --tree docs --json | python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+print(next(e["sha256"] for e in m["entries"] if e["path"] == sys.argv[1]))
+' "${f#src/}")
+run curl -s --compressed -o edit.rdiff "$url/v1/deltas/$old/$new"
+cp "src-v1-$(basename "$f")" old-version
+run rdiff patch old-version edit.rdiff patched
+cmp patched "$f"
+echo "(rdiff made the new ${f#src/}: $(stat -c %s edit.rdiff) bytes of delta" \
+    "for a file of $(stat -c %s "$f") bytes)"
 
 step "the tree's history"
 run "$pd" log --data data --tree docs

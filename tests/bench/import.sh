@@ -23,19 +23,9 @@
 # peak RSS.  The page cache is warm for every command alike.
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
-pd=${PULPDIST:-$top/pulpdist}
+. "$(dirname "$0")/lib.sh"
 runs=${1:-3}
-data=${BENCH_DATA:-/tmp/pulpdist-bench}
 work=${BENCH_WORK:-/tmp/pulpdist-bench-import}
-fetch=${BENCH_FETCH:-$top/../shared/bench/get-linux-source.sh}
-
-[ -x "$pd" ] || { echo "build first: make" >&2; exit 1; }
-if [ ! -f "$data/versions" ]; then
-	[ -x "$fetch" ] || { echo "no $fetch to fetch the data" >&2; exit 1; }
-	"$fetch" "$data"
-fi
-v1=$data/v1 v2=$data/v2
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work"
@@ -118,9 +108,8 @@ row() { # LABEL IMPORT FLOOR FLOORLABEL
 }
 
 echo
-echo "pulpdist import, linux-source-6.1 $(sed -n 's/^v1 //p' "$data/versions")" \
-    "-> $(sed -n 's/^v2 //p' "$data/versions"), medians of $runs runs,"
-echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $ncpu CPUs, $(date -u +%Y-%m-%d)"
+echo "pulpdist import, $(bench_versions), medians of $runs runs,"
+bench_machine
 echo "$(find "$v1" -type f | wc -l) files in V1; $nchanged files differ in V2"
 echo
 echo "| scenario | pulpdist | floor | ratio | peak RSS |"

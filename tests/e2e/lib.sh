@@ -717,10 +717,17 @@ serve_stop() {
 	fi
 }
 
-# At exit: kill every server still running, by its pid.
+# At exit: kill every server still running, by its pid, and every helper
+# process (a fault proxy, a server started by hand) whose pid a test wrote
+# to $E2E_META/pids.
 e2e_serve_cleanup() {
 	local pid
 
+	if [ -f "$E2E_META/pids" ]; then
+		while read -r pid; do
+			kill "$pid" 2>/dev/null || true
+		done <"$E2E_META/pids"
+	fi
 	[ -f "$E2E_META/serve.pids" ] || return 0
 	while read -r pid; do
 		[ ! -f "$E2E_META/serve.$pid.rc" ] || continue

@@ -1,0 +1,339 @@
+/*
+ * libcurl multi transfers with capped, zstd-decoded bodies.
+ *
+ * We ask for zstd ourselves ("Accept-Encoding: zstd") rather than let
+ * libcurl decode, so that the bytes on the wire can be counted and the
+ * decoded size capped in the same callback, and a response in an encoding
+ * we did not ask for is refused.
+ */
+#include <strings.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "../common/mem.h"
+#include "../delta/zstd.h"
+#include "fetch.h"
+
+struct xfer {
+	struct nd_fetch		*f;
+	CURL			*easy;
+	struct curl_slist	*headers;
+	char			*url;
+	uint64_t		 cap;
+	uint64_t		 range_from;	/* > 0: a 206 is required */
+	uint64_t		 got;		/* decoded body bytes */
+	bool			 zstd;		/* Content-Encoding: zstd */
+	bool			 badenc;	/* an encoding we never asked */
+	long			 status;	/* once the body starts */
+	struct dl_zdec		*dec;
+	struct pd_buf		 errbody;	/* body of a failed request */
+	nd_sink_fn		*sink;
+	nd_done_fn		*done;
+	void			*arg;
+	struct pd_error		 err;
+};
+
+struct nd_fetch {
+	CURLM			*multi;
+	char			*base;
+	struct nd_fetch_stats	 st;
+	unsigned		 running;
+};
+
+static bool curl_ready;
+
+enum pd_err
+nd_fetch_new(const char *base, unsigned parallel, struct nd_fetch **out,
+    struct pd_error *err)
+{
+	struct nd_fetch *f;
+
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+			return pd_fail(err, PD_ERR_IO, "libcurl init failed");
+		curl_ready = true;
+	}
+	if (strncmp(base, "http://", 7) != 0 &&
+	    strncmp(base, "https://", 8) != 0)
+		return pd_fail(err, PD_ERR_USAGE, "upstream %s: want "
+		    "http://HOST:PORT", base);
+	if ((f = pd_calloc(1, sizeof(*f))) == NULL ||
+	    (f->base = pd_strdup(base)) == NULL ||
+	    (f->multi = curl_multi_init()) == NULL) {
+		nd_fetch_free(f);
+		return pd_fail(err, PD_ERR_NOMEM, "fetch");
+	}
+	/* Trailing slashes would double in every URL. */
+	while (strlen(f->base) > 8 && f->base[strlen(f->base) - 1] == '/')
+		f->base[strlen(f->base) - 1] = '\0';
+	curl_multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+	    (long)(parallel ? parallel : 4));
+	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    (long)(parallel ? parallel : 4));
+	*out = f;
+	return PD_OK;
+}
+
+void
+nd_fetch_free(struct nd_fetch *f)
+{
+	if (f == NULL)
+		return;
+	if (f->multi)
+		curl_multi_cleanup(f->multi);
+	pd_free(f->base);
+	pd_free(f);
+}
+
+const struct nd_fetch_stats *
+nd_fetch_stats(const struct nd_fetch *f)
+{
+	return &f->st;
+}
+
+static void
+free_xfer(struct xfer *x)
+{
+	if (x->easy)
+		curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->headers);
+	dl_zdec_free(x->dec);
+	pd_buf_free(&x->errbody);
+	pd_free(x->url);
+	pd_free(x);
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	size_t len = size * n;
+	const char *v;
+
+	x->f->st.wire_bytes += len;
+	if (len > 17 && strncasecmp(p, "content-encoding:", 17) == 0) {
+		for (v = p + 17; *v == ' ' || *v == '\t'; v++)
+			;
+		if (strncasecmp(v, "zstd", 4) == 0)
+			x->zstd = true;
+		else if (strncasecmp(v, "identity", 8) != 0)
+			x->badenc = true;
+	}
+	/* A new response (after a 100 Continue) starts over. */
+	if (len > 5 && strncmp(p, "HTTP/", 5) == 0)
+		x->zstd = x->badenc = false;
+	return len;
+}
+
+/* Decoded bytes: count against the cap, then to the sink. */
+static enum pd_err
+deliver(void *arg, const void *p, size_t n)
+{
+	struct xfer *x = arg;
+
+	if (n > x->cap || x->got > x->cap - n)
+		return pd_fail(&x->err, PD_ERR_LIMIT, "%s: body larger than "
+		    "the %llu bytes allowed", x->url,
+		    (unsigned long long)x->cap);
+	x->got += n;
+	x->f->st.body_bytes += n;
+	return x->sink ? x->sink(x->arg, p, n) : PD_OK;
+}
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	size_t len = size * n;
+
+	x->f->st.wire_bytes += len;
+	if (x->status == 0)
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+	if (x->range_from > 0 && x->status == 200) {
+		pd_fail(&x->err, PD_ERR_PARSE, "%s: the server ignored the "
+		    "Range asked for", x->url);
+		return 0;
+	}
+	if (x->status != 200 && x->status != 206) {
+		/* Keep a little of an error body for the message. */
+		if (pd_buf_add(&x->errbody, p, len) != PD_OK)
+			return len;
+		return len;
+	}
+	if (x->badenc) {
+		pd_fail(&x->err, PD_ERR_PARSE, "%s: content encoding that "
+		    "was not asked for", x->url);
+		return 0;
+	}
+	if (x->zstd) {
+		if (x->dec == NULL && dl_zdec_new(x->cap, &x->dec,
+		    &x->err) != PD_OK)
+			return 0;
+		if (dl_zdec_feed(x->dec, p, len, deliver, x, &x->err) != PD_OK)
+			return 0;
+		return len;
+	}
+	return deliver(x, p, len) == PD_OK ? len : 0;
+}
+
+enum pd_err
+nd_fetch_add(struct nd_fetch *f, const char *path, const void *body,
+    size_t len, uint64_t range_from, uint64_t cap, nd_sink_fn *sink,
+    nd_done_fn *done, void *arg, struct pd_error *err)
+{
+	struct xfer *x;
+	struct curl_slist *h;
+	char range[64];
+	size_t ulen = strlen(f->base) + strlen(path) + 1;
+
+	if ((x = pd_calloc(1, sizeof(*x))) == NULL ||
+	    (x->url = pd_malloc(ulen)) == NULL ||
+	    (x->easy = curl_easy_init()) == NULL) {
+		if (x)
+			free_xfer(x);
+		return pd_fail(err, PD_ERR_NOMEM, "fetch %s", path);
+	}
+	snprintf(x->url, ulen, "%s%s", f->base, path);
+	x->f = f;
+	x->cap = cap;
+	x->range_from = range_from;
+	x->sink = sink;
+	x->done = done;
+	x->arg = arg;
+	pd_buf_init(&x->errbody, ND_CONTROL_MAX);
+	h = curl_slist_append(NULL, "Accept-Encoding: zstd");
+	if (h && body)
+		h = curl_slist_append(h, "Content-Type: application/json");
+	if (h && range_from > 0) {
+		snprintf(range, sizeof(range), "Range: bytes=%llu-",
+		    (unsigned long long)range_from);
+		h = curl_slist_append(h, range);
+	}
+	if ((x->headers = h) == NULL) {
+		free_xfer(x);
+		return pd_fail(err, PD_ERR_NOMEM, "fetch %s", path);
+	}
+	curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
+	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT, 10L);
+	/* A stalled peer: under 1 byte/s for a minute ends the transfer. */
+	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (body) {
+		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)len);
+		curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, body);
+	}
+	if (curl_multi_add_handle(f->multi, x->easy) != CURLM_OK) {
+		free_xfer(x);
+		return pd_fail(err, PD_ERR_NOMEM, "fetch %s", path);
+	}
+	f->running++;
+	f->st.requests++;
+	return PD_OK;
+}
+
+/* A transfer ended: say how, to its owner. */
+static void
+finish(struct nd_fetch *f, struct xfer *x, CURLcode cc)
+{
+	enum pd_err rc = x->err.code;
+	const char *why;
+	uint64_t n;
+
+	if (x->status == 0)
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+	if (rc == PD_OK && cc != CURLE_OK)
+		rc = pd_fail(&x->err, PD_ERR_IO, "%s: %s", x->url,
+		    curl_easy_strerror(cc));
+	else if (rc == PD_OK && x->status == 303)
+		;	/* the caller knows what a redirect means */
+	else if (rc == PD_OK && x->status != 200 && x->status != 206) {
+		why = x->errbody.len ? (const char *)x->errbody.data : "";
+		rc = pd_fail(&x->err, x->status == 404 ? PD_ERR_NOTFOUND :
+		    PD_ERR_IO, "%s: HTTP %ld %.300s", x->url, x->status, why);
+	} else if (rc == PD_OK && x->dec != NULL &&
+	    (rc = dl_zdec_finish(x->dec, &n, &x->err)) != PD_OK)
+		pd_prefix(&x->err, "%s", x->url);
+	curl_multi_remove_handle(f->multi, x->easy);
+	f->running--;
+	if (x->done)
+		x->done(x->arg, x->status, rc, &x->err);
+	free_xfer(x);
+}
+
+enum pd_err
+nd_fetch_run(struct nd_fetch *f, struct pd_error *err)
+{
+	struct xfer *x;
+	CURLMsg *msg;
+	CURLMcode mc;
+	int still, left;
+
+	while (f->running > 0) {
+		if ((mc = curl_multi_perform(f->multi, &still)) != CURLM_OK)
+			return pd_fail(err, PD_ERR_IO, "libcurl: %s",
+			    curl_multi_strerror(mc));
+		while ((msg = curl_multi_info_read(f->multi, &left)) != NULL) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&x);
+			finish(f, x, msg->data.result);
+		}
+		if (f->running > 0 &&
+		    (mc = curl_multi_poll(f->multi, NULL, 0, 1000, NULL)) !=
+		    CURLM_OK)
+			return pd_fail(err, PD_ERR_IO, "libcurl: %s",
+			    curl_multi_strerror(mc));
+	}
+	return PD_OK;
+}
+
+struct getone {
+	struct pd_buf	*out;
+	long		*status;
+	enum pd_err	 rc;
+	struct pd_error	*err;
+};
+
+static enum pd_err
+get_sink(void *arg, const void *p, size_t n)
+{
+	struct getone *g = arg;
+
+	return pd_buf_add(g->out, p, n);
+}
+
+static void
+get_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
+{
+	struct getone *g = arg;
+
+	*g->status = status;
+	g->rc = rc;
+	if (rc != PD_OK)
+		pd_fail(g->err, rc, "%s", e->msg);
+}
+
+enum pd_err
+nd_fetch_get(struct nd_fetch *f, const char *path, uint64_t cap,
+    struct pd_buf *out, long *status, struct pd_error *err)
+{
+	struct getone g = { out, status, PD_OK, err };
+	enum pd_err rc;
+
+	*status = 0;
+	if ((rc = nd_fetch_add(f, path, NULL, 0, 0, cap, get_sink, get_done,
+	    &g, err)) != PD_OK || (rc = nd_fetch_run(f, err)) != PD_OK)
+		return rc;
+	return g.rc;
+}

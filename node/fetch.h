@@ -1,0 +1,67 @@
+/*
+ * The client side of the node protocol (spec/PROTOCOL.md): HTTP requests
+ * with libcurl's multi interface, several at once, each body capped and
+ * zstd-decoded as it arrives.
+ *
+ * libcurl 7.88's CURLOPT_MAXFILESIZE does not stop a transfer already
+ * under way, so every body is counted in the write callback and the
+ * transfer is aborted the moment it passes its cap.  The caps come from
+ * the caller (sizes from a verified manifest, or fixed limits for control
+ * messages), never from the peer.  One struct nd_fetch belongs to one
+ * thread.
+ */
+#ifndef ND_FETCH_H
+#define ND_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/buf.h"
+
+#define ND_CONTROL_MAX	(64 * 1024)	/* heads, errors */
+
+struct nd_fetch;
+
+struct nd_fetch_stats {
+	uint64_t	 wire_bytes;	/* bytes received, headers included */
+	uint64_t	 body_bytes;	/* bytes of bodies after decoding */
+	uint64_t	 requests;
+};
+
+/* Decoded body bytes as they arrive; an error aborts the transfer. */
+typedef enum pd_err nd_sink_fn(void *arg, const void *, size_t);
+/*
+ * A transfer ended.  status is the HTTP status (0 if none came); rc is
+ * PD_OK if the body arrived whole (status 200 or 206) or the answer is a
+ * 303 redirect, which is not followed; else err says what went wrong
+ * (PD_ERR_NOTFOUND for a 404).
+ */
+typedef void nd_done_fn(void *arg, long status, enum pd_err rc,
+	    const struct pd_error *err);
+
+/* base is "http://HOST:PORT"; parallel: transfers at once. */
+enum pd_err nd_fetch_new(const char *base, unsigned parallel,
+	    struct nd_fetch **, struct pd_error *) PD_WARN_UNUSED;
+void	nd_fetch_free(struct nd_fetch *);
+const struct nd_fetch_stats *nd_fetch_stats(const struct nd_fetch *);
+
+/*
+ * Queue a transfer of base+path: a GET, or a POST of body (copied) when
+ * body is not NULL.  range_from > 0 asks for the bytes from there on,
+ * and then only a 206 answer is accepted.
+ * At most cap decoded bytes are accepted.  Bodies of statuses other than
+ * 200 and 206 are not given to sink; their text goes into the error.
+ */
+enum pd_err nd_fetch_add(struct nd_fetch *, const char *path,
+	    const void *body, size_t len, uint64_t range_from, uint64_t cap,
+	    nd_sink_fn *sink, nd_done_fn *done, void *arg, struct pd_error *)
+	    PD_WARN_UNUSED;
+/* Run queued transfers (done may queue more) until none is left. */
+enum pd_err nd_fetch_run(struct nd_fetch *, struct pd_error *)
+	    PD_WARN_UNUSED;
+
+/* One GET into out (appended), at most cap bytes; *status set. */
+enum pd_err nd_fetch_get(struct nd_fetch *, const char *path, uint64_t cap,
+	    struct pd_buf *out, long *status, struct pd_error *) PD_WARN_UNUSED;
+
+#endif

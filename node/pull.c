@@ -1,0 +1,698 @@
+/*
+ * One pull of one tree (pull.h).
+ *
+ * Order of events, and why a crash anywhere is harmless:
+ *   1. head and manifest are fetched and verified; nothing is written.
+ *   2. content goes to DATA/staging/TREE/objects, each object renamed in
+ *      only after its hash matched; it is all re-checked on resume.
+ *   3. the version is built in DATA/staging/TREE/build, made durable
+ *      (syncfs), and renamed to DATA/versions/TREE/N.  A leftover N from
+ *      a crashed attempt is not in the catalog and is built again.
+ *   4. the catalog commit makes N the tree's head: the commit point.
+ *   5. PUBDIR/TREE is switched.  A crash between 4 and 5 is repaired by
+ *      the next pull, which finds itself up to date and switches.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "../common/fsx.h"
+#include "../common/hex.h"
+#include "../common/mem.h"
+#include "../protocol/mdiff.h"
+#include "../protocol/mpatch.h"
+#include "../protocol/pathenc.h"
+#include "fetch.h"
+#include "load.h"
+#include "publish.h"
+#include "pull.h"
+#include "xfer.h"
+
+struct pull {
+	struct cat		*c;
+	const struct nd_pull_opts *o;
+	struct nd_pull_result	*res;
+	struct pd_error		*err;
+	struct nd_fetch		*f;
+	struct cat_tree		 tree;
+	bool			 have_tree;
+	struct pr_manifest	*old;		/* held head, verified */
+	uint64_t		 want;		/* upstream head */
+	unsigned char		 want_id[PD_SHA256_LEN];
+	struct pr_manifest	*m;		/* the new version, verified */
+	struct pd_buf		 signedm;	/* its bytes as signed */
+	char			 versdir[PATH_MAX];	/* DATA/versions/T */
+	int			 stagefd;	/* DATA/staging/T */
+	int			 objfd;
+	int			 tmpfd;
+	int			 prevfd;	/* versions/T/<old> */
+	struct nd_xitem		*items;
+	size_t			 nitems;
+};
+
+static double
+now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* What this node holds of the tree: the key it is held under, the head. */
+static enum pd_err
+load_held(struct pull *p)
+{
+	unsigned char pub[PR_PUBKEY_LEN];
+	struct cat_txn *t;
+	enum pd_err rc;
+
+	if ((rc = cat_begin(p->c, false, &t, p->err)) != PD_OK)
+		return rc;
+	rc = cat_tree_get(t, p->o->tree, &p->tree, p->err);
+	cat_abort(t);
+	if (rc == PD_ERR_NOTFOUND) {
+		pd_error_clear(p->err);
+		return PD_OK;
+	}
+	if (rc != PD_OK)
+		return rc;
+	p->have_tree = true;
+	pr_key_public(p->o->trust, pub);
+	if (p->tree.has_key && memcmp(pub, p->tree.pubkey, sizeof(pub)) != 0)
+		return pd_fail(p->err, PD_ERR_SIGNATURE, "tree %s is held here "
+		    "under another key than the one given with --trust",
+		    p->o->tree);
+	if (p->tree.head == 0)
+		return PD_OK;
+	p->res->from_version = p->tree.head;
+	if ((rc = nd_load_version(p->c, p->o->tree, p->tree.head, p->o->trust,
+	    NULL, NULL, &p->old, p->err)) != PD_OK)
+		return pd_prefix(p->err, "held version %" PRIu64 " of %s",
+		    p->tree.head, p->o->tree);
+	return PD_OK;
+}
+
+/* GET the head: a hint, checked against the manifest it names. */
+static enum pd_err
+fetch_head(struct pull *p)
+{
+	char path[PR_TREE_NAME_MAX + 32];
+	struct pd_buf b;
+	json_t *j = NULL, *v;
+	json_error_t je;
+	const char *s;
+	long status;
+	enum pd_err rc;
+
+	pd_buf_init(&b, ND_CONTROL_MAX);
+	snprintf(path, sizeof(path), "/v1/trees/%s/head", p->o->tree);
+	if ((rc = nd_fetch_get(p->f, path, ND_CONTROL_MAX, &b, &status,
+	    p->err)) != PD_OK) {
+		if (rc == PD_ERR_NOTFOUND)
+			pd_prefix(p->err, "upstream %s has no tree %s",
+			    p->o->from, p->o->tree);
+		goto out;
+	}
+	rc = PD_ERR_PARSE;
+	if ((j = json_loadb((const char *)b.data, b.len, JSON_REJECT_DUPLICATES,
+	    &je)) == NULL || !json_is_object(j) ||
+	    (v = json_object_get(j, "tree")) == NULL ||
+	    (s = json_string_value(v)) == NULL ||
+	    strcmp(s, p->o->tree) != 0 ||
+	    (v = json_object_get(j, "version")) == NULL ||
+	    !json_is_integer(v) || json_integer_value(v) < 1 ||
+	    (uint64_t)json_integer_value(v) > PR_VERSION_MAX)
+		goto bad;
+	p->want = (uint64_t)json_integer_value(v);
+	if ((v = json_object_get(j, "manifest")) == NULL ||
+	    (s = json_string_value(v)) == NULL ||
+	    strlen(s) != 2 * PD_SHA256_LEN ||
+	    !pd_hex_decode(s, PD_SHA256_LEN, p->want_id))
+		goto bad;
+	rc = PD_OK;
+	goto out;
+bad:
+	pd_fail(p->err, rc, "upstream %s: malformed head of tree %s",
+	    p->o->from, p->o->tree);
+out:
+	json_decref(j);
+	pd_buf_free(&b);
+	return rc;
+}
+
+/*
+ * The new manifest: a patch against the held one when the upstream can
+ * make it, else whole.  Verified before anything else looks at it.
+ */
+static enum pd_err
+fetch_manifest(struct pull *p)
+{
+	char path[PR_TREE_NAME_MAX + PD_SHA256_HEX + 64];
+	char hex[PD_SHA256_HEX], tbuf[32];
+	struct pd_buf b;
+	struct pd_error e = { 0 };
+	long status;
+	enum pd_err rc;
+	time_t now = time(NULL);
+
+	pd_buf_init(&b, PR_MANIFEST_MAX);
+	pd_buf_init(&p->signedm, PR_MANIFEST_MAX);
+	if (p->old) {
+		pd_hex_encode(p->old->id, PD_SHA256_LEN, hex);
+		snprintf(path, sizeof(path), "/v1/trees/%s/versions/%" PRIu64
+		    "/manifest?from=%s", p->o->tree, p->want, hex);
+		/* Any failure here only costs the whole manifest. */
+		if (nd_fetch_get(p->f, path, PR_MANIFEST_MAX, &b, &status,
+		    &e) == PD_OK && status == 200)
+			if (pr_mpatch_apply(p->old, b.data, b.len, &p->m,
+			    &p->signedm, &e) != PD_OK)
+				p->m = NULL;
+		pd_buf_reset(&b);
+	}
+	if (p->m == NULL) {
+		pd_buf_reset(&p->signedm);
+		snprintf(path, sizeof(path), "/v1/trees/%s/versions/%" PRIu64
+		    "/manifest", p->o->tree, p->want);
+		if ((rc = nd_fetch_get(p->f, path, PR_MANIFEST_MAX,
+		    &p->signedm, &status, p->err)) != PD_OK ||
+		    (rc = pr_manifest_parse(p->signedm.data, p->signedm.len,
+		    &p->m, p->err)) != PD_OK)
+			goto fail;
+	}
+	if ((rc = pr_manifest_verify(p->m, p->o->trust, p->err)) != PD_OK)
+		goto fail;
+	rc = PD_ERR_CORRUPT;
+	if (strcmp(p->m->tree, p->o->tree) != 0)
+		pd_fail(p->err, rc, "it is signed for tree %s", p->m->tree);
+	else if (p->m->version != p->want ||
+	    memcmp(p->m->id, p->want_id, PD_SHA256_LEN) != 0)
+		pd_fail(p->err, rc, "it is not the one the head names");
+	else if (p->m->expires != 0 && p->m->expires <= (int64_t)now) {
+		strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S UTC",
+		    gmtime(&(time_t){ (time_t)p->m->expires }));
+		pd_fail(p->err, PD_ERR_SIGNATURE, "it expired at %s", tbuf);
+	} else
+		rc = PD_OK;
+	if (rc == PD_OK)
+		goto out;
+fail:
+	pd_prefix(p->err, "manifest of %s version %" PRIu64 " from %s",
+	    p->o->tree, p->want, p->o->from);
+out:
+	pd_buf_free(&b);
+	return rc;
+}
+
+/* Open (making them) the directories of a pull's staging area. */
+static enum pd_err
+open_staging(struct pull *p)
+{
+	char dir[PATH_MAX + 32];
+	const char *data = cat_dir(p->c);
+	enum pd_err rc;
+
+	snprintf(p->versdir, sizeof(p->versdir), "%s/versions/%s", data,
+	    p->o->tree);
+	if (snprintf(dir, sizeof(dir), "%s/staging/%s", data, p->o->tree) >=
+	    (int)sizeof(dir))
+		return pd_fail(p->err, PD_ERR_LIMIT, "%s: path too long",
+		    data);
+	if ((rc = pd_mkdirs(dir, 0700, p->err)) != PD_OK ||
+	    (rc = pd_mkdirs(p->versdir, 0755, p->err)) != PD_OK)
+		return rc;
+	if ((p->stagefd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return pd_fail_errno(p->err, PD_ERR_IO, errno, "%s", dir);
+	(void)mkdirat(p->stagefd, "objects", 0700);
+	(void)mkdirat(p->stagefd, "tmp", 0700);
+	if ((p->objfd = openat(p->stagefd, "objects", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    (p->tmpfd = openat(p->stagefd, "tmp", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return pd_fail_errno(p->err, PD_ERR_IO, errno, "%s/objects "
+		    "or tmp", dir);
+	if (p->old != NULL) {
+		snprintf(dir, sizeof(dir), "%s/%" PRIu64, p->versdir,
+		    p->old->version);
+		/* Without the old tree there is no basis and nothing to
+		 * reuse: everything comes whole. */
+		p->prevfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+	}
+	return PD_OK;
+}
+
+static const struct pr_manifest *sort_m;
+
+static int
+cmp_sha(const void *a, const void *b)
+{
+	const struct pr_entry *x = &sort_m->entries[*(const size_t *)a];
+	const struct pr_entry *y = &sort_m->entries[*(const size_t *)b];
+	int c = memcmp(x->sha, y->sha, PD_SHA256_LEN);
+
+	if (c != 0)
+		return c;
+	return (*(const size_t *)a > *(const size_t *)b) -
+	    (*(const size_t *)a < *(const size_t *)b);
+}
+
+static int
+cmp_idx(const void *a, const void *b)
+{
+	return (*(const size_t *)a > *(const size_t *)b) -
+	    (*(const size_t *)a < *(const size_t *)b);
+}
+
+/* Files of m, one per distinct content (first path), sorted by sha. */
+static enum pd_err
+files_by_sha(const struct pr_manifest *m, size_t **out, size_t *n)
+{
+	size_t i, k = 0, *v;
+
+	*out = NULL;
+	*n = 0;
+	if (m == NULL)
+		return PD_OK;
+	if ((v = pd_calloc(m->nentries + 1, sizeof(*v))) == NULL)
+		return PD_ERR_NOMEM;
+	for (i = 0; i < m->nentries; i++)
+		if (m->entries[i].type == PR_FILE)
+			v[k++] = i;
+	sort_m = m;
+	qsort(v, k, sizeof(*v), cmp_sha);
+	for (i = 0, *n = 0; i < k; i++)
+		if (*n == 0 || memcmp(m->entries[v[*n - 1]].sha,
+		    m->entries[v[i]].sha, PD_SHA256_LEN) != 0)
+			v[(*n)++] = v[i];
+	*out = v;
+	return PD_OK;
+}
+
+static bool
+held_sha(const struct pr_manifest *old, const size_t *v, size_t n,
+    const unsigned char *sha)
+{
+	size_t lo = 0, hi = n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = memcmp(old->entries[v[mid]].sha, sha, PD_SHA256_LEN);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Count what changes, for the summary. */
+static enum pd_err
+count_changes(struct pull *p, const size_t *oldv, size_t noldv)
+{
+	const struct pr_manifest *old = p->prevfd >= 0 ? p->old : NULL;
+	struct pr_diff d;
+	const struct pr_change *ch;
+	enum pd_err rc;
+	size_t i;
+
+	if ((rc = pr_diff(p->old, p->m, &d, p->err)) != PD_OK)
+		return rc;
+	for (i = 0; i < d.n; i++) {
+		ch = &d.changes[i];
+		if (ch->kind == PR_REMOVED && ch->old->type == PR_FILE)
+			p->res->removed++;
+		if (ch->new == NULL || ch->new->type != PR_FILE)
+			continue;
+		if (ch->kind == PR_ADDED)
+			p->res->added++;
+		else if (ch->kind == PR_CHANGED)
+			p->res->changed++;
+		else if (ch->kind != PR_RENAMED)
+			continue;
+		if (old && held_sha(old, oldv, noldv, ch->new->sha))
+			p->res->reused++;
+	}
+	pr_diff_free(&d);
+	return PD_OK;
+}
+
+/* The content of the empty file needs no transfer. */
+static enum pd_err
+stage_empty(struct pull *p, const struct pr_entry *e)
+{
+	unsigned char sha[PD_SHA256_LEN];
+	char hex[PD_SHA256_HEX], ps[PR_SHOW_MAX];
+	int fd;
+
+	if (pd_sha256("", 0, sha) != PD_OK)
+		return pd_fail(p->err, PD_ERR_CRYPTO, "hashing");
+	if (memcmp(sha, e->sha, sizeof(sha)) != 0)
+		return pd_fail(p->err, PD_ERR_CORRUPT, "%s: empty, but its "
+		    "SHA-256 is not that of no bytes",
+		    pr_path_show(e->path, e->path_len, ps, sizeof(ps)));
+	pd_hex_encode(sha, PD_SHA256_LEN, hex);
+	if ((fd = openat(p->objfd, hex, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return pd_fail_errno(p->err, PD_ERR_IO, errno, "staging %s",
+		    hex);
+	close(fd);
+	return PD_OK;
+}
+
+/*
+ * What must be fetched: every content of the new version that the old
+ * tree does not have, once, in path order (so that receivers at the
+ * same version send the same batches), with the old file at the same
+ * path as the delta basis.
+ */
+static enum pd_err
+plan(struct pull *p)
+{
+	const struct pr_manifest *old = p->prevfd >= 0 ? p->old : NULL;
+	const struct pr_entry *e, *b;
+	size_t *newv = NULL, *oldv = NULL, nnew, nold, i, k;
+	enum pd_err rc = PD_ERR_NOMEM;
+
+	if (files_by_sha(p->m, &newv, &nnew) != PD_OK ||
+	    files_by_sha(old, &oldv, &nold) != PD_OK) {
+		pd_fail(p->err, rc, "planning the pull");
+		goto out;
+	}
+	if ((rc = count_changes(p, oldv, nold)) != PD_OK)
+		goto out;
+	for (i = 0, k = 0; i < nnew; i++) {
+		e = &p->m->entries[newv[i]];
+		if (old && held_sha(old, oldv, nold, e->sha))
+			continue;
+		if (e->size == 0) {
+			if ((rc = stage_empty(p, e)) != PD_OK)
+				goto out;
+			continue;
+		}
+		newv[k++] = newv[i];
+	}
+	qsort(newv, k, sizeof(*newv), cmp_idx);
+	if (k > 0 && (p->items = pd_calloc(k, sizeof(*p->items))) == NULL) {
+		rc = pd_fail(p->err, PD_ERR_NOMEM, "planning the pull");
+		goto out;
+	}
+	for (i = 0; i < k; i++) {
+		e = &p->m->entries[newv[i]];
+		p->items[i].e = e;
+		b = old ? pr_manifest_find(old, e->path, e->path_len) : NULL;
+		if (b && b->type == PR_FILE && b->size > 0) {
+			p->items[i].basis = b;
+			p->items[i].delta = true;
+		}
+	}
+	p->nitems = k;
+	rc = PD_OK;
+out:
+	pd_free(newv);
+	pd_free(oldv);
+	return rc;
+}
+
+/* Build the version in staging and move it to versions/T/N. */
+static enum pd_err
+build(struct pull *p, char *name, size_t namelen)
+{
+	struct nd_build_stats bs = { 0 };
+	struct stat st;
+	int buildfd = -1, versfd = -1;
+	enum pd_err rc;
+
+	snprintf(name, namelen, "%" PRIu64, p->m->version);
+	if ((rc = pd_remove_tree_at(p->stagefd, "build", p->err)) != PD_OK)
+		return rc;
+	if (mkdirat(p->stagefd, "build", 0700) < 0 ||
+	    (buildfd = openat(p->stagefd, "build", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "staging build");
+		goto out;
+	}
+	if ((rc = nd_build(buildfd, p->m, p->prevfd >= 0 ? p->old : NULL,
+	    p->prevfd, p->objfd, &bs, p->err)) != PD_OK)
+		goto out;
+	p->res->bytes_written += bs.bytes_written;
+	/* Durable before it is renamed into place and recorded. */
+	if (syncfs(buildfd) < 0) {
+		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "syncfs");
+		goto out;
+	}
+	if ((versfd = open(p->versdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0) {
+		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "%s", p->versdir);
+		goto out;
+	}
+	/* A directory of this number is a crashed attempt's: the catalog
+	 * does not know it, so it was never published. */
+	if ((rc = pd_remove_tree_at(versfd, name, p->err)) != PD_OK)
+		goto out;
+	/* Moving a directory to another parent rewrites its "..": without
+	 * root that needs write permission on it, which a tree's root
+	 * (say 0555) may not give.  Lend it for the rename. */
+	if (fstat(buildfd, &st) < 0 || (!(st.st_mode & S_IWUSR) &&
+	    fchmod(buildfd, (st.st_mode & 07777) | S_IWUSR) < 0)) {
+		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "staging build");
+		goto out;
+	}
+	if (renameat(p->stagefd, "build", versfd, name) < 0) {
+		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "%s/%s",
+		    p->versdir, name);
+		goto out;
+	}
+	if (!(st.st_mode & S_IWUSR) && (fchmod(buildfd, st.st_mode & 07777) <
+	    0 || fsync(buildfd) < 0)) {
+		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "%s/%s",
+		    p->versdir, name);
+		goto out;
+	}
+	rc = pd_fsync_dirat(versfd, ".", p->err);
+out:
+	if (buildfd >= 0)
+		close(buildfd);
+	if (versfd >= 0)
+		close(versfd);
+	return rc;
+}
+
+static enum pd_err
+commit(struct pull *p, double start)
+{
+	struct cat_version v = { 0 };
+	struct cat_tree now;
+	struct cat_txn *t;
+	enum pd_err rc;
+
+	if ((rc = nd_version_describe(p->m, p->old, &v, p->err)) != PD_OK)
+		return rc;
+	v.committed = (int64_t)time(NULL);
+	v.hashed_bytes = p->res->bytes_written;
+	v.duration_ms = (uint64_t)((now_sec() - start) * 1000);
+	if ((rc = cat_begin(p->c, true, &t, p->err)) != PD_OK)
+		return rc;
+	rc = cat_tree_get(t, p->o->tree, &now, NULL);
+	if ((rc == PD_OK && now.head != (p->have_tree ? p->tree.head : 0)) ||
+	    (rc == PD_ERR_NOTFOUND && p->have_tree)) {
+		rc = pd_fail(p->err, PD_ERR_CONFLICT, "tree %s changed during "
+		    "the pull; run it again", p->o->tree);
+		goto fail;
+	}
+	if (!p->have_tree) {
+		memset(&p->tree, 0, sizeof(p->tree));
+		snprintf(p->tree.name, sizeof(p->tree.name), "%s",
+		    p->o->tree);
+		p->tree.created = v.committed;
+	}
+	p->tree.has_key = true;
+	pr_key_public(p->o->trust, p->tree.pubkey);
+	p->tree.head = v.number;
+	if ((rc = cat_tree_put(t, &p->tree, p->err)) != PD_OK ||
+	    (rc = cat_manifest_put(t, v.manifest_id, p->signedm.data,
+	    p->signedm.len, p->err)) != PD_OK ||
+	    (rc = cat_version_put(t, p->o->tree, &v, p->err)) != PD_OK)
+		goto fail;
+	return cat_commit(t, p->err);
+fail:
+	cat_abort(t);
+	return rc;
+}
+
+/* Point PUBDIR/T at versions/T/N unless it already does. */
+static enum pd_err
+publish(struct pull *p, uint64_t n)
+{
+	char rel[PATH_MAX + 32], target[PATH_MAX], cur[PATH_MAX], link[PATH_MAX];
+	ssize_t len;
+	enum pd_err rc;
+
+	snprintf(rel, sizeof(rel), "%s/%" PRIu64, p->versdir, n);
+	if (realpath(rel, target) == NULL)
+		return pd_fail_errno(p->err, PD_ERR_IO, errno, "%s", rel);
+	snprintf(p->res->path, sizeof(p->res->path), "%s", target);
+	snprintf(link, sizeof(link), "%s/%s", p->o->pubdir, p->o->tree);
+	len = readlink(link, cur, sizeof(cur) - 1);
+	if (len >= 0 && (size_t)len == strlen(target) &&
+	    memcmp(cur, target, (size_t)len) == 0)
+		return PD_OK;
+	/* Like rsync's destination, the publish directory is made if new. */
+	if ((rc = pd_mkdirs(p->o->pubdir, 0755, p->err)) != PD_OK)
+		return rc;
+	return nd_publish_switch(p->o->pubdir, p->o->tree, target, p->err);
+}
+
+static enum pd_err
+up_to_date(struct pull *p)
+{
+	char dir[PATH_MAX + 32];
+	struct stat st;
+
+	if (memcmp(p->old->id, p->want_id, PD_SHA256_LEN) != 0)
+		return pd_fail(p->err, PD_ERR_CONFLICT, "upstream %s offers a "
+		    "version %" PRIu64 " of %s other than the one held here",
+		    p->o->from, p->want, p->o->tree);
+	p->res->up_to_date = true;
+	p->res->to_version = p->want;
+	snprintf(p->versdir, sizeof(p->versdir), "%s/versions/%s",
+	    cat_dir(p->c), p->o->tree);
+	snprintf(dir, sizeof(dir), "%s/%" PRIu64, p->versdir, p->want);
+	/* A crash after the commit left the link behind: repair it. */
+	if (stat(dir, &st) == 0)
+		return publish(p, p->want);
+	return PD_OK;
+}
+
+/*
+ * The version is published: its staging area can go.  Failing to remove
+ * it costs only disk space until the next pull, which reuses or drops
+ * what is there, so it does not fail this one.
+ */
+static void
+clean_staging(struct pull *p)
+{
+	char dir[PATH_MAX];
+	struct pd_error e = { 0 };
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/staging", cat_dir(p->c));
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return;
+	if (pd_remove_tree_at(fd, p->o->tree, &e) != PD_OK)
+		pd_error_clear(&e);
+	close(fd);
+}
+
+static enum pd_err
+pull(struct pull *p, double start)
+{
+	struct nd_xfer_opts xo;
+	struct nd_xfer_stats xs = { 0 };
+	char name[32];
+	enum pd_err rc;
+	size_t i;
+
+	if ((rc = load_held(p)) != PD_OK ||
+	    (rc = fetch_head(p)) != PD_OK)
+		return rc;
+	if (p->old && p->want < p->old->version)
+		return pd_fail(p->err, PD_ERR_CONFLICT, "upstream %s offers "
+		    "version %" PRIu64 " of %s, older than version %" PRIu64
+		    " held here; refusing to go back", p->o->from, p->want,
+		    p->o->tree, p->old->version);
+	if (p->old && p->want == p->old->version)
+		return up_to_date(p);
+	if ((rc = fetch_manifest(p)) != PD_OK ||
+	    (rc = open_staging(p)) != PD_OK ||
+	    (rc = plan(p)) != PD_OK)
+		return rc;
+	xo.fetch = p->f;
+	xo.stagefd = p->objfd;
+	xo.tmpfd = p->tmpfd;
+	xo.prevfd = p->prevfd;
+	xo.threads = p->o->threads;
+	rc = nd_xfer_recheck(&xo, p->items, p->nitems, &xs, p->err);
+	for (i = 0; rc == PD_OK && i < p->nitems; i++)
+		if (!p->items[i].done)
+			p->res->content_bytes += p->items[i].e->size;
+	if (rc == PD_OK)
+		rc = nd_xfer_run(&xo, p->items, p->nitems, &xs, p->err);
+	p->res->deltas = xs.deltas;
+	p->res->objects = xs.objects;
+	p->res->fallbacks = xs.fallbacks;
+	p->res->resumed = xs.resumed;
+	p->res->bytes_written += xs.bytes_written;
+	if (rc != PD_OK ||
+	    (rc = build(p, name, sizeof(name))) != PD_OK ||
+	    (rc = commit(p, start)) != PD_OK)
+		return rc;
+	p->res->to_version = p->m->version;
+	if ((rc = publish(p, p->m->version)) != PD_OK)
+		return rc;
+	/* Done: the staging area and old versions can go. */
+	if ((rc = nd_publish_prune(p->versdir, p->m->version, p->o->keep ?
+	    p->o->keep : ND_PULL_KEEP, p->err)) != PD_OK)
+		return rc;
+	clean_staging(p);
+	return PD_OK;
+}
+
+enum pd_err
+nd_pull(struct cat *c, const struct nd_pull_opts *o,
+    struct nd_pull_result *res, struct pd_error *err)
+{
+	struct pull p = { 0 };
+	const char *why;
+	double start = now_sec();
+	int lockfd = -1;
+	enum pd_err rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((why = pr_tree_name_check(o->tree)) != NULL)
+		return pd_fail(err, PD_ERR_USAGE, "tree %s: %s", o->tree, why);
+	p.c = c;
+	p.o = o;
+	p.res = res;
+	p.err = err;
+	p.stagefd = p.objfd = p.tmpfd = p.prevfd = -1;
+	if ((rc = cat_lock_tree(c, o->tree, &lockfd, err)) != PD_OK ||
+	    (rc = nd_fetch_new(o->from, o->parallel, &p.f, err)) != PD_OK)
+		goto out;
+	rc = pull(&p, start);
+	res->requests = nd_fetch_stats(p.f)->requests;
+	res->wire_bytes = nd_fetch_stats(p.f)->wire_bytes;
+out:
+	res->seconds = now_sec() - start;
+	nd_fetch_free(p.f);
+	pr_manifest_free(p.old);
+	pr_manifest_free(p.m);
+	pd_buf_free(&p.signedm);
+	pd_free(p.items);
+	if (p.objfd >= 0)
+		close(p.objfd);
+	if (p.tmpfd >= 0)
+		close(p.tmpfd);
+	if (p.prevfd >= 0)
+		close(p.prevfd);
+	if (p.stagefd >= 0)
+		close(p.stagefd);
+	if (lockfd >= 0)
+		cat_unlock_tree(lockfd);
+	return rc;
+}

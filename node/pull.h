@@ -1,0 +1,59 @@
+/*
+ * Mirroring a tree from an upstream node (DESIGN.md, "Flow of one
+ * update", steps 3 to 5): fetch its head and signed manifest, verify them
+ * against the tree's trust key, fetch what the new version needs (content
+ * already held costs nothing, changed files come as deltas), stage and
+ * check it, build the version directory, record it in the catalog and
+ * switch PUBDIR/TREE to it.
+ *
+ * A pull stopped at any point (even SIGKILL) leaves the published tree as
+ * it was and the catalog consistent; the next pull resumes from what is
+ * staged in DATA/staging/TREE.
+ */
+#ifndef ND_PULL_H
+#define ND_PULL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../catalog/catalog.h"
+#include "../protocol/sign.h"
+
+#define ND_PULL_KEEP	3	/* versions kept when nothing is said */
+
+struct nd_pull_opts {
+	const char	*from;		/* upstream, "http://HOST:PORT" */
+	const char	*tree;
+	const struct pr_key *trust;	/* the tree's origin key */
+	const char	*pubdir;	/* PUBDIR/TREE is switched */
+	unsigned	 keep;		/* versions kept, 0 = ND_PULL_KEEP */
+	unsigned	 parallel;	/* transfers at once, 0 = 4 */
+	unsigned	 threads;	/* for deltas and hashing, 0 = per CPU */
+};
+
+struct nd_pull_result {
+	bool		 up_to_date;	/* nothing newer upstream */
+	uint64_t	 from_version;	/* held before, 0 for none */
+	uint64_t	 to_version;	/* held now */
+	uint64_t	 added;		/* files new at their path */
+	uint64_t	 changed;	/* files with new content at their path */
+	uint64_t	 removed;	/* files gone */
+	uint64_t	 reused;	/* new or changed files whose content was
+					 * already here: nothing fetched */
+	uint64_t	 deltas;	/* deltas applied */
+	uint64_t	 objects;	/* whole objects received */
+	uint64_t	 fallbacks;	/* deltas that gave way to objects */
+	uint64_t	 resumed;	/* bytes kept from an earlier attempt */
+	uint64_t	 requests;	/* HTTP requests */
+	uint64_t	 content_bytes;	/* size of the content that had to come:
+					 * what whole files would have cost */
+	uint64_t	 wire_bytes;	/* bytes received, headers included */
+	uint64_t	 bytes_written;	/* bytes written to staging and tree */
+	double		 seconds;
+	char		 path[4096];	/* the published version directory */
+};
+
+enum pd_err nd_pull(struct cat *, const struct nd_pull_opts *,
+	    struct nd_pull_result *, struct pd_error *) PD_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * Getting the content of a new version into a staging directory: deltas
+ * against the previous version where there is a basis, whole objects
+ * otherwise, small ones batched, several transfers at once, every result
+ * checked against the SHA-256 the signed manifest gives.
+ *
+ * The staging directory survives a crash: objects are renamed into it
+ * only after their hash matched, and a large download left half done is
+ * resumed with a Range request.  Nothing in it is trusted on resume: the
+ * caller re-checks what is there (nd_xfer_recheck) before relying on it.
+ */
+#ifndef ND_XFER_H
+#define ND_XFER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../protocol/manifest.h"
+#include "fetch.h"
+
+/* Content above this size is fetched alone, with GET, which can resume. */
+#define ND_XFER_ALONE		(1024 * 1024)
+/* A batch ends at this much expected content, or this many items. */
+#define ND_XFER_BATCH_BYTES	(4 * 1024 * 1024)
+#define ND_XFER_BATCH_ITEMS	2048
+
+/* One piece of content the new version needs. */
+struct nd_xitem {
+	const struct pr_entry *e;	/* first path with this content */
+	const struct pr_entry *basis;	/* previous file at that path, or
+					 * NULL: no delta possible */
+	bool		 delta;		/* ask for a delta from basis */
+	bool		 done;		/* staged and verified */
+	bool		 got_delta;	/* a delta file waits to be applied */
+	unsigned	 bad;		/* times its bytes did not match */
+};
+
+struct nd_xfer_stats {
+	uint64_t	 objects;	/* whole objects received */
+	uint64_t	 deltas;	/* deltas applied */
+	uint64_t	 fallbacks;	/* deltas refused or failed: whole */
+	uint64_t	 bytes_written;	/* bytes written to staging */
+	uint64_t	 requests;	/* HTTP requests made */
+	uint64_t	 resumed;	/* bytes kept from an earlier attempt */
+};
+
+struct nd_xfer_opts {
+	struct nd_fetch	*fetch;
+	int		 stagefd;	/* verified objects, named by hex sha */
+	int		 tmpfd;		/* partial downloads and deltas */
+	int		 prevfd;	/* previous version's tree, or -1 */
+	unsigned	 threads;	/* for applying deltas, 0 = per CPU */
+};
+
+/*
+ * Check what an earlier attempt left in the staging directory: every
+ * item whose object is there and hashes right is marked done; anything
+ * else there is removed.
+ */
+enum pd_err nd_xfer_recheck(const struct nd_xfer_opts *,
+	    struct nd_xitem *, size_t n, struct nd_xfer_stats *,
+	    struct pd_error *) PD_WARN_UNUSED;
+
+/* Fetch every item not done, in rounds, until all are or one fails. */
+enum pd_err nd_xfer_run(const struct nd_xfer_opts *, struct nd_xitem *,
+	    size_t n, struct nd_xfer_stats *, struct pd_error *) PD_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Pull speed and wire bytes on real data, next to rsync measured in the
+# same run (issue 3, "Speed").  Not a test: run by hand or with
+# `make bench`.
+#
+#   tests/bench/pull.sh [RUNS]
+#
+# Data: two versions of Debian's linux-source-6.1, fetched (once) by
+# ../shared/bench/get-linux-source.sh into $BENCH_DATA (default
+# /tmp/pulpdist-bench).  Work files go to $BENCH_WORK (default
+# /tmp/pulpdist-bench-pull).
+#
+# Setup: an origin imports V1 then V2 (computing the deltas of what
+# changed, once) and serves on 127.0.0.1; a mirror pulls V1.  Then, for
+# RUNS runs (default 3), from a fresh copy of that V1 mirror:
+#   pulpdist pull V1 -> V2, and
+#   rsync -az --delete from an rsync daemon on 127.0.0.1 serving V2 into
+#   a copy of V1 (what sites do today).
+# For each: wall time, bytes on the wire, and the CPU time the origin
+# (pulpdist serve, or the rsync daemon and its children) spent on it.
+# The first pulpdist run also pays for compressing what it sends (done
+# once, then cached for every later client); later runs show what each
+# further mirror costs.
+set -euo pipefail
+
+. "$(dirname "$0")/lib.sh"
+runs=${1:-3}
+work=${BENCH_WORK:-/tmp/pulpdist-bench-pull}
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work"
+
+server= rsyncd=
+cleanup() {
+	[ -z "$server" ] || kill "$server" 2>/dev/null || true
+	[ -z "$rsyncd" ] || kill "$rsyncd" 2>/dev/null || true
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# cpu PID: user + system CPU ticks of PID and of its reaped children.
+cpu() {
+	awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"
+}
+hz=$(getconf CLK_TCK)
+
+echo "setup: origin imports V1 and V2, mirror pulls V1" >&2
+"$pd" keygen k >/dev/null
+"$pd" import --data origin --tree linux --key k.key "$v1" >/dev/null
+"$pd" serve --data origin --listen 127.0.0.1:0 >serve.out 2>serve.err &
+server=$!
+for _ in $(seq 100); do
+	grep -q '^listening on' serve.out && break
+	sleep 0.1
+done
+url=$(sed -n 's/^listening on //p' serve.out)
+[ -n "$url" ] || { cat serve.err >&2; exit 1; }
+"$pd" pull --data mirror-v1 --from "$url" --tree linux --trust k.pub \
+    --publish pub-v1 >/dev/null
+"$pd" import --data origin --tree linux --key k.key "$v2" >import2.out
+# A copy of the V1 mirror for every run: cp -a keeps its hardlinks.
+cp -a "$v1" rsync-v1
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >rsyncd.conf <<EOF
+use chroot = no
+[linux]
+	path = $v2
+	read only = yes
+EOF
+rsync --daemon --no-detach --address=127.0.0.1 --port="$port" \
+    --config=rsyncd.conf --log-file=rsyncd.log &
+rsyncd=$!
+for _ in $(seq 100); do
+	rsync "rsync://127.0.0.1:$port/" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+
+: >results
+for r in $(seq 1 "$runs"); do
+	echo "run $r of $runs" >&2
+	rm -rf mirror pub
+	cp -a mirror-v1 mirror
+	cp -a pub-v1 pub
+	# The link points into mirror-v1; point the copy at its own tree.
+	ln -sfn "$work/mirror/versions/linux/1" pub/linux
+	sync
+	c0=$(cpu "$server")
+	/usr/bin/time -f "%e %M" -o time.out "$pd" pull --data mirror \
+	    --from "$url" --tree linux --trust k.pub --publish pub --json \
+	    >pull.json
+	c1=$(cpu "$server")
+	read -r wall rss <time.out
+	wire=$(python3 -c 'import json; print(json.load(open("pull.json"))["wire_bytes"])')
+	n=$(rsync -rlpcn --delete --itemize-changes "$v2/" pub/linux/ | wc -l)
+	[ "$n" = 0 ] || { echo "pulpdist mirror differs from V2 in $n places" >&2; exit 1; }
+	echo "pd $r $wall $wire $(((c1 - c0) * 1000 / hz)) $rss" >>results
+
+	rm -rf rdst
+	cp -a rsync-v1 rdst
+	sync
+	c0=$(cpu "$rsyncd")
+	/usr/bin/time -f "%e %M" -o time.out rsync -az --delete --stats \
+	    "rsync://127.0.0.1:$port/linux/" rdst/ >rsync.out
+	c1=$(cpu "$rsyncd")
+	read -r wall rss <time.out
+	# Both directions: the client sends a checksum of every block of
+	# every file whose mtime changed.
+	wire=$(awk -F': ' '/^Total bytes (sent|received): / {
+	    gsub(",", "", $2); n += $2 } END { print n }' rsync.out)
+	echo "rsync $r $wall $wire $(((c1 - c0) * 1000 / hz)) $rss" >>results
+done
+
+median() { # WHO FIELD [FIRST-RUN]
+	awk -v w="$1" -v f="$2" -v from="${3:-1}" \
+	    '$1 == w && $2 >= from { print $f }' results | sort -g |
+	    awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b ? a / b : 0 }'; }
+
+echo
+echo "pulpdist pull vs rsync -az, $(bench_versions), $runs runs, loopback"
+bench_machine
+grep -m1 "deltas" import2.out || true
+echo
+echo "| run | pulpdist wall | rsync wall | pulpdist wire | rsync wire | pulpdist origin CPU | rsync daemon CPU | pull RSS |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+for r in $(seq 1 "$runs"); do
+	read -r _ _ pw pb pc prss < <(grep "^pd $r " results)
+	read -r _ _ rw rb rc _ < <(grep "^rsync $r " results)
+	echo "| $r | $pw s | $rw s | $pb B | $rb B | $pc ms | $rc ms | $((prss / 1024)) MiB |"
+done
+echo
+pw=$(median pd 3) rw=$(median rsync 3)
+pb=$(median pd 4) rb=$(median rsync 4)
+pc=$(median pd 5) rc=$(median rsync 5)
+echo "medians: wall $(ratio "$pw" "$rw")× rsync's (goal ≤ 0.3)," \
+    "wire $(ratio "$pb" "$rb")× (goal ≤ 0.06; ${pb} B, goal ≤ 1 MB)," \
+    "origin CPU $(ratio "$pc" "$rc")× (goal ≤ 0.05)"
+if [ "$runs" -gt 1 ]; then
+	echo "later runs only (compression cached): origin CPU" \
+	    "$(ratio "$(median pd 5 2)" "$(median rsync 5 2)")× rsync's"
+fi
