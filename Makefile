@@ -74,9 +74,17 @@ asan: deps
 demo: deps pulpdist
 	contrib/demo.sh
 
-# Import speed on real data (fetches Debian's linux-source; not a test).
+# Speed, wire bytes and memory on real data, next to rsync and the other
+# floors measured in the same run (fetches Debian's linux-source; not a
+# test).  BENCH_RUNS sets the runs per measurement.
+BENCH_RUNS = 3
+bench: bench-import bench-pull
+
 bench-import: deps pulpdist
-	tests/bench/import.sh
+	tests/bench/import.sh $(BENCH_RUNS)
+
+bench-pull: deps pulpdist
+	tests/bench/pull.sh $(BENCH_RUNS)
 
 # House rules the compiler does not check (see checksrc.sh).
 checksrc:
@@ -85,7 +93,8 @@ checksrc:
 clean:
 	rm -rf build build-asan pulpdist pulpdist.tmp
 
-.PHONY: all deps check check-unit check-e2e asan demo bench-import \
+.PHONY: all deps check check-unit check-e2e asan demo bench bench-import \
+	bench-pull \
 	checksrc clean
 
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -39,7 +39,7 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 	if (json)
 		return print_json(json_pack("{s:s, s:b, s:I, s:I, "
 		    "s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, "
-		    "s:I, s:I, s:f, s:s}",
+		    "s:I, s:I, s:I, s:f, s:s}",
 		    "tree", tree, "up_to_date", r->up_to_date,
 		    "from_version", (json_int_t)r->from_version,
 		    "to_version", (json_int_t)r->to_version,
@@ -55,6 +55,7 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 		    "requests", (json_int_t)r->requests,
 		    "content_bytes", (json_int_t)r->content_bytes,
 		    "wire_bytes", (json_int_t)r->wire_bytes,
+		    "sent_bytes", (json_int_t)r->sent_bytes,
 		    "bytes_written", (json_int_t)r->bytes_written,
 		    "seconds", r->seconds, "published", r->path));
 	if (r->up_to_date) {
@@ -82,7 +83,7 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 	if (r->fallbacks)
 		printf(" (%llu deltas fell back to whole content)",
 		    (unsigned long long)r->fallbacks);
-	printf("\n  received %s in %llu requests for %s of new content%s\n"
+	printf("\n  %s on the wire in %llu requests for %s of new content%s\n"
 	    "  wrote %s in %.2f s, published %s\n", wire,
 	    (unsigned long long)r->requests, content, saved, written,
 	    r->seconds, r->path);

@@ -247,10 +247,18 @@ finish(struct nd_fetch *f, struct xfer *x, CURLcode cc)
 {
 	enum pd_err rc = x->err.code;
 	const char *why;
+	curl_off_t upsize = 0;
+	long reqsize = 0;
 	uint64_t n;
 
 	if (x->status == 0)
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+	if (curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &reqsize) ==
+	    CURLE_OK && reqsize > 0)
+		f->st.sent_bytes += (uint64_t)reqsize;
+	if (curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &upsize) ==
+	    CURLE_OK && upsize > 0)
+		f->st.sent_bytes += (uint64_t)upsize;
 	if (rc == PD_OK && cc != CURLE_OK)
 		rc = pd_fail(&x->err, PD_ERR_IO, "%s: %s", x->url,
 		    curl_easy_strerror(cc));

@@ -24,6 +24,8 @@ struct nd_fetch;
 
 struct nd_fetch_stats {
 	uint64_t	 wire_bytes;	/* bytes received, headers included */
+	uint64_t	 sent_bytes;	/* bytes sent: request lines, headers,
+					 * bodies */
 	uint64_t	 body_bytes;	/* bytes of bodies after decoding */
 	uint64_t	 requests;
 };

@@ -676,7 +676,8 @@ nd_pull(struct cat *c, const struct nd_pull_opts *o,
 		goto out;
 	rc = pull(&p, start);
 	res->requests = nd_fetch_stats(p.f)->requests;
-	res->wire_bytes = nd_fetch_stats(p.f)->wire_bytes;
+	res->sent_bytes = nd_fetch_stats(p.f)->sent_bytes;
+	res->wire_bytes = nd_fetch_stats(p.f)->wire_bytes + res->sent_bytes;
 out:
 	res->seconds = now_sec() - start;
 	nd_fetch_free(p.f);

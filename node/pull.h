@@ -47,7 +47,9 @@ struct nd_pull_result {
 	uint64_t	 requests;	/* HTTP requests */
 	uint64_t	 content_bytes;	/* size of the content that had to come:
 					 * what whole files would have cost */
-	uint64_t	 wire_bytes;	/* bytes received, headers included */
+	uint64_t	 wire_bytes;	/* bytes received and sent, headers
+					 * included */
+	uint64_t	 sent_bytes;	/* of which sent */
 	uint64_t	 bytes_written;	/* bytes written to staging and tree */
 	double		 seconds;
 	char		 path[4096];	/* the published version directory */

@@ -86,7 +86,7 @@ test_expect_success 'v4: a large file replaced by new content, hardlinks' '
 	origin_import
 	mirror_pull >out
 	test_grep "version 3 -> 4" out
-	test_grep "received" out
+	test_grep "on the wire" out
 	rsync_clean src pub/t
 	compare_trees --mtime src pub/t/
 '
