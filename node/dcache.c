@@ -76,7 +76,9 @@ zobj_cached(struct nd_dcache *d, struct nd_dc_req *q)
 	if (cat_zobj_lookup(d->cat, q->to, &z, NULL) != PD_OK)
 		return false;
 	nd_dc_zobj_name(q->to, name);
-	if ((fd = open_checked(&d->z, name, z.zsize)) < 0)
+	/* Incompressible content keeps an empty file (dcache.h). */
+	if ((fd = open_checked(&d->z, name, z.zsize < z.size ? z.zsize :
+	    0)) < 0)
 		return false;
 	q->zobj->fd = fd;
 	q->zobj->zsize = z.zsize;

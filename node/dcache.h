@@ -34,8 +34,9 @@
 struct nd_dcache;
 
 struct nd_zobj {
-	int		 fd;	/* the compressed bytes, caller closes */
-	uint64_t	 zsize;	/* bytes in fd */
+	int		 fd;	/* the compressed bytes, caller closes; empty
+				 * when zsize >= size: send the object */
+	uint64_t	 zsize;	/* bytes compressed */
 	uint64_t	 size;	/* plain object size */
 };
 

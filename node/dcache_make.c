@@ -283,6 +283,13 @@ nd_dc_make_zobj(struct nd_dcache *d, struct nd_dc_req *q,
 		pd_prefix(err, "compressing object %s", hex);
 		goto out;
 	}
+	/* Content zstd does not shrink is always sent plain: keep only the
+	 * record of that (zsize >= size), not a second copy on disk. */
+	if (z.zsize >= z.size && ftruncate(zfd, 0) < 0) {
+		rc = pd_fail_errno(err, PD_ERR_IO, errno, "compressing object "
+		    "%s", hex);
+		goto out;
+	}
 	if ((rc = publish(d, &d->z, tmp, zfd, name, err)) != PD_OK ||
 	    (rc = store_zobj(d, q->to, &z, err)) != PD_OK)
 		goto out;

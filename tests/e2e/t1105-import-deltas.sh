@@ -60,9 +60,10 @@ test_expect_success 'the delta applies with rdiff and gives the new file' '
 	zstd -q -d -c "$(delta_path "$from" "$to")" >plain.delta
 	rdiff patch "$(obj_path "$DATA" "$from")" plain.delta new.bin
 	cmp new.bin src/data/log.bin
-	# the compressed new object was made to judge the delta by
+	# the new object was compressed to judge the delta by; random
+	# bytes do not shrink, so only the record of that is kept
 	test -f "$DATA/zobjects/${to:0:2}/$to.zst"
-	zstd -q -d -c "$DATA/zobjects/${to:0:2}/$to.zst" | cmp - src/data/log.bin
+	test ! -s "$DATA/zobjects/${to:0:2}/$to.zst"
 '
 
 test_expect_success 'a rewritten file is not worth a delta; --json counts' '

@@ -293,6 +293,22 @@ test_zobj(void)
 	nd_dcache_stats(f.d, &st);
 	CU_ASSERT_EQUAL(st.zobj_made, 0);
 	CU_ASSERT_EQUAL(st.hits, 1);
+
+	/* Random bytes do not shrink: the record says so (zsize >= size)
+	 * and no second copy is kept, also when asked again. */
+	pd_free(body);
+	body = gen(300000, 2);
+	put_obj(&f, body, 300000, sha, true);
+	CU_ASSERT_EQUAL_FATAL(nd_dcache_zobj(f.d, sha, &z, NULL), PD_OK);
+	CU_ASSERT(z.zsize >= z.size);
+	CU_ASSERT_EQUAL(fd_size(z.fd), 0);
+	close(z.fd);
+	CU_ASSERT_EQUAL_FATAL(nd_dcache_zobj(f.d, sha, &z, NULL), PD_OK);
+	CU_ASSERT(z.zsize >= z.size);
+	close(z.fd);
+	nd_dcache_stats(f.d, &st);
+	CU_ASSERT_EQUAL(st.zobj_made, 1);
+	CU_ASSERT_EQUAL(st.hits, 2);
 	pd_free(body);
 	fix_close(&f);
 }
@@ -495,6 +511,9 @@ test_recompute(void)
 	unsigned char from[PD_SHA256_LEN], to[PD_SHA256_LEN];
 	unsigned char other[PD_SHA256_LEN];
 	unsigned char *body = gen(100000, 9);
+
+	/* Compressible (halves alike), so a compressed copy is kept. */
+	memcpy(body + 50000, body, 50000);
 	char path[4096];
 	uint64_t len;
 	int fd;
