@@ -39,7 +39,7 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 	if (json)
 		return print_json(json_pack("{s:s, s:b, s:I, s:I, "
 		    "s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, "
-		    "s:I, s:I, s:I, s:f, s:s}",
+		    "s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:s}",
 		    "tree", tree, "up_to_date", r->up_to_date,
 		    "from_version", (json_int_t)r->from_version,
 		    "to_version", (json_int_t)r->to_version,
@@ -53,11 +53,15 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 		    "delta_fallbacks", (json_int_t)r->fallbacks,
 		    "resumed_bytes", (json_int_t)r->resumed,
 		    "requests", (json_int_t)r->requests,
+		    "pack_parts", (json_int_t)r->pack_parts,
+		    "pack_misses", (json_int_t)r->pack_misses,
 		    "content_bytes", (json_int_t)r->content_bytes,
 		    "wire_bytes", (json_int_t)r->wire_bytes,
 		    "sent_bytes", (json_int_t)r->sent_bytes,
 		    "bytes_written", (json_int_t)r->bytes_written,
-		    "seconds", r->seconds, "published", r->path));
+		    "seconds", r->seconds,
+		    "seconds_transfer", r->seconds_transfer,
+		    "seconds_build", r->seconds_build, "published", r->path));
 	if (r->up_to_date) {
 		printf("tree %s: up to date at version %llu\n", tree,
 		    (unsigned long long)r->to_version);

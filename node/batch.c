@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "../common/hex.h"
 #include "../common/mem.h"
 #include "../delta/zstd.h"
+#include "../protocol/pack.h"
 #include "serve.h"
 
 #define BATCH_TYPE	"application/vnd.pulpdist.batch"
@@ -44,6 +46,12 @@ struct batch {
 	uint64_t		 plain;		/* bytes produced */
 	uint64_t		 missing;	/* "missing" records */
 	bool			 too_big;	/* over BATCH_ZMAX */
+	int			 level;		/* of zstd */
+	/* Makes items when first needed: a response kept compressed
+	 * is served without them. */
+	enum pd_err		(*fill)(void *, struct nd_bitem **, size_t *,
+				    struct pd_error *);
+	void			*fill_arg;
 };
 
 static void
@@ -65,6 +73,7 @@ batch_free(void *p)
 		return;
 	content_done(b);
 	pd_free(b->items);
+	pd_free(b->fill_arg);
 	pd_free(b);
 }
 
@@ -256,6 +265,15 @@ fd_sink(void *arg, const void *p, size_t n)
 	return pd_write_all(*(int *)arg, p, n);
 }
 
+/* Fill b's items now if they were left for when they are needed. */
+static enum pd_err
+batch_items(struct batch *b, struct pd_error *err)
+{
+	if (b->items != NULL || b->fill == NULL)
+		return PD_OK;
+	return b->fill(b->fill_arg, &b->items, &b->n, err);
+}
+
 /* nd_make_fn: the whole response, compressed as one zstd stream. */
 static enum pd_err
 make_zbatch(void *arg, int fd, bool *keep, struct pd_error *err)
@@ -267,9 +285,11 @@ make_zbatch(void *arg, int fd, bool *keep, struct pd_error *err)
 	int i, nv;
 	enum pd_err rc;
 
+	if ((rc = batch_items(b, err)) != PD_OK)
+		return rc;
 	if ((buf = evbuffer_new()) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "batch buffer");
-	if ((rc = dl_zenc_new(DL_ZLEVEL_DEFAULT, false, &z, err)) != PD_OK)
+	if ((rc = dl_zenc_new(b->level, false, &z, err)) != PD_OK)
 		goto out;
 	while (!b->ended) {
 		if ((rc = batch_fill(b, buf, ND_CHUNK, err)) != PD_OK)
@@ -318,24 +338,100 @@ all_held(struct nd_req *r, const struct nd_bitem *items, size_t n)
 	return ok;
 }
 
-void
-nd_batch(struct nd_req *r)
+/*
+ * Reply with b's records: from DATA/dir/NAME.zst, made now if it is not
+ * kept yet, when the client takes zstd; else streamed plain.  name (hex
+ * digits and dashes) is also the ETag.  b is taken over.
+ */
+static void
+batch_reply(struct nd_req *r, struct batch *b, const char *dir,
+    const char *name)
 {
-	unsigned char key[PD_SHA256_LEN];
-	char hex[PD_SHA256_HEX], name[PD_SHA256_HEX + 8], etag[96];
-	struct batch *b;
+	char zname[ND_BATCH_NAME_MAX + 8], etag[ND_BATCH_NAME_MAX + 16];
 	struct stat st;
 	enum pd_err rc;
 	bool kept;
 	int fd;
 
+	if (r->zstd_ok) {
+		snprintf(zname, sizeof(zname), "%s.zst", name);
+		rc = nd_derived(r->cat, dir, zname, make_zbatch, b, &fd,
+		    &kept, &r->err);
+		if (rc == PD_OK) {
+			batch_free(b);
+			if (fstat(fd, &st) != 0) {
+				close(fd);
+				nd_reply_error(r, 500, "internal error");
+				return;
+			}
+			nd_reply_file(r, fd, 0, (uint64_t)st.st_size);
+			nd_reply_header(r, "Content-Type", BATCH_TYPE);
+			nd_reply_header(r, "Content-Encoding", "zstd");
+			nd_reply_header(r, "Vary", "Accept-Encoding");
+			snprintf(etag, sizeof(etag), "\"%s-zstd\"", name);
+			if (kept)
+				nd_reply_header(r, "ETag", "%s", etag);
+			nd_reply_header(r, "Cache-Control", "%s", kept ?
+			    ND_IMMUTABLE : "no-cache");
+			return;
+		}
+		if (!b->too_big)
+			goto failed;
+		pd_error_clear(&r->err);
+		batch_rewind(b);
+	}
+	if ((rc = batch_items(b, &r->err)) != PD_OK)
+		goto failed;
+	r->items = (uint32_t)b->n;
+	nd_reply_reset_body(r);
+	r->ctx = b;
+	r->ctx_free = batch_free;
+	r->produce = produce_batch;
+	nd_reply_header(r, "Content-Type", BATCH_TYPE);
+	nd_reply_header(r, "Vary", "Accept-Encoding");
+	if (all_held(r, b->items, b->n)) {
+		snprintf(etag, sizeof(etag), "\"%s\"", name);
+		nd_reply_header(r, "ETag", "%s", etag);
+		nd_reply_header(r, "Cache-Control", ND_IMMUTABLE);
+	} else
+		nd_reply_header(r, "Cache-Control", "no-cache");
+	return;
+failed:
+	batch_free(b);
+	if (rc == PD_ERR_NOTFOUND)
+		nd_reply_error(r, 404, "%s", r->err.msg);
+	else
+		nd_reply_error(r, rc == PD_ERR_NOMEM ? 503 : 500, "%s",
+		    rc == PD_ERR_NOMEM ? "out of memory" : "internal error");
+	pd_error_clear(&r->err);
+}
+
+static struct batch *
+batch_new(struct nd_req *r, int level)
+{
+	struct batch *b;
+
 	if ((b = pd_calloc(1, sizeof(*b))) == NULL) {
 		nd_reply_error(r, 503, "out of memory");
-		return;
+		return NULL;
 	}
 	b->cat = r->cat;
 	b->dc = r->dc;
 	b->fd = -1;
+	b->level = level;
+	return b;
+}
+
+void
+nd_batch(struct nd_req *r)
+{
+	unsigned char key[PD_SHA256_LEN];
+	char hex[PD_SHA256_HEX];
+	struct batch *b;
+	enum pd_err rc;
+
+	if ((b = batch_new(r, DL_ZLEVEL_DEFAULT)) == NULL)
+		return;
 	rc = nd_batch_parse(r->input, r->input_len, &b->items, &b->n,
 	    &r->err);
 	if (rc != PD_OK) {
@@ -355,48 +451,103 @@ nd_batch(struct nd_req *r)
 		return;
 	}
 	pd_hex_encode(key, PD_SHA256_LEN, hex);
-	if (r->zstd_ok) {
-		snprintf(name, sizeof(name), "%s.zst", hex);
-		rc = nd_derived(r->cat, "batches", name, make_zbatch, b, &fd,
-		    &kept, &r->err);
-		if (rc == PD_OK) {
-			batch_free(b);
-			if (fstat(fd, &st) != 0) {
-				close(fd);
-				nd_reply_error(r, 500, "internal error");
-				return;
-			}
-			nd_reply_file(r, fd, 0, (uint64_t)st.st_size);
-			nd_reply_header(r, "Content-Type", BATCH_TYPE);
-			nd_reply_header(r, "Content-Encoding", "zstd");
-			nd_reply_header(r, "Vary", "Accept-Encoding");
-			snprintf(etag, sizeof(etag), "\"%s-zstd\"", hex);
-			if (kept)
-				nd_reply_header(r, "ETag", "%s", etag);
-			nd_reply_header(r, "Cache-Control", "%s", kept ?
-			    ND_IMMUTABLE : "no-cache");
-			return;
-		}
-		if (!b->too_big) {
-			batch_free(b);
-			nd_reply_error(r, 500, "internal error");
-			return;
-		}
-		pd_error_clear(&r->err);
-		batch_rewind(b);
+	batch_reply(r, b, "batches", hex);
+}
+
+/* ------------------------------------------------------------------ */
+/* Packs */
+
+struct packref {
+	struct cat	*cat;
+	unsigned char	 from[PD_SHA256_LEN];
+	unsigned char	 to[PD_SHA256_LEN];
+	uint32_t	 part;
+};
+
+/* The items of one part of the pack from -> to (both held manifests). */
+static enum pd_err
+pack_items(void *arg, struct nd_bitem **out, size_t *nout,
+    struct pd_error *err)
+{
+	struct packref *pr = arg;
+	struct pr_manifest *a = NULL, *z = NULL;
+	struct pr_pack pk = { 0 };
+	struct cat_txn *t = NULL;
+	struct nd_bitem *items = NULL;
+	const struct pr_pack_item *it;
+	const void *data;
+	size_t len, i, n = 0;
+	enum pd_err rc;
+
+	if ((rc = cat_begin(pr->cat, false, &t, err)) != PD_OK ||
+	    (rc = cat_manifest_get(t, pr->from, &data, &len, err)) != PD_OK ||
+	    (rc = pr_manifest_parse(data, len, &a, err)) != PD_OK ||
+	    (rc = cat_manifest_get(t, pr->to, &data, &len, err)) != PD_OK ||
+	    (rc = pr_manifest_parse(data, len, &z, err)) != PD_OK)
+		goto out;
+	cat_abort(t);
+	t = NULL;
+	if ((rc = pr_pack_plan(a, z, &pk, err)) != PD_OK)
+		goto out;
+	if (pr->part >= pk.nparts) {
+		rc = pd_fail(err, PD_ERR_NOTFOUND, "the pack to version %llu "
+		    "has %" PRIu32 " parts, not %" PRIu32,
+		    (unsigned long long)z->version, pk.nparts, pr->part + 1);
+		goto out;
 	}
-	nd_reply_reset_body(r);
-	r->ctx = b;
-	r->ctx_free = batch_free;
-	r->produce = produce_batch;
-	nd_reply_header(r, "Content-Type", BATCH_TYPE);
-	nd_reply_header(r, "Vary", "Accept-Encoding");
-	if (all_held(r, b->items, b->n)) {
-		snprintf(etag, sizeof(etag), "\"%s\"", hex);
-		nd_reply_header(r, "ETag", "%s", etag);
-		nd_reply_header(r, "Cache-Control", ND_IMMUTABLE);
-	} else
-		nd_reply_header(r, "Cache-Control", "no-cache");
+	for (i = 0; i < pk.n; i++)
+		n += pk.items[i].part == pr->part;
+	if ((items = pd_calloc(n, sizeof(*items))) == NULL) {
+		rc = pd_fail(err, PD_ERR_NOMEM, "pack items");
+		goto out;
+	}
+	for (i = 0, n = 0; i < pk.n; i++) {
+		it = &pk.items[i];
+		if (it->part != pr->part)
+			continue;
+		items[n].kind = it->basis ? 'd' : 'o';
+		memcpy(items[n].a, it->basis ? it->basis->sha : it->e->sha,
+		    PD_SHA256_LEN);
+		memcpy(items[n].b, it->e->sha, PD_SHA256_LEN);
+		n++;
+	}
+	*out = items;
+	*nout = n;
+	items = NULL;
+out:
+	pd_free(items);
+	pr_pack_free(&pk);
+	pr_manifest_free(a);
+	pr_manifest_free(z);
+	cat_abort(t);
+	return rc;
+}
+
+void
+nd_pack_reply(struct nd_req *r, const unsigned char *from,
+    const unsigned char *to)
+{
+	char name[ND_BATCH_NAME_MAX], a[PD_SHA256_HEX], z[PD_SHA256_HEX];
+	struct packref *pr;
+	struct batch *b;
+
+	if ((b = batch_new(r, ND_ZLEVEL_ONCE)) == NULL)
+		return;
+	if ((pr = pd_calloc(1, sizeof(*pr))) == NULL) {
+		batch_free(b);
+		nd_reply_error(r, 503, "out of memory");
+		return;
+	}
+	pr->cat = r->cat;
+	memcpy(pr->from, from, PD_SHA256_LEN);
+	memcpy(pr->to, to, PD_SHA256_LEN);
+	pr->part = r->t.part;
+	b->fill = pack_items;
+	b->fill_arg = pr;
+	pd_hex_encode(from, PD_SHA256_LEN, a);
+	pd_hex_encode(to, PD_SHA256_LEN, z);
+	snprintf(name, sizeof(name), "%s-%s-%" PRIu32, a, z, r->t.part);
+	batch_reply(r, b, "packs", name);
 }
 
 /* ------------------------------------------------------------------ */

@@ -489,6 +489,7 @@ make_file(struct build *b, const struct pr_entry *e, int pfd,
 			}
 			b->st->written++;
 			b->st->bytes_written += e->size;
+			b->st->bytes_linked += e->size;
 			goto out;
 		}
 		if (errno != EXDEV && errno != EMLINK) {

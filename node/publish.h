@@ -23,6 +23,8 @@ struct nd_build_stats {
 	uint64_t	 written;	/* from staged content, or empty */
 	uint64_t	 copied;	/* copied from prev (renames...) */
 	uint64_t	 bytes_written;	/* of the last two */
+	uint64_t	 bytes_linked;	/* of which no byte was copied: staged
+					 * objects that became files */
 };
 
 /*

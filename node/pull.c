@@ -31,6 +31,7 @@
 #include "../common/mem.h"
 #include "../protocol/mdiff.h"
 #include "../protocol/mpatch.h"
+#include "../protocol/pack.h"
 #include "../protocol/pathenc.h"
 #include "fetch.h"
 #include "load.h"
@@ -56,7 +57,10 @@ struct pull {
 	int			 objfd;
 	int			 tmpfd;
 	int			 prevfd;	/* versions/T/<old> */
-	struct nd_xitem		*items;
+	struct pr_pack		 pack;		/* what the step needs */
+	bool			 use_pack;	/* ask for its parts */
+	bool			 empty_staged;
+	struct nd_xitem		*items;		/* one per pack item */
 	size_t			 nitems;
 };
 
@@ -253,78 +257,10 @@ open_staging(struct pull *p)
 	return PD_OK;
 }
 
-static const struct pr_manifest *sort_m;
-
-static int
-cmp_sha(const void *a, const void *b)
-{
-	const struct pr_entry *x = &sort_m->entries[*(const size_t *)a];
-	const struct pr_entry *y = &sort_m->entries[*(const size_t *)b];
-	int c = memcmp(x->sha, y->sha, PD_SHA256_LEN);
-
-	if (c != 0)
-		return c;
-	return (*(const size_t *)a > *(const size_t *)b) -
-	    (*(const size_t *)a < *(const size_t *)b);
-}
-
-static int
-cmp_idx(const void *a, const void *b)
-{
-	return (*(const size_t *)a > *(const size_t *)b) -
-	    (*(const size_t *)a < *(const size_t *)b);
-}
-
-/* Files of m, one per distinct content (first path), sorted by sha. */
-static enum pd_err
-files_by_sha(const struct pr_manifest *m, size_t **out, size_t *n)
-{
-	size_t i, k = 0, *v;
-
-	*out = NULL;
-	*n = 0;
-	if (m == NULL)
-		return PD_OK;
-	if ((v = pd_calloc(m->nentries + 1, sizeof(*v))) == NULL)
-		return PD_ERR_NOMEM;
-	for (i = 0; i < m->nentries; i++)
-		if (m->entries[i].type == PR_FILE)
-			v[k++] = i;
-	sort_m = m;
-	qsort(v, k, sizeof(*v), cmp_sha);
-	for (i = 0, *n = 0; i < k; i++)
-		if (*n == 0 || memcmp(m->entries[v[*n - 1]].sha,
-		    m->entries[v[i]].sha, PD_SHA256_LEN) != 0)
-			v[(*n)++] = v[i];
-	*out = v;
-	return PD_OK;
-}
-
-static bool
-held_sha(const struct pr_manifest *old, const size_t *v, size_t n,
-    const unsigned char *sha)
-{
-	size_t lo = 0, hi = n, mid;
-	int c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = memcmp(old->entries[v[mid]].sha, sha, PD_SHA256_LEN);
-		if (c == 0)
-			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
 /* Count what changes, for the summary. */
 static enum pd_err
-count_changes(struct pull *p, const size_t *oldv, size_t noldv)
+count_changes(struct pull *p, const struct pr_pack *pk)
 {
-	const struct pr_manifest *old = p->prevfd >= 0 ? p->old : NULL;
 	struct pr_diff d;
 	const struct pr_change *ch;
 	enum pd_err rc;
@@ -344,7 +280,7 @@ count_changes(struct pull *p, const size_t *oldv, size_t noldv)
 			p->res->changed++;
 		else if (ch->kind != PR_RENAMED)
 			continue;
-		if (old && held_sha(old, oldv, noldv, ch->new->sha))
+		if (ch->new->size > 0 && pr_pack_held(pk, ch->new->sha))
 			p->res->reused++;
 	}
 	pr_diff_free(&d);
@@ -365,67 +301,54 @@ stage_empty(struct pull *p, const struct pr_entry *e)
 		return pd_fail(p->err, PD_ERR_CORRUPT, "%s: empty, but its "
 		    "SHA-256 is not that of no bytes",
 		    pr_path_show(e->path, e->path_len, ps, sizeof(ps)));
+	if (p->empty_staged)
+		return PD_OK;
 	pd_hex_encode(sha, PD_SHA256_LEN, hex);
 	if ((fd = openat(p->objfd, hex, O_WRONLY | O_CREAT | O_TRUNC |
 	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
 		return pd_fail_errno(p->err, PD_ERR_IO, errno, "staging %s",
 		    hex);
 	close(fd);
+	p->empty_staged = true;
 	return PD_OK;
 }
 
 /*
- * What must be fetched: every content of the new version that the old
- * tree does not have, once, in path order (so that receivers at the
- * same version send the same batches), with the old file at the same
- * path as the delta basis.
+ * What must be fetched: the pack plan of the step from the held tree
+ * (spec/PROTOCOL.md, "Packs"), which the origin derives alike, so that
+ * its parts can be asked for by number.  Without the held tree there is
+ * no basis and nothing to reuse: everything comes whole.  Empty files
+ * are made here.
  */
 static enum pd_err
 plan(struct pull *p)
 {
 	const struct pr_manifest *old = p->prevfd >= 0 ? p->old : NULL;
-	const struct pr_entry *e, *b;
-	size_t *newv = NULL, *oldv = NULL, nnew, nold, i, k;
-	enum pd_err rc = PD_ERR_NOMEM;
+	const struct pr_entry *e;
+	enum pd_err rc;
+	size_t i;
 
-	if (files_by_sha(p->m, &newv, &nnew) != PD_OK ||
-	    files_by_sha(old, &oldv, &nold) != PD_OK) {
-		pd_fail(p->err, rc, "planning the pull");
-		goto out;
+	if ((rc = pr_pack_plan(old, p->m, &p->pack, p->err)) != PD_OK ||
+	    (rc = count_changes(p, &p->pack)) != PD_OK)
+		return rc;
+	for (i = 0; i < p->m->nentries; i++) {
+		e = &p->m->entries[i];
+		if (e->type == PR_FILE && e->size == 0 &&
+		    (rc = stage_empty(p, e)) != PD_OK)
+			return rc;
 	}
-	if ((rc = count_changes(p, oldv, nold)) != PD_OK)
-		goto out;
-	for (i = 0, k = 0; i < nnew; i++) {
-		e = &p->m->entries[newv[i]];
-		if (old && held_sha(old, oldv, nold, e->sha))
-			continue;
-		if (e->size == 0) {
-			if ((rc = stage_empty(p, e)) != PD_OK)
-				goto out;
-			continue;
-		}
-		newv[k++] = newv[i];
+	if (p->pack.n > 0 && (p->items = pd_calloc(p->pack.n,
+	    sizeof(*p->items))) == NULL)
+		return pd_fail(p->err, PD_ERR_NOMEM, "planning the pull");
+	for (i = 0; i < p->pack.n; i++) {
+		p->items[i].e = p->pack.items[i].e;
+		p->items[i].basis = p->pack.items[i].basis;
+		p->items[i].delta = p->items[i].basis != NULL;
+		p->items[i].part = p->pack.items[i].part;
 	}
-	qsort(newv, k, sizeof(*newv), cmp_idx);
-	if (k > 0 && (p->items = pd_calloc(k, sizeof(*p->items))) == NULL) {
-		rc = pd_fail(p->err, PD_ERR_NOMEM, "planning the pull");
-		goto out;
-	}
-	for (i = 0; i < k; i++) {
-		e = &p->m->entries[newv[i]];
-		p->items[i].e = e;
-		b = old ? pr_manifest_find(old, e->path, e->path_len) : NULL;
-		if (b && b->type == PR_FILE && b->size > 0) {
-			p->items[i].basis = b;
-			p->items[i].delta = true;
-		}
-	}
-	p->nitems = k;
-	rc = PD_OK;
-out:
-	pd_free(newv);
-	pd_free(oldv);
-	return rc;
+	p->nitems = p->pack.n;
+	p->use_pack = old != NULL && p->pack.nparts > 0;
+	return PD_OK;
 }
 
 /* Build the version in staging and move it to versions/T/N. */
@@ -449,7 +372,9 @@ build(struct pull *p, char *name, size_t namelen)
 	if ((rc = nd_build(buildfd, p->m, p->prevfd >= 0 ? p->old : NULL,
 	    p->prevfd, p->objfd, &bs, p->err)) != PD_OK)
 		goto out;
-	p->res->bytes_written += bs.bytes_written;
+	/* A staged object that became a file of the tree was written once,
+	 * when it arrived. */
+	p->res->bytes_written += bs.bytes_written - bs.bytes_linked;
 	/* Durable before it is renamed into place and recorded. */
 	if (syncfs(buildfd) < 0) {
 		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "syncfs");
@@ -602,9 +527,10 @@ clean_staging(struct pull *p)
 static enum pd_err
 pull(struct pull *p, double start)
 {
-	struct nd_xfer_opts xo;
+	struct nd_xfer_opts xo = { 0 };
 	struct nd_xfer_stats xs = { 0 };
-	char name[32];
+	char name[32], packbase[PR_TREE_NAME_MAX + 64], fromhex[PD_SHA256_HEX];
+	double t;
 	enum pd_err rc;
 	size_t i;
 
@@ -627,6 +553,13 @@ pull(struct pull *p, double start)
 	xo.tmpfd = p->tmpfd;
 	xo.prevfd = p->prevfd;
 	xo.threads = p->o->threads;
+	if (p->use_pack) {
+		snprintf(packbase, sizeof(packbase), "/v1/trees/%s/versions/"
+		    "%" PRIu64 "/pack", p->o->tree, p->m->version);
+		pd_hex_encode(p->old->id, PD_SHA256_LEN, fromhex);
+		xo.pack_base = packbase;
+		xo.pack_from = fromhex;
+	}
 	rc = nd_xfer_recheck(&xo, p->items, p->nitems, &xs, p->err);
 	for (i = 0; rc == PD_OK && i < p->nitems; i++)
 		if (!p->items[i].done)
@@ -637,10 +570,16 @@ pull(struct pull *p, double start)
 	p->res->objects = xs.objects;
 	p->res->fallbacks = xs.fallbacks;
 	p->res->resumed = xs.resumed;
+	p->res->pack_parts = xs.packs;
+	p->res->pack_misses = xs.pack_misses;
 	p->res->bytes_written += xs.bytes_written;
-	if (rc != PD_OK ||
-	    (rc = build(p, name, sizeof(name))) != PD_OK ||
-	    (rc = commit(p, start)) != PD_OK)
+	p->res->seconds_transfer = now_sec() - start;
+	if (rc != PD_OK)
+		return rc;
+	t = now_sec();
+	rc = build(p, name, sizeof(name));
+	p->res->seconds_build = now_sec() - t;
+	if (rc != PD_OK || (rc = commit(p, start)) != PD_OK)
 		return rc;
 	p->res->to_version = p->m->version;
 	if ((rc = publish(p, p->m->version)) != PD_OK)
@@ -685,6 +624,7 @@ out:
 	pr_manifest_free(p.m);
 	pd_buf_free(&p.signedm);
 	pd_free(p.items);
+	pr_pack_free(&p.pack);
 	if (p.objfd >= 0)
 		close(p.objfd);
 	if (p.tmpfd >= 0)

@@ -45,6 +45,8 @@ struct nd_pull_result {
 	uint64_t	 fallbacks;	/* deltas that gave way to objects */
 	uint64_t	 resumed;	/* bytes kept from an earlier attempt */
 	uint64_t	 requests;	/* HTTP requests */
+	uint64_t	 pack_parts;	/* pack parts asked for */
+	uint64_t	 pack_misses;	/* of which the upstream had none */
 	uint64_t	 content_bytes;	/* size of the content that had to come:
 					 * what whole files would have cost */
 	uint64_t	 wire_bytes;	/* bytes received and sent, headers
@@ -52,6 +54,8 @@ struct nd_pull_result {
 	uint64_t	 sent_bytes;	/* of which sent */
 	uint64_t	 bytes_written;	/* bytes written to staging and tree */
 	double		 seconds;
+	double		 seconds_transfer; /* of which fetching and checking */
+	double		 seconds_build;	/* building the version, durably */
 	char		 path[4096];	/* the published version directory */
 };
 

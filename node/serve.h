@@ -29,6 +29,12 @@
 #define ND_CHUNK		(256 * 1024)	/* body bytes per step */
 #define ND_BATCH_BODY_MAX	(1024 * 1024)	/* bytes of a batch request */
 #define ND_BATCH_ITEMS_MAX	4096		/* items in one batch */
+/* Pack parts and manifest patches are compressed once for every
+ * receiver of a step, and are small next to the content they stand
+ * for: worth zstd's strongest usual level. */
+#define ND_ZLEVEL_ONCE		19
+/* "FROM-TO-PART": the name a pack part is kept under, and its ETag. */
+#define ND_BATCH_NAME_MAX	(2 * PD_SHA256_HEX + 16)
 #define ND_REPLY_HEADERS	8
 #define ND_HEADER_MAX		200		/* bytes of a header value */
 #define ND_IMMUTABLE		"public, max-age=31536000, immutable"
@@ -41,6 +47,7 @@ enum nd_route {
 	ND_R_OBJECT,		/* GET /v1/objects/SHA */
 	ND_R_DELTA,		/* GET /v1/deltas/FROM/TO */
 	ND_R_BATCH,		/* POST /v1/batch */
+	ND_R_PACK,		/* GET .../versions/N/pack/K?from=ID */
 };
 
 /* What a request path names. */
@@ -50,6 +57,7 @@ struct nd_target {
 	uint64_t	 version;
 	unsigned char	 a[PD_SHA256_LEN];	/* object, delta from, base */
 	unsigned char	 b[PD_SHA256_LEN];	/* delta to */
+	uint32_t	 part;			/* of a pack */
 };
 
 /*
@@ -96,6 +104,7 @@ struct nd_bitem {
 	char		 kind;			/* 'o' object, 'd' delta */
 	unsigned char	 a[PD_SHA256_LEN];	/* object, or delta from */
 	unsigned char	 b[PD_SHA256_LEN];	/* delta to */
+	uint32_t	 part;			/* of a pack */
 };
 
 /*
@@ -163,6 +172,13 @@ struct nd_req {
 void	nd_handle(struct nd_req *);
 /* batch.c: answer a POST /v1/batch (worker). */
 void	nd_batch(struct nd_req *);
+/*
+ * batch.c: answer with part r->t.part of the pack from manifest from to
+ * manifest to (worker); both must be held.  404 if there is no such
+ * part.
+ */
+void	nd_pack_reply(struct nd_req *, const unsigned char *from,
+	    const unsigned char *to);
 
 /*
  * Reply helpers, for handlers.  nd_reply_header ignores headers past

@@ -108,6 +108,26 @@ version_arg(const char *s, size_t n, uint64_t *out)
 	return true;
 }
 
+/* A pack part: 0 or a decimal without leading zeros, below 2^32 - 1. */
+static bool
+part_arg(const char *s, size_t n, uint32_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (n == 0 || n > 10 || (s[0] == '0' && n > 1))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v >= UINT32_MAX)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
 #define NSEG	7
 
 enum pd_err
@@ -151,7 +171,7 @@ nd_target_parse(const char *path, const char *query, struct nd_target *t,
 		t->route = ND_R_BATCH;
 	} else if (IS(1, "trees") && n == 2) {
 		t->route = ND_R_TREES;
-	} else if (IS(1, "trees") && (n == 4 || n == 6)) {
+	} else if (IS(1, "trees") && (n == 4 || n == 6 || n == 7)) {
 		if (len[2] > PR_TREE_NAME_MAX)
 			return pd_fail(err, PD_ERR_PARSE, "malformed tree "
 			    "name: longer than %d bytes", PR_TREE_NAME_MAX);
@@ -167,12 +187,23 @@ nd_target_parse(const char *path, const char *query, struct nd_target *t,
 			if (!version_arg(seg[4], len[4], &t->version))
 				return pd_fail(err, PD_ERR_PARSE, "malformed "
 				    "version number");
+		} else if (n == 7 && IS(3, "versions") && IS(5, "pack")) {
+			t->route = ND_R_PACK;
+			if (!version_arg(seg[4], len[4], &t->version))
+				return pd_fail(err, PD_ERR_PARSE, "malformed "
+				    "version number");
+			if (!part_arg(seg[6], len[6], &t->part))
+				return pd_fail(err, PD_ERR_PARSE, "malformed "
+				    "part number");
 		} else
 			return pd_fail(err, PD_ERR_PARSE, "no such endpoint");
 	} else
 		return pd_fail(err, PD_ERR_PARSE, "no such endpoint");
 #undef IS
-	if (t->route == ND_R_PATCH) {
+	if (t->route == ND_R_PATCH || t->route == ND_R_PACK) {
+		if (query == NULL)
+			return pd_fail(err, PD_ERR_PARSE, "a pack needs "
+			    "from= and the held manifest's id");
 		if (strncmp(query, "from=", 5) != 0 ||
 		    !hex_arg(query + 5, strlen(query + 5), t->a))
 			return pd_fail(err, PD_ERR_PARSE, "malformed query: "
@@ -389,7 +420,8 @@ count(struct inflight *f)
 	st->objects += f->r.objects;
 	st->deltas += f->r.deltas;
 	st->batch_items += f->r.items;
-	if (f->r.t.route == ND_R_BATCH && f->r.status == 200)
+	if ((f->r.t.route == ND_R_BATCH || f->r.t.route == ND_R_PACK) &&
+	    f->r.status == 200)
 		st->batches++;
 }
 

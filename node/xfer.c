@@ -2,8 +2,10 @@
  * Content transfer for a pull (xfer.h).
  *
  * Each round queues every item not yet done on one libcurl multi handle:
- * items over ND_XFER_ALONE as GETs of their own, the rest in batches in
- * manifest order.  Bodies are written to DIR/tmp while being hashed; an
+ * items over PR_PACK_ALONE as GETs of their own, the rest in batches,
+ * one per part of the step's pack plan (pack.h): in the first round the
+ * parts themselves (GETs the origin answers from one cached file for
+ * every receiver), in later rounds POSTs naming what is left.  Bodies are written to DIR/tmp while being hashed; an
  * object is renamed into the staging directory only when its size and
  * SHA-256 match the manifest.  Deltas are applied after the round, on a
  * thread pool, and the result is checked the same way.  Whatever goes
@@ -28,6 +30,7 @@
 #include "../common/pool.h"
 #include "../common/sha256.h"
 #include "../delta/delta.h"
+#include "../protocol/pack.h"
 #include "../protocol/pathenc.h"
 #include "hashfile.h"
 #include "xfer.h"
@@ -42,6 +45,7 @@ struct xctx {
 	struct nd_xfer_stats	*st;
 	bool			 hard;	/* stop after this round */
 	struct pd_error		*err;
+	bool			 pack;	/* this round asks for pack parts */
 };
 
 /* One body being received into DIR/tmp. */
@@ -352,6 +356,7 @@ enum bstate { B_LINE, B_BODY, B_END };
 
 struct batch {
 	struct xctx	*x;
+	bool		 pack;		/* a GET of a pack part */
 	struct nd_xitem	**items;
 	size_t		 n;
 	size_t		 cur;		/* the item the next record is for */
@@ -512,9 +517,14 @@ batch_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 	struct batch *b = arg;
 	struct xctx *x = b->x;
 
-	(void)status;
 	recv_drop(x, &b->r, false);
-	if (b->err.code != PD_OK && b->err.code != PD_ERR_IO && !x->hard) {
+	if (b->pack && rc == PD_ERR_NOTFOUND && status == 404 &&
+	    b->err.code == PD_OK) {
+		/* The node cannot make this pack (say it lacks our
+		 * version's manifest): the next round asks item by item. */
+		x->st->pack_misses++;
+	} else if (b->err.code != PD_OK && b->err.code != PD_ERR_IO &&
+	    !x->hard) {
 		/* The origin sent something wrong for item cur. */
 		if (b->cur < b->n)
 			item_bad(x, b->items[b->cur], &b->err);
@@ -532,18 +542,35 @@ batch_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 	pd_free(b);
 }
 
+/* Expected bytes of a batch's records, for the cap on its body. */
+static uint64_t
+batch_cap(struct nd_xitem **items, size_t n)
+{
+	uint64_t cap = 16;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cap += RECORD_LINE_MAX + (items[i]->delta ?
+		    DELTA_CAP(items[i]->e->size) : items[i]->e->size);
+	return cap;
+}
+
+/*
+ * Ask for items[0..n) in one response: part k of the step's pack (a
+ * GET, the same for every receiver at our version) or, with k ==
+ * PR_PACK_NOPART, a POST /v1/batch naming each item.
+ */
 static enum pd_err
-queue_batch(struct xctx *x, struct nd_xitem **items, size_t n,
+queue_batch(struct xctx *x, struct nd_xitem **items, size_t n, uint32_t k,
     struct pd_error *err)
 {
 	struct batch *b;
 	struct pd_buf req;
-	char h1[PD_SHA256_HEX], h2[PD_SHA256_HEX];
+	char h1[PD_SHA256_HEX], h2[PD_SHA256_HEX], path[PR_TREE_NAME_MAX + 160];
 	enum pd_err rc = PD_OK;
-	uint64_t cap = 16;
 	size_t i;
 
-	pd_buf_init(&req, (size_t)ND_XFER_BATCH_ITEMS * 160 + 64);
+	pd_buf_init(&req, k == PR_PACK_NOPART ? n * 160 + 64 : 0);
 	if ((b = pd_calloc(1, sizeof(*b))) == NULL ||
 	    (b->items = pd_calloc(n, sizeof(*b->items))) == NULL) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "queueing a batch");
@@ -552,11 +579,21 @@ queue_batch(struct xctx *x, struct nd_xitem **items, size_t n,
 	b->x = x;
 	b->n = n;
 	b->r.fd = -1;
+	b->pack = k != PR_PACK_NOPART;
 	memcpy(b->items, items, n * sizeof(*items));
+	if (b->pack) {
+		snprintf(path, sizeof(path), "%s/%" PRIu32 "?from=%s",
+		    x->o->pack_base, k, x->o->pack_from);
+		rc = nd_fetch_add(x->o->fetch, path, NULL, 0, 0,
+		    batch_cap(items, n), batch_sink, batch_done, b, err);
+		if (rc != PD_OK)
+			goto fail;
+		x->st->requests++;
+		x->st->packs++;
+		return PD_OK;
+	}
 	rc = pd_buf_adds(&req, "{\"items\": [");
 	for (i = 0; i < n && rc == PD_OK; i++) {
-		cap += RECORD_LINE_MAX + (items[i]->delta ?
-		    DELTA_CAP(items[i]->e->size) : items[i]->e->size);
 		obj_name(items[i]->e->sha, h2);
 		if (items[i]->delta) {
 			obj_name(items[i]->basis->sha, h1);
@@ -571,7 +608,7 @@ queue_batch(struct xctx *x, struct nd_xitem **items, size_t n,
 		goto fail;
 	}
 	if ((rc = nd_fetch_add(x->o->fetch, "/v1/batch", req.data, req.len, 0,
-	    cap, batch_sink, batch_done, b, err)) != PD_OK)
+	    batch_cap(items, n), batch_sink, batch_done, b, err)) != PD_OK)
 		goto fail;
 	x->st->requests++;
 	pd_buf_free(&req);
@@ -722,37 +759,43 @@ out:
 
 /* ---- rounds ---- */
 
+/*
+ * Queue every item not done: content over PR_PACK_ALONE alone, the rest
+ * by pack part (items carry the part the plan gave them, in order).  In
+ * a pack round a part with anything left is asked for whole; otherwise
+ * what is left of each part goes in one POST /v1/batch.
+ */
 static enum pd_err
 queue_round(struct xctx *x, struct nd_xitem *items, size_t n,
     struct pd_error *err)
 {
 	struct nd_xitem **batch;
-	uint64_t bytes = 0;
-	size_t i, nb = 0;
+	size_t i, j, nb, left;
 	enum pd_err rc = PD_OK;
 
-	if ((batch = pd_calloc(ND_XFER_BATCH_ITEMS, sizeof(*batch))) == NULL)
+	if ((batch = pd_calloc(n + 1, sizeof(*batch))) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "planning transfers");
-	for (i = 0; i < n && rc == PD_OK; i++) {
-		if (items[i].done)
-			continue;
-		if (items[i].e->size > ND_XFER_ALONE) {
+	for (i = 0; i < n && rc == PD_OK; i++)
+		if (!items[i].done && items[i].part == PR_PACK_NOPART)
 			rc = queue_alone(x, &items[i], err);
+	for (i = 0; i < n && rc == PD_OK; i = j) {
+		if (items[i].part == PR_PACK_NOPART) {
+			j = i + 1;
 			continue;
 		}
-		if (nb == ND_XFER_BATCH_ITEMS ||
-		    (nb > 0 && bytes + items[i].e->size >
-		    ND_XFER_BATCH_BYTES)) {
-			if ((rc = queue_batch(x, batch, nb, err)) != PD_OK)
-				break;
-			nb = 0;
-			bytes = 0;
+		nb = left = 0;
+		for (j = i; j < n && (items[j].part == items[i].part ||
+		    items[j].part == PR_PACK_NOPART); j++) {
+			if (items[j].part == PR_PACK_NOPART ||
+			    (items[j].done && !x->pack))
+				continue;
+			batch[nb++] = &items[j];
+			left += !items[j].done;
 		}
-		batch[nb++] = &items[i];
-		bytes += items[i].e->size;
+		if (left > 0)
+			rc = queue_batch(x, batch, nb, x->pack ? items[i].part :
+			    PR_PACK_NOPART, err);
 	}
-	if (rc == PD_OK && nb > 0)
-		rc = queue_batch(x, batch, nb, err);
 	pd_free(batch);
 	return rc;
 }
@@ -761,7 +804,7 @@ enum pd_err
 nd_xfer_run(const struct nd_xfer_opts *o, struct nd_xitem *items, size_t n,
     struct nd_xfer_stats *st, struct pd_error *err)
 {
-	struct xctx x = { o, st, false, err };
+	struct xctx x = { o, st, false, err, false };
 	char ps[PR_SHOW_MAX];
 	enum pd_err rc;
 	unsigned round;
@@ -772,6 +815,8 @@ nd_xfer_run(const struct nd_xfer_opts *o, struct nd_xitem *items, size_t n,
 			;
 		if (i == n)
 			return PD_OK;
+		/* The first round asks for pack parts, if there is a pack. */
+		x.pack = round == 0 && o->pack_base != NULL;
 		if ((rc = queue_round(&x, items, n, err)) != PD_OK)
 			x.hard = true;
 		/* Let what is queued finish, even after a failure: staged

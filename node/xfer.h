@@ -18,17 +18,13 @@
 #include "../protocol/manifest.h"
 #include "fetch.h"
 
-/* Content above this size is fetched alone, with GET, which can resume. */
-#define ND_XFER_ALONE		(1024 * 1024)
-/* A batch ends at this much expected content, or this many items. */
-#define ND_XFER_BATCH_BYTES	(4 * 1024 * 1024)
-#define ND_XFER_BATCH_ITEMS	2048
-
 /* One piece of content the new version needs. */
 struct nd_xitem {
 	const struct pr_entry *e;	/* first path with this content */
 	const struct pr_entry *basis;	/* previous file at that path, or
 					 * NULL: no delta possible */
+	uint32_t	 part;		/* its pack part, or PR_PACK_NOPART:
+					 * fetched alone */
 	bool		 delta;		/* ask for a delta from basis */
 	bool		 done;		/* staged and verified */
 	bool		 got_delta;	/* a delta file waits to be applied */
@@ -42,6 +38,8 @@ struct nd_xfer_stats {
 	uint64_t	 bytes_written;	/* bytes written to staging */
 	uint64_t	 requests;	/* HTTP requests made */
 	uint64_t	 resumed;	/* bytes kept from an earlier attempt */
+	uint64_t	 packs;		/* pack parts asked for */
+	uint64_t	 pack_misses;	/* of which the node could not make */
 };
 
 struct nd_xfer_opts {
@@ -50,6 +48,10 @@ struct nd_xfer_opts {
 	int		 tmpfd;		/* partial downloads and deltas */
 	int		 prevfd;	/* previous version's tree, or -1 */
 	unsigned	 threads;	/* for applying deltas, 0 = per CPU */
+	/* The step's pack, "/v1/trees/T/versions/N/pack", and the hex id
+	 * of the held manifest it starts from; NULL: ask item by item. */
+	const char	*pack_base;
+	const char	*pack_from;
 };
 
 /*

@@ -10,10 +10,12 @@ listens), forwards every request to UPSTREAM_URL without Accept-Encoding
 concerns (default: all of them):
 
     manifest      change one byte of every whole manifest; patches get 404
-    content       flip a byte of the first object in an object or batch
-                  answer
-    delta         flip bytes in the middle of the first delta in a delta or
-                  batch answer
+    content       flip a byte of the first object in an object, batch or
+                  pack answer
+    delta         flip bytes in the middle of the first delta in a delta,
+                  batch or pack answer
+    nopack        answer 404 to every pack request (a node that cannot
+                  make packs)
     die N         send only N bytes of the body of object answers, then
                   close the connection
     slow MS       send every body in 64 KiB pieces, MS milliseconds apart
@@ -115,6 +117,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_one(self, body=None):
         path = self.path
+        if fault == "nopack" and "/pack/" in path:
+            log("404 " + path)
+            self.answer(404, [("Content-Type", "application/json")],
+                        b'{"error": "no pack here", "status": 404}')
+            return
         if fault == "manifest" and "/manifest?from=" in path:
             log("404 " + path)
             self.answer(404, [("Content-Type", "application/json")],
@@ -134,7 +141,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = flip(data, len(data) // 2)
             what = "flipped"
         elif status == 200 and fault in ("content", "delta") and \
-                path == "/v1/batch":
+                (path == "/v1/batch" or "/pack/" in path):
             kind = "object" if fault == "content" else "delta"
             new, hit = batch_damage(data, kind)
             if hit and take():

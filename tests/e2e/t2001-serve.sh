@@ -442,6 +442,85 @@ test_expect_success 'batch: a compressed response is made once and kept' '
 	test_cmp want got
 '
 
+# pack_want: the items of the pack from version 1 to 2 that go in parts,
+# "BASIS NEW" or "- NEW" a line, by the rules of spec/PROTOCOL.md
+# ("Packs"), worked out here apart from the C code.
+pack_want() {
+	"$PYTHON" - <<-\EOF
+	import json
+	a = json.load(open("v1.json"))["entries"]
+	b = json.load(open("v2.json"))["entries"]
+	held = {e["sha256"] for e in a if e["type"] == "file" and e["size"]}
+	old = {e["path"]: e for e in a}
+	seen = set()
+	for e in b:
+	    if e["type"] != "file" or not e["size"]:
+	        continue
+	    if e["sha256"] in held or e["sha256"] in seen:
+	        continue
+	    seen.add(e["sha256"])
+	    if e["size"] > 1024 * 1024:
+	        continue
+	    o = old.get(e["path"])
+	    base = o["sha256"] if o and o["type"] == "file" and o["size"] else "-"
+	    print(base, e["sha256"])
+	EOF
+}
+
+test_expect_success 'pack: the step from version 1, by part number' '
+	from=$(manifest_id 1)
+	pack_want >want
+	test $(wc -l <want) -ge 3
+	grep -v "^- " want >want-deltas
+	test -s want-deltas
+	for how in plain --compressed; do
+		flag=; [ $how = plain ] || flag=$how
+		expect_status 200 $flag /v1/trees/t/versions/2/pack/0?from=$from
+		test_grep -i "^content-type: application/vnd.pulpdist.batch" hdr
+		read_batch body >got
+		# A delta the origin judged not worth it comes as its object.
+		while read -r base new; do
+			grep -q -x -e "delta $base $new" -e "object $new" got ||
+				{ echo "no record for $base $new"; exit 1; }
+		done <want
+		test_eq "$(wc -l <want)" "$(wc -l <got)" records
+		cut -d" " -f2 want >want-new
+		sed "s/^delta [^ ]* //; s/^object //" got >got-new
+		test_cmp want-new got-new
+		test_grep "^delta " got
+	done
+	test_eq zstd "$(header Content-Encoding)" Content-Encoding
+	test_grep -i "^cache-control: public, max-age=31536000, immutable" hdr
+	test_eq "\"$from-$(manifest_id 2)-0-zstd\"" "$(header ETag)" ETag
+'
+
+test_expect_success 'pack: kept compressed once; any receiver gets those bytes' '
+	from=$(manifest_id 1)
+	kept="$DATA/packs/${from:0:2}/$from-$(manifest_id 2)-0.zst"
+	test -f "$kept"
+	stat -c %Y.%i "$kept" >before
+	curl -sS -f -H "Accept-Encoding: zstd" -o raw \
+		"$SERVE_URL/v1/trees/t/versions/2/pack/0?from=$from"
+	test_cmp "$kept" raw
+	stat -c %Y.%i "$kept" >after
+	test_cmp before after
+'
+
+test_expect_success 'pack: 404 past the last part or from an unknown manifest' '
+	from=$(manifest_id 1)
+	expect_status 404 /v1/trees/t/versions/2/pack/1?from=$from
+	expect_json_error 404 "has 1 parts, not 2"
+	expect_status 404 --compressed /v1/trees/t/versions/2/pack/1?from=$from
+	expect_json_error 404 "has 1 parts"
+	expect_status 404 /v1/trees/t/versions/2/pack/0?from=$Z64
+	expect_json_error 404 "no manifest $Z64"
+	expect_status 404 /v1/trees/t/versions/3/pack/0?from=$from
+	expect_status 404 /v1/trees/nosuch/versions/2/pack/0?from=$from
+	expect_status 400 /v1/trees/t/versions/2/pack/0
+	expect_status 400 /v1/trees/t/versions/2/pack/00?from=$from
+	expect_status 405 -X POST /v1/trees/t/versions/2/pack/0?from=$from
+'
+
 test_expect_success 'batch: 400 for malformed requests, 413 for big ones' '
 	sha=$(sha_of v2.json README)
 	upper=$(echo $sha | tr a-f A-F)

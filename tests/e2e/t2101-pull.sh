@@ -49,6 +49,7 @@ test_expect_success 'v2: scattered edits to the large file come as a delta' '
 	json_check pull.json "d[\"from_version\"] == 1" \
 		"d[\"to_version\"] == 2" "d[\"files\"][\"changed\"] == 2" \
 		"d[\"deltas_applied\"] >= 1" \
+		"d[\"pack_parts\"] == 1" "d[\"pack_misses\"] == 0" \
 		"d[\"wire_bytes\"] < 1024 * 1024"
 	rsync_clean src pub/t
 	compare_trees --mtime src pub/t/

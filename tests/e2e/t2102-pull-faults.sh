@@ -4,7 +4,8 @@
 # manifest, content whose hash does not match (refetched once, then a
 # failure), deltas that do not apply (whole content instead), an origin
 # dying mid-transfer (resumed later with Range), a rollback, an expired
-# manifest.  Every failure names what went wrong and publishes nothing.
+# manifest, an upstream that makes no packs.  Every failure names what
+# went wrong and publishes nothing.
 . "$(dirname "$0")/lib.sh"
 . "$E2E_DIR/lib-pull.sh"
 
@@ -88,7 +89,9 @@ test_expect_success 'origin dies mid-transfer: error; the next pull resumes' '
 '
 
 test_expect_success 'an older version upstream: refused as a rollback' '
-	pd serve --data origin-v1 --listen 127.0.0.1:0 >old.out 2>old.err &
+	# The binary itself in the background, so that its pid is $!.
+	"$PULPDIST" serve --data origin-v1 --listen 127.0.0.1:0 >old.out \
+		2>old.err &
 	old_pid=$!
 	echo $old_pid >>"$E2E_META/pids"
 	wait_for 10 grep -q "listening on" old.out
@@ -108,6 +111,23 @@ test_expect_success 'an expired manifest: refused' '
 	test_must_fail mirror_pull 2>err
 	test_grep "expired" err
 	test "$(published_version)" = 4
+'
+
+test_expect_success 'an upstream without packs: item by item, exact' '
+	for i in 1 2 3; do
+		echo "no pack $i" >>src/docs/s$i.txt
+	done
+	origin_import
+	proxy_start nopack
+	mirror_pull_from $PROXY_URL --json >pull.json
+	proxy_stop
+	proxy_log >log
+	test_grep "^404 .*/pack/0?from=" log
+	test_grep "^POST /v1/batch 200 pass" log
+	json_check pull.json "d[\"pack_misses\"] == d[\"pack_parts\"] >= 1" \
+		"d[\"to_version\"] == 6" \
+		"d[\"objects_fetched\"] + d[\"deltas_applied\"] == 4"
+	rsync_clean src pub/t
 '
 
 test_done

@@ -543,6 +543,8 @@ test_build_v1(void)
 	}
 	CU_ASSERT_EQUAL(st.written, files);
 	CU_ASSERT_EQUAL(st.bytes_written, bytes);
+	/* First uses took the staged inode; the second "hello\n" did not. */
+	CU_ASSERT(st.bytes_linked > 0 && st.bytes_linked < bytes);
 	CU_ASSERT_EQUAL(st.linked, 0);
 	CU_ASSERT_EQUAL(st.copied, 0);
 	/* The two uses of "hello\n" are two inodes with their own modes. */

@@ -60,6 +60,14 @@ test_paths_good(void)
 	    ND_R_DELTA);
 	CU_ASSERT_EQUAL(t.a[0], 0x01);
 	CU_ASSERT_EQUAL(t.b[0], 0xfe);
+	CU_ASSERT_EQUAL(route_of("/v1/trees/t/versions/3/pack/0",
+	    "from=" H64, &t), ND_R_PACK);
+	CU_ASSERT_EQUAL(t.version, 3);
+	CU_ASSERT_EQUAL(t.part, 0);
+	CU_ASSERT_EQUAL(t.a[0], 0x01);
+	CU_ASSERT_EQUAL(route_of("/v1/trees/t/versions/3/pack/4294967294",
+	    "from=" H64, &t), ND_R_PACK);
+	CU_ASSERT_EQUAL(t.part, 4294967294U);
 }
 
 static void
@@ -89,6 +97,14 @@ test_paths_bad(void)
 		"/v1/deltas/" H64 "/../../x",
 		"/v1/a/b/c/d/e/f/g/h/i/j",
 	};
+	static const char *const badpack[] = {
+		"/v1/trees/t/versions/3/pack/01", "/v1/trees/t/versions/3/pack/",
+		"/v1/trees/t/versions/3/pack/-1", "/v1/trees/t/versions/3/pack/x",
+		"/v1/trees/t/versions/3/pack/4294967295",
+		"/v1/trees/t/versions/3/pack/99999999999",
+		"/v1/trees/t/versions/0/pack/0", "/v1/trees/t/versions/3/pack",
+		"/v1/trees/t/versions/3/packs/0", "/v1/trees/t/head/pack/0",
+	};
 	struct nd_target t;
 	char longname[100];
 	size_t i;
@@ -96,6 +112,15 @@ test_paths_bad(void)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (route_of(bad[i], NULL, &t) != (enum nd_route)-1)
 			CU_FAIL(bad[i]);
+	for (i = 0; i < sizeof(badpack) / sizeof(badpack[0]); i++)
+		if (route_of(badpack[i], "from=" H64, &t) !=
+		    (enum nd_route)-1)
+			CU_FAIL(badpack[i]);
+	/* A pack names the manifest it starts from, in exactly one form. */
+	CU_ASSERT_EQUAL(route_of("/v1/trees/t/versions/3/pack/0", NULL, &t),
+	    (enum nd_route)-1);
+	CU_ASSERT_EQUAL(route_of("/v1/trees/t/versions/3/pack/0",
+	    "from=" G64 "&x=1", &t), (enum nd_route)-1);
 	memset(longname, 'a', sizeof(longname));
 	memcpy(longname, "/v1/trees/", 10);
 	memcpy(longname + 10 + 65, "/head", 6);
