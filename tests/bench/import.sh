@@ -24,6 +24,7 @@
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
+bench_linux_data
 runs=${1:-3}
 work=${BENCH_WORK:-/tmp/pulpdist-bench-import}
 rm -rf "$work"

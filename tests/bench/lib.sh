@@ -1,5 +1,5 @@
-# Shared by the benchmarks (sourced): where the binary, the data and the
-# work directory are, fetching the data once, and the machine line.
+# Shared by the benchmarks (sourced): where the binary and the data are,
+# fetching the data once, starting a server, and the report's header.
 #
 #   BENCH_DATA   the two linux-source trees (default /tmp/pulpdist-bench)
 #   BENCH_FETCH  what fetches them (../shared/bench/get-linux-source.sh)
@@ -7,15 +7,36 @@
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 pd=${PULPDIST:-$top/pulpdist}
-data=${BENCH_DATA:-/tmp/pulpdist-bench}
-fetch=${BENCH_FETCH:-$top/../shared/bench/get-linux-source.sh}
-
 [ -x "$pd" ] || { echo "build first: make" >&2; exit 1; }
-if [ ! -f "$data/versions" ]; then
-	[ -x "$fetch" ] || { echo "no $fetch to fetch the data" >&2; exit 1; }
-	"$fetch" "$data"
-fi
-v1=$data/v1 v2=$data/v2
+
+# bench_linux_data: fetch the two trees if they are not there yet; sets
+# data, v1 and v2.
+bench_linux_data() {
+	local fetch=${BENCH_FETCH:-$top/../shared/bench/get-linux-source.sh}
+
+	data=${BENCH_DATA:-/tmp/pulpdist-bench}
+	if [ ! -f "$data/versions" ]; then
+		[ -x "$fetch" ] || { echo "no $fetch to fetch the data" >&2
+		    exit 1; }
+		"$fetch" "$data"
+	fi
+	v1=$data/v1 v2=$data/v2
+}
+
+# bench_serve DATA: pulpdist serve DATA on 127.0.0.1 in the background,
+# output in serve.out and serve.err; sets server (its pid) and url.
+bench_serve() {
+	local _
+
+	"$pd" serve --data "$1" --listen 127.0.0.1:0 >serve.out 2>serve.err &
+	server=$!
+	for _ in $(seq 100); do
+		grep -qs '^listening on' serve.out && break
+		sleep 0.1
+	done
+	url=$(sed -n '1s/^listening on //p' serve.out)
+	[ -n "$url" ] || { cat serve.err >&2; exit 1; }
+}
 
 # bench_versions: "linux-source-6.1 V1 -> V2".
 bench_versions() {
