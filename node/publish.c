@@ -1,8 +1,10 @@
 /*
  * Build and publish a version directory.
  *
- * DESIGN: entries are created in manifest order, so a parent directory
- * always exists before its children.  Directories are made 0700 and get
+ * DESIGN: directories are created first, in manifest order, so a parent
+ * always exists before its children; then files and links, a chunk of
+ * entries at a time on worker threads; then the other members of
+ * hardlink groups, which link to a first member made before.  Directories are made 0700 and get
  * their real mode and mtime last, deepest first (a read-only directory
  * must still take its children, and adding a child changes the mtime).
  * A file is, in order of preference: a hard link to the same file in the
@@ -39,6 +41,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,10 +51,12 @@
 #include "../common/fsx.h"
 #include "../common/hex.h"
 #include "../common/mem.h"
+#include "../common/pool.h"
 #include "../protocol/pathenc.h"
 #include "publish.h"
 
 #define NO_ENTRY	SIZE_MAX
+#define BUILD_CHUNK	256	/* entries a worker takes at a time */
 #define COPY_CHUNK	((size_t)1 << 30)	/* per copy_file_range call */
 #define OPEN_SRC	(O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | \
 			    O_CLOEXEC)
@@ -62,6 +67,20 @@ static const unsigned char empty_sha[PD_SHA256_LEN] = {
 	0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
 	0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c,
 	0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+};
+
+/*
+ * The directory of the last entry, kept open: entries come in path
+ * order, so most share their directory with the one before, and opening
+ * it beneath the root (openat2 walks every component) once a directory
+ * instead of once a file matters at 80,000 files.
+ */
+struct dircache {
+	int		 root;
+	int		 fd;		/* of path, or -1 */
+	char		*path;
+	size_t		 len;
+	size_t		 cap;
 };
 
 struct build {
@@ -75,6 +94,9 @@ struct build {
 	size_t			*first;		/* group g's first entry */
 	size_t			*next;		/* next entry of the group */
 	size_t			*pcount;	/* prev group g's members */
+	struct dircache		 bdir;		/* in the tree being built */
+	struct dircache		 pdir;		/* in prev's tree */
+	pthread_mutex_t		*stage_mu;	/* a staged object's first use */
 	struct nd_build_stats	*st;
 	struct pd_error		*err;
 };
@@ -120,6 +142,47 @@ open_parent(int root, const struct pr_entry *e, const char **name)
 	pd_free(dir);
 	errno = saved;
 	return fd;
+}
+
+/* Like open_parent, but the descriptor is the cache's: do not close it. */
+static int
+dir_of(struct dircache *c, const struct pr_entry *e, const char **name)
+{
+	const char *slash = memrchr(e->path, '/', e->path_len);
+	size_t len = slash ? (size_t)(slash - e->path) : 0;
+	char *p;
+
+	if (slash == NULL) {
+		*name = e->path;
+		return c->root;
+	}
+	*name = slash + 1;
+	if (c->fd >= 0 && len == c->len && memcmp(c->path, e->path, len) == 0)
+		return c->fd;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	if (len + 1 > c->cap) {
+		if ((p = pd_reallocarray(c->path, 2 * len + 64, 1)) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		c->path = p;
+		c->cap = 2 * len + 64;
+	}
+	memcpy(c->path, e->path, len);
+	c->path[len] = '\0';
+	c->len = len;
+	c->fd = pd_open_beneath(c->root, c->path, O_RDONLY | O_DIRECTORY, 0);
+	return c->fd;
+}
+
+static void
+dircache_free(struct dircache *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	pd_free(c->path);
 }
 
 static bool
@@ -423,7 +486,7 @@ link_prev(struct build *b, const struct pr_entry *e, int pfd,
 	int lfd;
 
 	*done = false;
-	if ((lfd = open_parent(b->prevfd, e, &lname)) < 0)
+	if ((lfd = dir_of(&b->pdir, e, &lname)) < 0)
 		return resource_errno(errno) ? efail(b, PD_ERR_IO, errno, e,
 		    "opening the previous directory of") : PD_OK;
 	if (fstatat(lfd, lname, &ps, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -450,7 +513,6 @@ link_prev(struct build *b, const struct pr_entry *e, int pfd,
 	*done = true;
 	b->st->linked++;
 out:
-	close(lfd);
 	return rc;
 }
 
@@ -463,15 +525,22 @@ make_file(struct build *b, const struct pr_entry *e, int pfd,
 	struct stat st, lst;
 	enum pd_err rc = PD_OK;
 	bool from_prev = false;
-	int in = -1, out = -1, e2;
+	int in = -1, out = -1, e2, lr;
 
 	if (e->size == 0 && memcmp(e->sha, empty_sha, PD_SHA256_LEN) == 0)
 		goto create;
 	if ((rc = open_staged(b, e, hex, &in, &st)) != PD_OK)
 		goto out;
-	if (in >= 0 && st.st_nlink == 1 && (e->mode & S_IRUSR)) {
-		/* First use: the staged inode becomes the file. */
-		if (linkat(b->stagefd, hex, pfd, name, 0) == 0) {
+	if (in >= 0 && (e->mode & S_IRUSR)) {
+		/* First use: the staged inode becomes the file.  Workers may
+		 * build two paths of one content at once: only one may see
+		 * a single link and take it. */
+		pthread_mutex_lock(b->stage_mu);
+		lr = fstat(in, &st) == 0 && st.st_nlink == 1 ?
+		    linkat(b->stagefd, hex, pfd, name, 0) : 1;
+		e2 = errno;
+		pthread_mutex_unlock(b->stage_mu);
+		if (lr == 0) {
 			if (fstatat(pfd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0) {
 				rc = efail(b, PD_ERR_IO, errno, e, "checking");
 				goto out;
@@ -492,8 +561,8 @@ make_file(struct build *b, const struct pr_entry *e, int pfd,
 			b->st->bytes_linked += e->size;
 			goto out;
 		}
-		if (errno != EXDEV && errno != EMLINK) {
-			rc = efail(b, PD_ERR_IO, errno, e, "linking");
+		if (lr < 0 && e2 != EXDEV && e2 != EMLINK) {
+			rc = efail(b, PD_ERR_IO, e2, e, "linking");
 			goto out;
 		}
 	}
@@ -544,7 +613,7 @@ make_entry(struct build *b, size_t i)
 	bool done = false;
 	int pfd, lfd;
 
-	if ((pfd = open_parent(b->buildfd, e, &name)) < 0)
+	if ((pfd = dir_of(&b->bdir, e, &name)) < 0)
 		return efail(b, PD_ERR_IO, errno, e,
 		    "opening the directory of");
 	switch (e->type) {
@@ -582,7 +651,104 @@ make_entry(struct build *b, size_t i)
 		rc = efail(b, PD_ERR_PARSE, 0, e, "unknown type of");
 		break;
 	}
-	close(pfd);
+	return rc;
+}
+
+/* A later member of a hardlink group: made after its group's first. */
+static bool
+later_member(const struct build *b, size_t i)
+{
+	const struct pr_entry *e = &b->m->entries[i];
+
+	return e->type == PR_FILE && e->link != 0 &&
+	    b->first[e->link - 1] != i;
+}
+
+struct pbuild {
+	const struct build	*b;
+	struct build		*w;		/* one per worker */
+	struct nd_build_stats	*wst;		/* one per worker */
+	enum pd_err		*rc;		/* one per chunk */
+	struct pd_error		*errs;		/* one per chunk */
+	atomic_bool		 failed;
+};
+
+static void
+chunk_fn(void *arg, size_t c, unsigned worker)
+{
+	struct pbuild *pb = arg;
+	struct build *w = &pb->w[worker];
+	size_t i, n = pb->b->m->nentries;
+	size_t end = (c + 1) * BUILD_CHUNK < n ? (c + 1) * BUILD_CHUNK : n;
+
+	if (atomic_load(&pb->failed))
+		return;
+	w->err = &pb->errs[c];
+	for (i = c * BUILD_CHUNK; i < end; i++) {
+		if (w->m->entries[i].type == PR_DIR || later_member(w, i))
+			continue;
+		if ((pb->rc[c] = make_entry(w, i)) != PD_OK) {
+			atomic_store(&pb->failed, true);
+			return;
+		}
+	}
+}
+
+/*
+ * Files and links (but later hardlink group members) on worker threads,
+ * a chunk of entries in path order at a time: creating 80,000 inodes is
+ * mostly kernel time, which a second core halves.  The directories exist
+ * already.  The first error in path order is the one reported.
+ */
+static enum pd_err
+make_parallel(struct build *b)
+{
+	struct pbuild pb;
+	struct pd_pool *pool = NULL;
+	size_t nchunks = (b->m->nentries + BUILD_CHUNK - 1) / BUILD_CHUNK, c;
+	unsigned k, nw;
+	enum pd_err rc = PD_OK;
+
+	memset(&pb, 0, sizeof(pb));
+	pb.b = b;
+	if (pd_pool_new(0, &pool) != PD_OK)
+		return pd_fail(b->err, PD_ERR_NOMEM, "building the tree");
+	nw = pd_pool_size(pool);
+	if ((pb.w = pd_calloc(nw, sizeof(*pb.w))) == NULL ||
+	    (pb.wst = pd_calloc(nw, sizeof(*pb.wst))) == NULL ||
+	    (pb.rc = pd_calloc(nchunks + 1, sizeof(*pb.rc))) == NULL ||
+	    (pb.errs = pd_calloc(nchunks + 1, sizeof(*pb.errs))) == NULL) {
+		rc = pd_fail(b->err, PD_ERR_NOMEM, "building the tree");
+		goto out;
+	}
+	for (k = 0; k < nw; k++) {
+		pb.w[k] = *b;
+		pb.w[k].bdir = (struct dircache){ .root = b->buildfd, .fd = -1 };
+		pb.w[k].pdir = (struct dircache){ .root = b->prevfd, .fd = -1 };
+		pb.w[k].st = &pb.wst[k];
+	}
+	pd_pool_for(pool, nchunks, chunk_fn, &pb);
+	for (c = 0; c < nchunks; c++)
+		if (pb.rc[c] != PD_OK) {
+			*b->err = pb.errs[c];
+			rc = pb.rc[c];
+			break;
+		}
+	for (k = 0; k < nw; k++) {
+		b->st->linked += pb.wst[k].linked;
+		b->st->written += pb.wst[k].written;
+		b->st->copied += pb.wst[k].copied;
+		b->st->bytes_written += pb.wst[k].bytes_written;
+		b->st->bytes_linked += pb.wst[k].bytes_linked;
+		dircache_free(&pb.w[k].bdir);
+		dircache_free(&pb.w[k].pdir);
+	}
+out:
+	pd_pool_free(pool);
+	pd_free(pb.w);
+	pd_free(pb.wst);
+	pd_free(pb.rc);
+	pd_free(pb.errs);
 	return rc;
 }
 
@@ -665,6 +831,7 @@ nd_build(int buildfd, const struct pr_manifest *m,
     const struct pr_manifest *prev, int prevfd, int stagefd,
     struct nd_build_stats *st, struct pd_error *err)
 {
+	pthread_mutex_t stage_mu = PTHREAD_MUTEX_INITIALIZER;
 	struct nd_build_stats dummy;
 	struct build b;
 	enum pd_err rc = PD_OK;
@@ -681,6 +848,11 @@ nd_build(int buildfd, const struct pr_manifest *m,
 	b.stagefd = stagefd;
 	b.st = st;
 	b.err = err;
+	b.bdir.root = buildfd;
+	b.bdir.fd = -1;
+	b.pdir.root = prevfd;
+	b.pdir.fd = -1;
+	b.stage_mu = &stage_mu;
 	np = b.prev != NULL ? b.prev->nentries + 1 : 1;
 	/* next[] is followed by a scratch array of the same size. */
 	if ((b.first = pd_calloc(m->nentries + 1, sizeof(*b.first))) == NULL ||
@@ -693,11 +865,21 @@ nd_build(int buildfd, const struct pr_manifest *m,
 	if ((rc = index_groups(&b)) != PD_OK ||
 	    (rc = locate_all(&b)) != PD_OK)
 		goto out;
+	/* Parents before children: directories first, in path order; then
+	 * files and links; then the other members of hardlink groups. */
 	for (i = 0; i < m->nentries && rc == PD_OK; i++)
-		rc = make_entry(&b, i);
+		if (m->entries[i].type == PR_DIR)
+			rc = make_entry(&b, i);
+	if (rc == PD_OK)
+		rc = make_parallel(&b);
+	for (i = 0; i < m->nentries && rc == PD_OK; i++)
+		if (later_member(&b, i))
+			rc = make_entry(&b, i);
 	if (rc == PD_OK)
 		rc = finish_dirs(&b);
 out:
+	dircache_free(&b.bdir);
+	dircache_free(&b.pdir);
 	pd_free(b.first);
 	pd_free(b.next);
 	pd_free(b.bysha);
