@@ -1,6 +1,7 @@
 /*
- * Between the HTTP machinery (server.c) and the request handlers
- * (routes.c, batch.c) of `pulpdist serve` (spec/PROTOCOL.md).
+ * Between the HTTP machinery (server.c, with the pure request parsing
+ * in reqparse.c) and the request handlers (routes.c, batch.c, with the
+ * reply helpers in reply.c) of `pulpdist serve` (spec/PROTOCOL.md).
  *
  * server.c parses a request on the loop thread into a struct nd_req (no
  * I/O), runs nd_handle() on a worker, and puts the reply on the wire.
@@ -61,10 +62,11 @@ struct nd_target {
 };
 
 /*
- * Map a request's path and query (as sent: nothing is percent-decoded,
- * so an escaped byte never matches) to an endpoint.  query is NULL when
- * the request had none.  PD_ERR_PARSE, with the reason in err, for
- * anything but an endpoint's exact form.  Pure; any thread.
+ * reqparse.c: map a request's path and query (as sent: nothing is
+ * percent-decoded, so an escaped byte never matches) to an endpoint.
+ * query is NULL when the request had none.  PD_ERR_PARSE, with the
+ * reason in err, for anything but an endpoint's exact form.  Pure; any
+ * thread.
  */
 enum pd_err nd_target_parse(const char *path, const char *query,
 	    struct nd_target *, struct pd_error *) PD_WARN_UNUSED;
@@ -181,13 +183,14 @@ void	nd_pack_reply(struct nd_req *, const unsigned char *from,
 	    const unsigned char *to);
 
 /*
- * Reply helpers, for handlers.  nd_reply_header ignores headers past
- * ND_REPLY_HEADERS and cuts values at ND_HEADER_MAX - 1 bytes (names
- * must be string constants).  nd_reply_error drops whatever reply was
- * set and answers {"error": TEXT, "status": N}.  nd_reply_json takes
- * j's reference.  nd_reply_file streams len bytes of fd from off and
- * takes fd; nd_reply_zfile streams the size bytes that the zstd stream
- * in the first zlen bytes of fd decodes to, and takes fd.
+ * reply.c: reply helpers, for handlers.  nd_reply_header ignores
+ * headers past ND_REPLY_HEADERS and cuts values at ND_HEADER_MAX - 1
+ * bytes (names must be string constants).  nd_reply_error drops
+ * whatever reply was set and answers {"error": TEXT, "status": N}.
+ * nd_reply_json takes j's reference.  nd_reply_file streams len bytes
+ * of fd from off and takes fd; nd_reply_zfile streams the size bytes
+ * that the zstd stream in the first zlen bytes of fd decodes to, and
+ * takes fd.
  */
 void	nd_reply_header(struct nd_req *, const char *name, const char *fmt,
 	    ...) PD_PRINTF(3, 4);
