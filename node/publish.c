@@ -4,9 +4,10 @@
  * DESIGN: directories are created first, in manifest order, so a parent
  * always exists before its children; then files and links, a chunk of
  * entries at a time on worker threads; then the other members of
- * hardlink groups, which link to a first member made before.  Directories are made 0700 and get
- * their real mode and mtime last, deepest first (a read-only directory
- * must still take its children, and adding a child changes the mtime).
+ * hardlink groups, which link to a first member made before.  Directories
+ * are made 0700 and get their real mode and mtime last, deepest first (a
+ * read-only directory must still take its children, and adding a child
+ * changes the mtime).
  * A file is, in order of preference: a hard link to the same file in the
  * previous version (same content, mode, mtime and hardlink shape: the
  * inode is identical, nothing to write); a link to the staged object (its
@@ -96,7 +97,8 @@ struct build {
 	size_t			*pcount;	/* prev group g's members */
 	struct dircache		 bdir;		/* in the tree being built */
 	struct dircache		 pdir;		/* in prev's tree */
-	pthread_mutex_t		*stage_mu;	/* a staged object's first use */
+	pthread_mutex_t		*stage_mu;	/* a staged object's first
+						 * use */
 	struct nd_build_stats	*st;
 	struct pd_error		*err;
 };
@@ -723,8 +725,12 @@ make_parallel(struct build *b)
 	}
 	for (k = 0; k < nw; k++) {
 		pb.w[k] = *b;
-		pb.w[k].bdir = (struct dircache){ .root = b->buildfd, .fd = -1 };
-		pb.w[k].pdir = (struct dircache){ .root = b->prevfd, .fd = -1 };
+		memset(&pb.w[k].bdir, 0, sizeof(pb.w[k].bdir));
+		memset(&pb.w[k].pdir, 0, sizeof(pb.w[k].pdir));
+		pb.w[k].bdir.root = b->buildfd;
+		pb.w[k].bdir.fd = -1;
+		pb.w[k].pdir.root = b->prevfd;
+		pb.w[k].pdir.fd = -1;
 		pb.w[k].st = &pb.wst[k];
 	}
 	pd_pool_for(pool, nchunks, chunk_fn, &pb);

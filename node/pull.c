@@ -463,7 +463,8 @@ fail:
 static enum pd_err
 publish(struct pull *p, uint64_t n)
 {
-	char rel[PATH_MAX + 32], target[PATH_MAX], cur[PATH_MAX], link[PATH_MAX];
+	char rel[PATH_MAX + 32], target[PATH_MAX], cur[PATH_MAX];
+	char link[PATH_MAX];
 	ssize_t len;
 	enum pd_err rc;
 

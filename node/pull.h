@@ -28,7 +28,8 @@ struct nd_pull_opts {
 	const char	*pubdir;	/* PUBDIR/TREE is switched */
 	unsigned	 keep;		/* versions kept, 0 = ND_PULL_KEEP */
 	unsigned	 parallel;	/* transfers at once, 0 = 4 */
-	unsigned	 threads;	/* for deltas and hashing, 0 = per CPU */
+	unsigned	 threads;	/* for deltas and hashing, 0: one per
+					 * CPU */
 };
 
 struct nd_pull_result {
@@ -36,10 +37,11 @@ struct nd_pull_result {
 	uint64_t	 from_version;	/* held before, 0 for none */
 	uint64_t	 to_version;	/* held now */
 	uint64_t	 added;		/* files new at their path */
-	uint64_t	 changed;	/* files with new content at their path */
+	uint64_t	 changed;	/* files with new content at their
+					 * path */
 	uint64_t	 removed;	/* files gone */
-	uint64_t	 reused;	/* new or changed files whose content was
-					 * already here: nothing fetched */
+	uint64_t	 reused;	/* new or changed files whose content
+					 * was already here: nothing fetched */
 	uint64_t	 deltas;	/* deltas applied */
 	uint64_t	 objects;	/* whole objects received */
 	uint64_t	 fallbacks;	/* deltas that gave way to objects */

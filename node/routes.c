@@ -416,7 +416,8 @@ patch(struct nd_req *r)
 	}
 	if (r->zstd_ok) {
 		/* Mostly hashes and times: zstd takes about two thirds. */
-		strcat(name, ".zst");
+		snprintf(name + strlen(name), sizeof(name) - strlen(name),
+		    ".zst");
 		if (nd_derived(r->cat, "mpatches", name, make_zcopy, &fd, &zfd,
 		    &kept, &r->err) != PD_OK || fstat(zfd, &st) != 0) {
 			close(fd);

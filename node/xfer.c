@@ -5,10 +5,11 @@
  * items over PR_PACK_ALONE as GETs of their own, the rest in batches,
  * one per part of the step's pack plan (pack.h): in the first round the
  * parts themselves (GETs the origin answers from one cached file for
- * every receiver), in later rounds POSTs naming what is left.  Bodies are written to DIR/tmp while being hashed; an
- * object is renamed into the staging directory only when its size and
- * SHA-256 match the manifest.  Deltas are applied after the round, on a
- * thread pool, and the result is checked the same way.  Whatever goes
+ * every receiver), in later rounds POSTs naming what is left.  Bodies are
+ * written to DIR/tmp while being hashed; an object is renamed into the
+ * staging directory only when its size and SHA-256 match the manifest.
+ * Deltas are applied after the round, on a thread pool, and the result
+ * is checked the same way.  Whatever goes
  * wrong with one item's bytes (a bad hash, a delta that does not apply,
  * a delta the origin cannot make) sends it back, whole, to the next
  * round; an item bad twice, or a transfer that failed on the network,

@@ -187,7 +187,8 @@ static int
 suite_pack(void)
 {
 	static const struct unit_test tests[] = {
-		{ "which content is an item, delta or whole", test_which_items },
+		{ "which content is an item, delta or whole",
+		    test_which_items },
 		{ "against nothing and against itself", test_against_nothing },
 		{ "parts cut by weight; large content alone", test_parts },
 		{ "parts cut at the item cap", test_item_cap },

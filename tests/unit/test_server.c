@@ -98,8 +98,10 @@ test_paths_bad(void)
 		"/v1/a/b/c/d/e/f/g/h/i/j",
 	};
 	static const char *const badpack[] = {
-		"/v1/trees/t/versions/3/pack/01", "/v1/trees/t/versions/3/pack/",
-		"/v1/trees/t/versions/3/pack/-1", "/v1/trees/t/versions/3/pack/x",
+		"/v1/trees/t/versions/3/pack/01",
+		"/v1/trees/t/versions/3/pack/",
+		"/v1/trees/t/versions/3/pack/-1",
+		"/v1/trees/t/versions/3/pack/x",
 		"/v1/trees/t/versions/3/pack/4294967295",
 		"/v1/trees/t/versions/3/pack/99999999999",
 		"/v1/trees/t/versions/0/pack/0", "/v1/trees/t/versions/3/pack",
