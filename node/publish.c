@@ -402,12 +402,31 @@ static enum pd_err
 open_prev(struct build *b, const struct pr_entry *e, int *fd)
 {
 	const struct pr_entry *pe;
+	const char *name;
 	struct stat st;
 	size_t k;
+	int dfd;
 
 	*fd = -1;
 	if (b->prev == NULL)
 		return PD_OK;
+	/* Mostly the same path has it (only the mtime changed), and its
+	 * directory is open already: no walk from the root. */
+	pe = pr_manifest_find(b->prev, e->path, e->path_len);
+	if (pe != NULL && pe->type == PR_FILE && pe->size == e->size &&
+	    memcmp(pe->sha, e->sha, PD_SHA256_LEN) == 0) {
+		if ((dfd = dir_of(&b->pdir, pe, &name)) >= 0)
+			*fd = openat(dfd, name, OPEN_SRC);
+		if (*fd < 0 && resource_errno(errno))
+			return efail(b, PD_ERR_IO, errno, pe,
+			    "opening previous");
+		if (*fd >= 0 && fstat(*fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (uint64_t)st.st_size == e->size)
+			return PD_OK;
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
 	for (k = prev_lower(b, e->sha); k < b->nbysha; k++) {
 		pe = &b->prev->entries[b->bysha[k]];
 		if (memcmp(pe->sha, e->sha, PD_SHA256_LEN) != 0)
@@ -436,42 +455,33 @@ open_prev(struct build *b, const struct pr_entry *e, int *fd)
  * what its name says fails here too.
  */
 static enum pd_err
-locate_all(struct build *b)
+locate_entry(struct build *b, size_t i)
 {
-	const struct pr_entry *e;
+	const struct pr_entry *e = &b->m->entries[i];
 	enum pd_err rc;
 	bool present;
-	size_t i;
 	int fd;
 
-	for (i = 0; i < b->m->nentries; i++) {
-		e = &b->m->entries[i];
-		if (e->type != PR_FILE)
-			continue;
-		if (e->link > b->m->nentries)
-			return efail(b, PD_ERR_PARSE, 0, e,
-			    "hardlink group out of range at");
-		if ((e->link != 0 && b->first[e->link - 1] != i) ||
-		    linkable(b, i))
-			continue;
-		if (e->size == 0 && memcmp(e->sha, empty_sha,
-		    PD_SHA256_LEN) == 0)
-			continue;
-		if ((rc = staged(b, e, &present)) != PD_OK)
+	if (e->type != PR_FILE)
+		return PD_OK;
+	if (e->link > b->m->nentries)
+		return efail(b, PD_ERR_PARSE, 0, e,
+		    "hardlink group out of range at");
+	if ((e->link != 0 && b->first[e->link - 1] != i) || linkable(b, i))
+		return PD_OK;
+	if (e->size == 0 && memcmp(e->sha, empty_sha, PD_SHA256_LEN) == 0)
+		return PD_OK;
+	if ((rc = staged(b, e, &present)) != PD_OK || present)
+		return rc;
+	if (b->prev != NULL && prev_has(b, e->sha)) {
+		if ((rc = open_prev(b, e, &fd)) != PD_OK)
 			return rc;
-		if (present)
-			continue;
-		if (b->prev != NULL && prev_has(b, e->sha)) {
-			if ((rc = open_prev(b, e, &fd)) != PD_OK)
-				return rc;
-			if (fd >= 0) {
-				close(fd);
-				continue;
-			}
+		if (fd >= 0) {
+			close(fd);
+			return PD_OK;
 		}
-		return efail(b, PD_ERR_NOTFOUND, 0, e, "no content for");
 	}
-	return PD_OK;
+	return efail(b, PD_ERR_NOTFOUND, 0, e, "no content for");
 }
 
 /*
@@ -666,8 +676,11 @@ later_member(const struct build *b, size_t i)
 	    b->first[e->link - 1] != i;
 }
 
+typedef enum pd_err entry_fn(struct build *, size_t);
+
 struct pbuild {
-	const struct build	*b;
+	entry_fn		*fn;
+	size_t			 n;
 	struct build		*w;		/* one per worker */
 	struct nd_build_stats	*wst;		/* one per worker */
 	enum pd_err		*rc;		/* one per chunk */
@@ -680,42 +693,36 @@ chunk_fn(void *arg, size_t c, unsigned worker)
 {
 	struct pbuild *pb = arg;
 	struct build *w = &pb->w[worker];
-	size_t i, n = pb->b->m->nentries;
-	size_t end = (c + 1) * BUILD_CHUNK < n ? (c + 1) * BUILD_CHUNK : n;
+	size_t i, end = (c + 1) * BUILD_CHUNK < pb->n ?
+	    (c + 1) * BUILD_CHUNK : pb->n;
 
 	if (atomic_load(&pb->failed))
 		return;
 	w->err = &pb->errs[c];
-	for (i = c * BUILD_CHUNK; i < end; i++) {
-		if (w->m->entries[i].type == PR_DIR || later_member(w, i))
-			continue;
-		if ((pb->rc[c] = make_entry(w, i)) != PD_OK) {
+	for (i = c * BUILD_CHUNK; i < end; i++)
+		if ((pb->rc[c] = pb->fn(w, i)) != PD_OK) {
 			atomic_store(&pb->failed, true);
 			return;
 		}
-	}
 }
 
 /*
- * Files and links (but later hardlink group members) on worker threads,
- * a chunk of entries in path order at a time: creating 80,000 inodes is
- * mostly kernel time, which a second core halves.  The directories exist
- * already.  The first error in path order is the one reported.
+ * fn for every entry, on worker threads, a chunk of entries in path
+ * order at a time: checking and creating 80,000 files is mostly kernel
+ * time, which a second core halves.  The first error in path order is
+ * the one reported; the workers' counts are added to b's.
  */
 static enum pd_err
-make_parallel(struct build *b)
+run_chunks(struct build *b, struct pd_pool *pool, entry_fn *fn)
 {
 	struct pbuild pb;
-	struct pd_pool *pool = NULL;
 	size_t nchunks = (b->m->nentries + BUILD_CHUNK - 1) / BUILD_CHUNK, c;
-	unsigned k, nw;
+	unsigned k, nw = pd_pool_size(pool);
 	enum pd_err rc = PD_OK;
 
 	memset(&pb, 0, sizeof(pb));
-	pb.b = b;
-	if (pd_pool_new(0, &pool) != PD_OK)
-		return pd_fail(b->err, PD_ERR_NOMEM, "building the tree");
-	nw = pd_pool_size(pool);
+	pb.fn = fn;
+	pb.n = b->m->nentries;
 	if ((pb.w = pd_calloc(nw, sizeof(*pb.w))) == NULL ||
 	    (pb.wst = pd_calloc(nw, sizeof(*pb.wst))) == NULL ||
 	    (pb.rc = pd_calloc(nchunks + 1, sizeof(*pb.rc))) == NULL ||
@@ -750,12 +757,20 @@ make_parallel(struct build *b)
 		dircache_free(&pb.w[k].pdir);
 	}
 out:
-	pd_pool_free(pool);
 	pd_free(pb.w);
 	pd_free(pb.wst);
 	pd_free(pb.rc);
 	pd_free(pb.errs);
 	return rc;
+}
+
+/* Files and links: the directories exist; later group members wait. */
+static enum pd_err
+make_nondir(struct build *b, size_t i)
+{
+	if (b->m->entries[i].type == PR_DIR || later_member(b, i))
+		return PD_OK;
+	return make_entry(b, i);
 }
 
 /* Directories' modes and mtimes, deepest first, then the root. */
@@ -838,6 +853,7 @@ nd_build(int buildfd, const struct pr_manifest *m,
     struct nd_build_stats *st, struct pd_error *err)
 {
 	pthread_mutex_t stage_mu = PTHREAD_MUTEX_INITIALIZER;
+	struct pd_pool *pool = NULL;
 	struct nd_build_stats dummy;
 	struct build b;
 	enum pd_err rc = PD_OK;
@@ -868,8 +884,12 @@ nd_build(int buildfd, const struct pr_manifest *m,
 		rc = pd_fail(err, PD_ERR_NOMEM, "building the tree");
 		goto out;
 	}
+	if (pd_pool_new(0, &pool) != PD_OK) {
+		rc = pd_fail(err, PD_ERR_NOMEM, "building the tree");
+		goto out;
+	}
 	if ((rc = index_groups(&b)) != PD_OK ||
-	    (rc = locate_all(&b)) != PD_OK)
+	    (rc = run_chunks(&b, pool, locate_entry)) != PD_OK)
 		goto out;
 	/* Parents before children: directories first, in path order; then
 	 * files and links; then the other members of hardlink groups. */
@@ -877,13 +897,14 @@ nd_build(int buildfd, const struct pr_manifest *m,
 		if (m->entries[i].type == PR_DIR)
 			rc = make_entry(&b, i);
 	if (rc == PD_OK)
-		rc = make_parallel(&b);
+		rc = run_chunks(&b, pool, make_nondir);
 	for (i = 0; i < m->nentries && rc == PD_OK; i++)
 		if (later_member(&b, i))
 			rc = make_entry(&b, i);
 	if (rc == PD_OK)
 		rc = finish_dirs(&b);
 out:
+	pd_pool_free(pool);
 	dircache_free(&b.bdir);
 	dircache_free(&b.pdir);
 	pd_free(b.first);
