@@ -252,6 +252,11 @@ alone_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 	} else if (rc == PD_ERR_NOTFOUND && a->r.delta) {
 		recv_drop(x, &a->r, false);
 		item_bad(x, it, e);
+	} else if (rc == PD_ERR_LIMIT) {
+		/* More bytes than the manifest allows: the peer's fault, not
+		 * the network's; nothing of it is kept. */
+		recv_drop(x, &a->r, false);
+		item_bad(x, it, e);
 	} else if (rc == PD_ERR_NOTFOUND) {
 		recv_drop(x, &a->r, false);
 		pd_fail(&why, rc, "%s: the origin does not hold its content",
@@ -531,6 +536,8 @@ batch_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 			item_bad(x, b->items[b->cur], &b->err);
 	} else if (b->err.code != PD_OK)
 		hard_fail(x, &b->err);
+	else if (rc == PD_ERR_LIMIT && b->cur < b->n && !x->hard)
+		item_bad(x, b->items[b->cur], e);	/* over the cap */
 	else if (rc != PD_OK)
 		hard_fail(x, e);
 	else if (b->state != B_END) {

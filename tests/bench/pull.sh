@@ -74,6 +74,7 @@ for _ in $(seq 100); do
 done
 
 : >results
+: >phases
 # Every run's starting trees are copied now, and nothing is deleted until
 # the end: ext4 skips inodes freed in the last minute when it allocates,
 # so deleting 80,000 files just before a run slows whatever creates files
@@ -105,6 +106,9 @@ for r in $(seq 1 "$runs"); do
 	    wc -l)
 	[ "$n" = 0 ] || { echo "pulpdist mirror differs from V2 in $n places" >&2; exit 1; }
 	echo "pd $r $wall $wire $(((c1 - c0) * 1000 / hz)) $rss" >>results
+	python3 -c 'import json; d = json.load(open("pull.json"))
+print("pulpdist run %s: %.2f s transfer, %.2f s building the version" %
+      ("'"$r"'", d["seconds_transfer"], d["seconds_build"]))' >>phases
 done
 # rsync's runs last: it replaces every file it updates, freeing 80,000
 # inodes a run, which would slow a pull that came after (see above).
@@ -142,6 +146,8 @@ for r in $(seq 1 "$runs"); do
 	read -r _ _ rw rb rc _ < <(grep "^rsync $r " results)
 	echo "| $r | $pw s | $rw s | $pb B | $rb B | $pc ms | $rc ms | $((prss / 1024)) MiB |"
 done
+echo
+cat phases
 echo
 pw=$(median pd 3) rw=$(median rsync 3)
 pb=$(median pd 4) rb=$(median rsync 4)

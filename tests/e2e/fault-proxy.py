@@ -16,6 +16,8 @@ concerns (default: all of them):
                   batch or pack answer
     nopack        answer 404 to every pack request (a node that cannot
                   make packs)
+    grow          append 1 MiB of zeros to object answers (Content-Length
+                  grown to match)
     die N         send only N bytes of the body of object answers, then
                   close the connection
     slow MS       send every body in 64 KiB pieces, MS milliseconds apart
@@ -152,6 +154,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for off in range(8, len(data), max(1, len(data) // 8)):
                 data = flip(data, off)
             what = "flipped delta"
+        elif status == 200 and fault == "grow" and \
+                path.startswith("/v1/objects/") and take():
+            # More bytes than the signed manifest allows, sent honestly
+            # (Content-Length says so): the receiver must stop reading.
+            data = data + b"\0" * (1 << 20)
+            what = "grown"
         elif status in (200, 206) and fault == "die" and \
                 path.startswith("/v1/objects/") and len(data) > arg and \
                 take():

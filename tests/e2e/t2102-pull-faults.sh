@@ -130,4 +130,21 @@ test_expect_success 'an upstream without packs: item by item, exact' '
 	rsync_clean src pub/t
 '
 
+test_expect_success 'an object longer than signed: cut off, refused, named' '
+	head -c $((2 * 1024 * 1024)) /dev/urandom >src/data/grown.img
+	origin_import
+	proxy_start grow
+	test_must_fail mirror_pull_from $PROXY_URL 2>err
+	proxy_stop
+	proxy_log >log
+	test_grep "grown" log
+	test_grep "data/grown.img" err
+	test "$(published_version)" = 6
+	# Nothing past the signed size was written anywhere.
+	find mirror/staging -type f -size +2048k >big
+	test ! -s big
+	mirror_pull >/dev/null
+	rsync_clean src pub/t
+'
+
 test_done
