@@ -64,8 +64,11 @@ pr_escape(struct pd_buf *b, const void *src, size_t n)
 		return rc;
 	while (i < n) {
 		if (plain_ascii(p[i])) {
-			rc = pd_buf_addc(b, p[i]);
-			i++;
+			/* A run at a time: most paths are nothing else. */
+			for (u = i + 1; u < n && plain_ascii(p[u]); u++)
+				;
+			rc = pd_buf_add(b, p + i, u - i);
+			i = u;
 		} else if ((u = utf8_len(p + i, n - i)) > 0) {
 			rc = pd_buf_add(b, p + i, u);
 			i += u;
