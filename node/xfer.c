@@ -754,6 +754,8 @@ patch_all(struct xctx *x, struct nd_xitem *items, size_t n,
 		if (j.ok[i]) {
 			j.items[i]->done = true;
 			x->st->deltas++;
+			/* The patched content, written to staging. */
+			x->st->bytes_written += j.items[i]->e->size;
 		} else
 			item_bad(x, j.items[i], &j.errs[i]);
 	}
