@@ -39,7 +39,7 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 	if (json)
 		return print_json(json_pack("{s:s, s:b, s:I, s:I, "
 		    "s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, "
-		    "s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:s}",
+		    "s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:s}",
 		    "tree", tree, "up_to_date", r->up_to_date,
 		    "from_version", (json_int_t)r->from_version,
 		    "to_version", (json_int_t)r->to_version,
@@ -61,7 +61,8 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 		    "bytes_written", (json_int_t)r->bytes_written,
 		    "seconds", r->seconds,
 		    "seconds_transfer", r->seconds_transfer,
-		    "seconds_build", r->seconds_build, "published", r->path));
+		    "seconds_build", r->seconds_build,
+		    "seconds_sync", r->seconds_sync, "published", r->path));
 	if (r->up_to_date) {
 		printf("tree %s: up to date at version %llu\n", tree,
 		    (unsigned long long)r->to_version);

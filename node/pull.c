@@ -357,8 +357,9 @@ build(struct pull *p, char *name, size_t namelen)
 {
 	struct nd_build_stats bs = { 0 };
 	struct stat st;
-	int buildfd = -1, versfd = -1;
+	int buildfd = -1, versfd = -1, sr;
 	enum pd_err rc;
+	double t;
 
 	snprintf(name, namelen, "%" PRIu64, p->m->version);
 	if ((rc = pd_remove_tree_at(p->stagefd, "build", p->err)) != PD_OK)
@@ -376,7 +377,10 @@ build(struct pull *p, char *name, size_t namelen)
 	 * when it arrived. */
 	p->res->bytes_written += bs.bytes_written - bs.bytes_linked;
 	/* Durable before it is renamed into place and recorded. */
-	if (syncfs(buildfd) < 0) {
+	t = now_sec();
+	sr = syncfs(buildfd);
+	p->res->seconds_sync = now_sec() - t;
+	if (sr < 0) {
 		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "syncfs");
 		goto out;
 	}

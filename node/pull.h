@@ -58,6 +58,7 @@ struct nd_pull_result {
 	double		 seconds;
 	double		 seconds_transfer; /* of which fetching and checking */
 	double		 seconds_build;	/* building the version, durably */
+	double		 seconds_sync;	/* of which waiting for the disk */
 	char		 path[4096];	/* the published version directory */
 };
 
