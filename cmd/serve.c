@@ -14,7 +14,7 @@
 #include "cmd.h"
 
 static const char usage[] = "pulpdist serve --data DIR --listen HOST:PORT "
-    "[--workers N]";
+    "[--workers N] [--max-queue Q]";
 
 static void
 help(void)
@@ -22,11 +22,13 @@ help(void)
 	printf("usage: %s\n\n"
 	    "Serve every tree of the data directory DIR over plain HTTP on\n"
 	    "HOST:PORT (port 0 picks a free one): heads, signed manifests,\n"
-	    "manifest patches, objects, deltas and batches, as\n"
+	    "manifest patches, objects, deltas, pack parts and batches, as\n"
 	    "spec/PROTOCOL.md describes.  The first line printed is\n"
 	    "\"listening on http://HOST:PORT\".  Deltas and compressed forms\n"
 	    "are made once and kept in DIR.  N worker threads (default: one\n"
-	    "per CPU) do the disk and CPU work.  SIGINT or SIGTERM stops it.\n"
+	    "per CPU) do the disk and CPU work; a request that finds Q jobs\n"
+	    "waiting for them (default: 64 per worker) is answered 503 with\n"
+	    "Retry-After.  SIGINT or SIGTERM stops it.\n"
 	    "Plain HTTP has no authentication: use it on loopback, for tests\n"
 	    "and demos.\n", usage);
 }
@@ -46,6 +48,7 @@ cmd_serve(int argc, char **argv)
 		{ "data", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "max-queue", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -57,7 +60,7 @@ cmd_serve(int argc, char **argv)
 	struct nd_server *srv = NULL;
 	const char *data = NULL;
 	char out[32];
-	uint64_t workers = 0;
+	uint64_t workers = 0, queue = 0;
 	int c, rc = 1;
 
 	memset(&o, 0, sizeof(o));
@@ -71,6 +74,13 @@ cmd_serve(int argc, char **argv)
 				return usage_error("serve", usage,
 				    "bad --workers %s (1 to 1024)", optarg);
 			break;
+		case 'q':
+			if (!parse_u64_arg(optarg, &queue) || queue == 0 ||
+			    queue > 1000000)
+				return usage_error("serve", usage,
+				    "bad --max-queue %s (1 to 1000000)",
+				    optarg);
+			break;
 		case 'h': help(); return 0;
 		default: return bad_option("serve", usage, argv);
 		}
@@ -79,6 +89,7 @@ cmd_serve(int argc, char **argv)
 		return usage_error("serve", usage, "--data and --listen, "
 		    "nothing else");
 	o.workers = (unsigned)workers;
+	o.max_queue = (unsigned)queue;
 	/* A client gone mid-write must be an error code, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	pd_error_clear(&err);

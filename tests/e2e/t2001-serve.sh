@@ -632,6 +632,56 @@ test_expect_success 'batch: a response too big to compress comes plain' '
 	test_path_is_missing "$DATA/batches/${key:0:2}/$key.zst"
 '
 
+# A second server, one worker and room for one waiting job, to overload.
+main_pid=$SERVE_PID main_url=$SERVE_URL main_log=$SERVE_LOG
+serve_start "$DATA" --workers 1 --max-queue 1
+busy_pid=$SERVE_PID busy_url=$SERVE_URL busy_log=$SERVE_LOG
+SERVE_PID=$main_pid SERVE_URL=$main_url SERVE_LOG=$main_log
+
+test_expect_success 'overloaded: 503 with Retry-After in JSON, then it recovers' '
+	"$PYTHON" - "$busy_url" >cfg <<-\EOF
+	import json, sys
+	sha = {e["path"]: e.get("sha256") for e in json.load(open("v2.json"))["entries"]}
+	for i in range(1, 201):
+	    print("url = \"%s/v1/objects/%s\"" % (sys.argv[1], sha["many/f%d" % i]))
+	    print("output = \"o.%d\"" % i)
+	EOF
+	curl -sS --parallel --parallel-max 100 -H "Accept-Encoding: zstd" \
+		-w "%{filename_effective} %{http_code} %header{retry-after} %header{content-encoding}\n" \
+		-K cfg >codes
+	test_eq 200 "$(wc -l <codes)" answers
+	awk "\$2 != 200 && \$2 != 503" codes >other
+	test ! -s other
+	# Some were turned away, as the protocol says, and the rest served.
+	awk "\$2 == 503 && \$3 != 2" codes >bad-retry
+	test ! -s bad-retry
+	grep -q " 503 " codes
+	grep -q " 200 " codes
+	n503=0
+	while read -r out code retry enc; do
+		i=${out#o.}
+		if [ "$code" = 503 ]; then
+			# The JSON error, checked on a few (python is slow).
+			n503=$((n503 + 1))
+			[ $n503 -gt 3 ] ||
+				json_check $out "d[\"status\"] == 503" "len(d) == 2"
+			continue
+		fi
+		if [ "$enc" = zstd ]; then
+			zstd -q -d -c $out >plain
+		else
+			cp $out plain
+		fi
+		cmp plain src/many/f$i
+	done <codes
+	# Not stuck: it answers the next client.
+	curl -sS -f -o one "$busy_url/v1/objects/$(sha_of v2.json README)"
+	cmp one src/README
+	serve_stop $busy_pid
+	test_grep "served [0-9]* requests ([0-9]* errors, [1-9][0-9]* overloaded)" \
+		"$busy_log"
+'
+
 test_expect_success 'SIGTERM: the server stops cleanly, status 0' '
 	serve_stop
 	test_grep "served [0-9]* requests" "$SERVE_LOG"
