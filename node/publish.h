@@ -10,6 +10,9 @@
  * built (pd_open_beneath: no symbolic link followed, nothing outside), and
  * every path comes from a manifest whose rules (no "..", parents are
  * directories) were checked before.
+ *
+ * nd_build is node/build.c, with build_src.c for where content comes
+ * from; the switch and the prune are node/publish.c.
  */
 #ifndef ND_PUBLISH_H
 #define ND_PUBLISH_H

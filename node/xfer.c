@@ -14,14 +14,15 @@
  * a delta the origin cannot make) sends it back, whole, to the next
  * round; an item bad twice, or a transfer that failed on the network,
  * ends the pull, with what was staged kept for the next attempt.
+ *
+ * The records of batch and pack responses are parsed in xbatch.c, which
+ * shares this file's context and body receiver through xfer_int.h.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -34,35 +35,12 @@
 #include "../protocol/pack.h"
 #include "../protocol/pathenc.h"
 #include "hashfile.h"
-#include "xfer.h"
+#include "xfer_int.h"
 
 #define ROUNDS_MAX	4
-#define RECORD_LINE_MAX	(2 * PD_SHA256_HEX + 64)
-/* A delta never needs to be much larger than the content it makes. */
-#define DELTA_CAP(size)	((size) + (size) / 8 + 65536)
 
-struct xctx {
-	const struct nd_xfer_opts *o;
-	struct nd_xfer_stats	*st;
-	bool			 hard;	/* stop after this round */
-	struct pd_error		*err;
-	bool			 pack;	/* this round asks for pack parts */
-};
-
-/* One body being received into DIR/tmp. */
-struct recv {
-	struct nd_xitem		*it;
-	bool			 delta;
-	bool			 open_end;	/* left is a cap, not a size */
-	int			 fd;
-	struct pd_sha256	*h;
-	uint64_t		 left;	/* bytes still to come */
-	uint64_t		 got;
-	char			 name[2 * PD_SHA256_HEX + 8];
-};
-
-static void
-obj_name(const unsigned char *sha, char *out)
+void
+nd_x_obj_name(const unsigned char *sha, char *out)
 {
 	pd_hex_encode(sha, PD_SHA256_LEN, out);
 }
@@ -83,15 +61,15 @@ delta_name(const struct nd_xitem *it, char *out)
 }
 
 /* Describe an item for messages: its first path. */
-static const char *
-item_show(const struct nd_xitem *it, char *buf, size_t len)
+const char *
+nd_x_item_show(const struct nd_xitem *it, char *buf, size_t len)
 {
 	return pr_path_show(it->e->path, it->e->path_len, buf, len);
 }
 
 /* A failure that ends the pull; the first one is the one reported. */
-static enum pd_err
-hard_fail(struct xctx *x, const struct pd_error *e)
+enum pd_err
+nd_x_hard_fail(struct xctx *x, const struct pd_error *e)
 {
 	x->hard = true;
 	return pd_fail(x->err, e->code, "%s", e->msg);
@@ -101,8 +79,8 @@ hard_fail(struct xctx *x, const struct pd_error *e)
  * An item's bytes were wrong: it goes again, whole, unless that was the
  * second time.
  */
-static void
-item_bad(struct xctx *x, struct nd_xitem *it, const struct pd_error *why)
+void
+nd_x_item_bad(struct xctx *x, struct nd_xitem *it, const struct pd_error *why)
 {
 	char ps[PR_SHOW_MAX];
 
@@ -115,12 +93,12 @@ item_bad(struct xctx *x, struct nd_xitem *it, const struct pd_error *why)
 		return;
 	x->hard = true;
 	pd_fail(x->err, why->code, "%s: content from the origin is wrong "
-	    "twice: %s", item_show(it, ps, sizeof(ps)), why->msg);
+	    "twice: %s", nd_x_item_show(it, ps, sizeof(ps)), why->msg);
 }
 
 /* Start a body of size bytes for it, into a new file in DIR/tmp. */
-static enum pd_err
-recv_start(struct xctx *x, struct recv *r, struct nd_xitem *it, bool delta,
+enum pd_err
+nd_x_recv_start(struct xctx *x, struct recv *r, struct nd_xitem *it, bool delta,
     uint64_t size, struct pd_error *err)
 {
 	r->it = it;
@@ -143,8 +121,8 @@ recv_start(struct xctx *x, struct recv *r, struct nd_xitem *it, bool delta,
 	return PD_OK;
 }
 
-static enum pd_err
-recv_write(struct xctx *x, struct recv *r, const void *p, size_t n,
+enum pd_err
+nd_x_recv_write(struct xctx *x, struct recv *r, const void *p, size_t n,
     struct pd_error *err)
 {
 	if (n > r->left)
@@ -162,8 +140,8 @@ recv_write(struct xctx *x, struct recv *r, const void *p, size_t n,
 }
 
 /* Forget a body; keep is for a part file that a Range can resume. */
-static void
-recv_drop(struct xctx *x, struct recv *r, bool keep)
+void
+nd_x_recv_drop(struct xctx *x, struct recv *r, bool keep)
 {
 	if (r->fd >= 0) {
 		close(r->fd);
@@ -178,8 +156,8 @@ recv_drop(struct xctx *x, struct recv *r, bool keep)
  * for the patch phase.  PD_OK with the item not done means its bytes
  * were wrong (already accounted for).
  */
-static enum pd_err
-recv_close(struct xctx *x, struct recv *r, struct pd_error *err)
+enum pd_err
+nd_x_recv_close(struct xctx *x, struct recv *r, struct pd_error *err)
 {
 	struct nd_xitem *it = r->it;
 	unsigned char sha[PD_SHA256_LEN];
@@ -187,7 +165,7 @@ recv_close(struct xctx *x, struct recv *r, struct pd_error *err)
 	struct pd_error why = { 0 };
 
 	if (r->left != 0 && !r->open_end) {
-		recv_drop(x, r, false);
+		nd_x_recv_drop(x, r, false);
 		return pd_fail(err, PD_ERR_PARSE, "%s: body ended early",
 		    r->name);
 	}
@@ -202,11 +180,11 @@ recv_close(struct xctx *x, struct recv *r, struct pd_error *err)
 	if (memcmp(sha, it->e->sha, sizeof(sha)) != 0) {
 		unlinkat(x->o->tmpfd, r->name, 0);
 		pd_fail(&why, PD_ERR_CORRUPT, "%s: SHA-256 does not match "
-		    "the manifest", item_show(it, ps, sizeof(ps)));
-		item_bad(x, it, &why);
+		    "the manifest", nd_x_item_show(it, ps, sizeof(ps)));
+		nd_x_item_bad(x, it, &why);
 		return PD_OK;
 	}
-	obj_name(it->e->sha, hex);
+	nd_x_obj_name(it->e->sha, hex);
 	if (renameat(x->o->tmpfd, r->name, x->o->stagefd, hex) < 0)
 		return pd_fail_errno(err, PD_ERR_IO, errno, "staging %s", hex);
 	it->done = true;
@@ -227,7 +205,7 @@ alone_sink(void *arg, const void *p, size_t n)
 {
 	struct alone *a = arg;
 
-	return recv_write(a->x, &a->r, p, n, &a->err);
+	return nd_x_recv_write(a->x, &a->r, p, n, &a->err);
 }
 
 static void
@@ -241,31 +219,31 @@ alone_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 
 	if (rc == PD_OK && a->err.code == PD_OK && status == 303) {
 		/* The origin judged the delta not worth it. */
-		recv_drop(x, &a->r, false);
+		nd_x_recv_drop(x, &a->r, false);
 		it->delta = false;
 	} else if (rc == PD_OK && a->err.code == PD_OK) {
-		if (recv_close(x, &a->r, &why) != PD_OK)
-			item_bad(x, it, &why);
+		if (nd_x_recv_close(x, &a->r, &why) != PD_OK)
+			nd_x_item_bad(x, it, &why);
 	} else if (a->err.code != PD_OK && a->err.code != PD_ERR_IO) {
-		recv_drop(x, &a->r, false);
-		item_bad(x, it, &a->err);
+		nd_x_recv_drop(x, &a->r, false);
+		nd_x_item_bad(x, it, &a->err);
 	} else if (rc == PD_ERR_NOTFOUND && a->r.delta) {
-		recv_drop(x, &a->r, false);
-		item_bad(x, it, e);
+		nd_x_recv_drop(x, &a->r, false);
+		nd_x_item_bad(x, it, e);
 	} else if (rc == PD_ERR_LIMIT) {
 		/* More bytes than the manifest allows: the peer's fault, not
 		 * the network's; nothing of it is kept. */
-		recv_drop(x, &a->r, false);
-		item_bad(x, it, e);
+		nd_x_recv_drop(x, &a->r, false);
+		nd_x_item_bad(x, it, e);
 	} else if (rc == PD_ERR_NOTFOUND) {
-		recv_drop(x, &a->r, false);
+		nd_x_recv_drop(x, &a->r, false);
 		pd_fail(&why, rc, "%s: the origin does not hold its content",
-		    item_show(it, ps, sizeof(ps)));
-		hard_fail(x, &why);
+		    nd_x_item_show(it, ps, sizeof(ps)));
+		nd_x_hard_fail(x, &why);
 	} else {
 		/* Network trouble: keep what came, a Range resumes it. */
-		recv_drop(x, &a->r, !a->r.delta);
-		hard_fail(x, a->err.code != PD_OK ? &a->err : e);
+		nd_x_recv_drop(x, &a->r, !a->r.delta);
+		nd_x_hard_fail(x, a->err.code != PD_OK ? &a->err : e);
 	}
 	pd_sha256_free(a->r.h);
 	pd_free(a);
@@ -318,7 +296,7 @@ queue_alone(struct xctx *x, struct nd_xitem *it, struct pd_error *err)
 	struct alone *a;
 	char path[2 * PD_SHA256_HEX + 32];
 	char from[PD_SHA256_HEX], to[PD_SHA256_HEX];
-	uint64_t size = it->delta ? DELTA_CAP(it->e->size) : it->e->size;
+	uint64_t size = it->delta ? ND_X_DELTA_CAP(it->e->size) : it->e->size;
 	uint64_t kept = 0;
 	enum pd_err rc;
 
@@ -327,20 +305,20 @@ queue_alone(struct xctx *x, struct nd_xitem *it, struct pd_error *err)
 	a->x = x;
 	a->r.fd = -1;
 	a->r.it = it;
-	obj_name(it->e->sha, to);
+	nd_x_obj_name(it->e->sha, to);
 	if ((a->r.h = pd_sha256_new()) == NULL) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "queueing %s", to);
 		goto fail;
 	}
 	if (!it->delta && (kept = resume_part(x, &a->r)) > 0)
 		x->st->resumed += kept;
-	else if ((rc = recv_start(x, &a->r, it, it->delta, size, err)) !=
+	else if ((rc = nd_x_recv_start(x, &a->r, it, it->delta, size, err)) !=
 	    PD_OK)
 		goto fail;
 	/* A delta's size is known only when it has all come. */
 	a->r.open_end = it->delta;
 	if (it->delta) {
-		obj_name(it->basis->sha, from);
+		nd_x_obj_name(it->basis->sha, from);
 		snprintf(path, sizeof(path), "/v1/deltas/%s/%s", from, to);
 	} else
 		snprintf(path, sizeof(path), "/v1/objects/%s", to);
@@ -350,282 +328,9 @@ queue_alone(struct xctx *x, struct nd_xitem *it, struct pd_error *err)
 	x->st->requests++;
 	return PD_OK;
 fail:
-	recv_drop(x, &a->r, false);
+	nd_x_recv_drop(x, &a->r, false);
 	pd_sha256_free(a->r.h);
 	pd_free(a);
-	return rc;
-}
-
-/* ---- many small items per POST /v1/batch ---- */
-
-enum bstate { B_LINE, B_BODY, B_END };
-
-struct batch {
-	struct xctx	*x;
-	bool		 pack;		/* a GET of a pack part */
-	struct nd_xitem	**items;
-	size_t		 n;
-	size_t		 cur;		/* the item the next record is for */
-	enum bstate	 state;
-	char		 line[RECORD_LINE_MAX + 1];
-	size_t		 linelen;
-	struct recv	 r;
-	struct pd_error	 err;
-};
-
-/* Parse "HEX" into sha; false unless exactly 64 lowercase hex digits. */
-static bool
-tok_sha(const char *tok, unsigned char *sha)
-{
-	return strlen(tok) == 2 * PD_SHA256_LEN &&
-	    pd_hex_decode(tok, PD_SHA256_LEN, sha);
-}
-
-static bool
-tok_size(const char *tok, uint64_t *v)
-{
-	char *end;
-
-	if (tok == NULL || tok[0] < '0' || tok[0] > '9' ||
-	    (tok[0] == '0' && tok[1] != '\0') || strlen(tok) > 20)
-		return false;
-	errno = 0;
-	*v = strtoull(tok, &end, 10);
-	return errno == 0 && *end == '\0';
-}
-
-/*
- * One record's line, checked against the item it must be for: the
- * origin answers in request order, with nothing we did not ask for.
- */
-static enum pd_err
-batch_record(struct batch *b)
-{
-	struct xctx *x = b->x;
-	struct nd_xitem *it;
-	char *tok[5], *save = NULL, *p = b->line;
-	unsigned char s1[PD_SHA256_LEN], s2[PD_SHA256_LEN];
-	char ps[PR_SHOW_MAX];
-	uint64_t size;
-	size_t nt = 0;
-
-	while (nt < 5 && (tok[nt] = strtok_r(p, " ", &save)) != NULL) {
-		nt++;
-		p = NULL;
-	}
-	if (b->cur == b->n) {
-		if (nt == 1 && strcmp(tok[0], "end") == 0) {
-			b->state = B_END;
-			return PD_OK;
-		}
-		goto bad;
-	}
-	it = b->items[b->cur];
-	if (nt == 3 && strcmp(tok[0], "object") == 0 &&
-	    tok_sha(tok[1], s1) && tok_size(tok[2], &size) &&
-	    memcmp(s1, it->e->sha, PD_SHA256_LEN) == 0) {
-		if (size != it->e->size)
-			return pd_fail(&b->err, PD_ERR_CORRUPT, "%s: the "
-			    "origin sends %" PRIu64 " bytes, the manifest "
-			    "says %" PRIu64, item_show(it, ps, sizeof(ps)),
-			    size, it->e->size);
-		it->delta = false;	/* whole, if it was a delta: the
-					 * origin judged it not worth it */
-		b->state = B_BODY;
-		return recv_start(x, &b->r, it, false, size, &b->err);
-	}
-	if (nt == 4 && strcmp(tok[0], "delta") == 0 && it->delta &&
-	    tok_sha(tok[1], s1) && tok_sha(tok[2], s2) &&
-	    tok_size(tok[3], &size) &&
-	    memcmp(s1, it->basis->sha, PD_SHA256_LEN) == 0 &&
-	    memcmp(s2, it->e->sha, PD_SHA256_LEN) == 0) {
-		if (size > DELTA_CAP(it->e->size))
-			return pd_fail(&b->err, PD_ERR_LIMIT, "%s: delta of "
-			    "%" PRIu64 " bytes is over the cap",
-			    item_show(it, ps, sizeof(ps)), size);
-		b->state = B_BODY;
-		return recv_start(x, &b->r, it, true, size, &b->err);
-	}
-	if (nt == 3 && strcmp(tok[0], "missing") == 0 && it->delta &&
-	    tok_sha(tok[1], s1) && tok_sha(tok[2], s2) &&
-	    memcmp(s1, it->basis->sha, PD_SHA256_LEN) == 0 &&
-	    memcmp(s2, it->e->sha, PD_SHA256_LEN) == 0) {
-		it->delta = false;
-		x->st->fallbacks++;
-		b->cur++;
-		return PD_OK;
-	}
-	if (nt == 2 && strcmp(tok[0], "missing") == 0 && !it->delta &&
-	    tok_sha(tok[1], s1) &&
-	    memcmp(s1, it->e->sha, PD_SHA256_LEN) == 0) {
-		x->hard = true;
-		return pd_fail(&b->err, PD_ERR_NOTFOUND, "%s: the origin does "
-		    "not hold its content", item_show(it, ps, sizeof(ps)));
-	}
-bad:
-	return pd_fail(&b->err, PD_ERR_PARSE, "batch response: record %zu "
-	    "of %zu is not what was asked for", b->cur + 1, b->n);
-}
-
-static enum pd_err
-batch_sink(void *arg, const void *data, size_t n)
-{
-	struct batch *b = arg;
-	const char *p = data, *nl;
-	size_t k;
-	enum pd_err rc;
-
-	while (n > 0) {
-		switch (b->state) {
-		case B_LINE:
-			nl = memchr(p, '\n', n);
-			k = nl ? (size_t)(nl - p) : n;
-			if (b->linelen + k > RECORD_LINE_MAX)
-				return pd_fail(&b->err, PD_ERR_PARSE, "batch "
-				    "response: record line too long");
-			memcpy(b->line + b->linelen, p, k);
-			b->linelen += k;
-			if (nl == NULL)
-				return PD_OK;
-			k++;
-			b->line[b->linelen] = '\0';
-			b->linelen = 0;
-			p += k;
-			n -= k;
-			if ((rc = batch_record(b)) != PD_OK)
-				return rc;
-			break;
-		case B_BODY:
-			k = n < b->r.left ? n : (size_t)b->r.left;
-			if ((rc = recv_write(b->x, &b->r, p, k, &b->err)) !=
-			    PD_OK)
-				return rc;
-			p += k;
-			n -= k;
-			break;
-		case B_END:
-			return pd_fail(&b->err, PD_ERR_PARSE, "batch "
-			    "response: bytes after its end");
-		}
-		if (b->state == B_BODY && b->r.left == 0) {
-			if ((rc = recv_close(b->x, &b->r, &b->err)) != PD_OK)
-				return rc;
-			b->state = B_LINE;
-			b->cur++;
-		}
-	}
-	return PD_OK;
-}
-
-static void
-batch_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
-{
-	struct batch *b = arg;
-	struct xctx *x = b->x;
-
-	recv_drop(x, &b->r, false);
-	if (b->pack && rc == PD_ERR_NOTFOUND && status == 404 &&
-	    b->err.code == PD_OK) {
-		/* The node cannot make this pack (say it lacks our
-		 * version's manifest): the next round asks item by item. */
-		x->st->pack_misses++;
-	} else if (b->err.code != PD_OK && b->err.code != PD_ERR_IO &&
-	    !x->hard) {
-		/* The origin sent something wrong for item cur. */
-		if (b->cur < b->n)
-			item_bad(x, b->items[b->cur], &b->err);
-	} else if (b->err.code != PD_OK)
-		hard_fail(x, &b->err);
-	else if (rc == PD_ERR_LIMIT && b->cur < b->n && !x->hard)
-		item_bad(x, b->items[b->cur], e);	/* over the cap */
-	else if (rc != PD_OK)
-		hard_fail(x, e);
-	else if (b->state != B_END) {
-		pd_fail(&b->err, PD_ERR_PARSE, "batch response ended after "
-		    "%zu of %zu records", b->cur, b->n);
-		hard_fail(x, &b->err);
-	}
-	pd_sha256_free(b->r.h);
-	pd_free(b->items);
-	pd_free(b);
-}
-
-/* Expected bytes of a batch's records, for the cap on its body. */
-static uint64_t
-batch_cap(struct nd_xitem **items, size_t n)
-{
-	uint64_t cap = 16;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		cap += RECORD_LINE_MAX + (items[i]->delta ?
-		    DELTA_CAP(items[i]->e->size) : items[i]->e->size);
-	return cap;
-}
-
-/*
- * Ask for items[0..n) in one response: part k of the step's pack (a
- * GET, the same for every receiver at our version) or, with k ==
- * PR_PACK_NOPART, a POST /v1/batch naming each item.
- */
-static enum pd_err
-queue_batch(struct xctx *x, struct nd_xitem **items, size_t n, uint32_t k,
-    struct pd_error *err)
-{
-	struct batch *b;
-	struct pd_buf req;
-	char h1[PD_SHA256_HEX], h2[PD_SHA256_HEX], path[PR_TREE_NAME_MAX + 160];
-	enum pd_err rc = PD_OK;
-	size_t i;
-
-	pd_buf_init(&req, k == PR_PACK_NOPART ? n * 160 + 64 : 0);
-	if ((b = pd_calloc(1, sizeof(*b))) == NULL ||
-	    (b->items = pd_calloc(n, sizeof(*b->items))) == NULL) {
-		rc = pd_fail(err, PD_ERR_NOMEM, "queueing a batch");
-		goto fail;
-	}
-	b->x = x;
-	b->n = n;
-	b->r.fd = -1;
-	b->pack = k != PR_PACK_NOPART;
-	memcpy(b->items, items, n * sizeof(*items));
-	if (b->pack) {
-		snprintf(path, sizeof(path), "%s/%" PRIu32 "?from=%s",
-		    x->o->pack_base, k, x->o->pack_from);
-		rc = nd_fetch_add(x->o->fetch, path, NULL, 0, 0,
-		    batch_cap(items, n), batch_sink, batch_done, b, err);
-		if (rc != PD_OK)
-			goto fail;
-		x->st->requests++;
-		x->st->packs++;
-		return PD_OK;
-	}
-	rc = pd_buf_adds(&req, "{\"items\": [");
-	for (i = 0; i < n && rc == PD_OK; i++) {
-		obj_name(items[i]->e->sha, h2);
-		if (items[i]->delta) {
-			obj_name(items[i]->basis->sha, h1);
-			rc = pd_buf_printf(&req, "%s[\"d\", \"%s\", \"%s\"]",
-			    i ? ", " : "", h1, h2);
-		} else
-			rc = pd_buf_printf(&req, "%s[\"o\", \"%s\"]",
-			    i ? ", " : "", h2);
-	}
-	if (rc != PD_OK || (rc = pd_buf_adds(&req, "]}")) != PD_OK) {
-		rc = pd_fail(err, rc, "building a batch request");
-		goto fail;
-	}
-	if ((rc = nd_fetch_add(x->o->fetch, "/v1/batch", req.data, req.len, 0,
-	    batch_cap(items, n), batch_sink, batch_done, b, err)) != PD_OK)
-		goto fail;
-	x->st->requests++;
-	pd_buf_free(&req);
-	return PD_OK;
-fail:
-	if (b)
-		pd_free(b->items);
-	pd_free(b);
-	pd_buf_free(&req);
 	return rc;
 }
 
@@ -652,7 +357,7 @@ patch_one(struct xctx *x, struct nd_xitem *it, struct pd_error *err)
 
 	delta_name(it, dname);
 	part_name(it->e->sha, pname);
-	item_show(it, ps, sizeof(ps));
+	nd_x_item_show(it, ps, sizeof(ps));
 	/* The basis is the previous version's file, which a local user
 	 * may have changed: it must still look as the old manifest says,
 	 * and the result is checked by hash whatever it was. */
@@ -694,7 +399,7 @@ patch_one(struct xctx *x, struct nd_xitem *it, struct pd_error *err)
 		    "does not match the manifest", ps);
 		goto out;
 	}
-	obj_name(it->e->sha, hex);
+	nd_x_obj_name(it->e->sha, hex);
 	if (renameat(x->o->tmpfd, pname, x->o->stagefd, hex) < 0) {
 		rc = pd_fail_errno(err, PD_ERR_IO, errno, "staging %s", hex);
 		goto out;
@@ -757,7 +462,7 @@ patch_all(struct xctx *x, struct nd_xitem *items, size_t n,
 			/* The patched content, written to staging. */
 			x->st->bytes_written += j.items[i]->e->size;
 		} else
-			item_bad(x, j.items[i], &j.errs[i]);
+			nd_x_item_bad(x, j.items[i], &j.errs[i]);
 	}
 out:
 	pd_pool_free(pool);
@@ -803,8 +508,8 @@ queue_round(struct xctx *x, struct nd_xitem *items, size_t n,
 			left += !items[j].done;
 		}
 		if (left > 0)
-			rc = queue_batch(x, batch, nb, x->pack ? items[i].part :
-			    PR_PACK_NOPART, err);
+			rc = nd_x_queue_batch(x, batch, nb, x->pack ?
+			    items[i].part : PR_PACK_NOPART, err);
 	}
 	pd_free(batch);
 	return rc;
@@ -842,7 +547,7 @@ nd_xfer_run(const struct nd_xfer_opts *o, struct nd_xitem *items, size_t n,
 	for (i = 0; i < n && items[i].done; i++)
 		;
 	return pd_fail(err, PD_ERR_CORRUPT, "%s: no good content after %u "
-	    "rounds", item_show(&items[i], ps, sizeof(ps)), ROUNDS_MAX);
+	    "rounds", nd_x_item_show(&items[i], ps, sizeof(ps)), ROUNDS_MAX);
 }
 
 /* ---- resuming ---- */
@@ -866,7 +571,7 @@ recheck_fn(void *arg, size_t i, unsigned worker)
 	int fd;
 
 	(void)worker;
-	obj_name(it->e->sha, hex);
+	nd_x_obj_name(it->e->sha, hex);
 	if ((fd = openat(r->o->stagefd, hex, O_RDONLY | O_NOFOLLOW |
 	    O_NONBLOCK | O_CLOEXEC)) < 0)
 		return;

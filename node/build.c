@@ -1,0 +1,643 @@
+/*
+ * Build a version directory (nd_build, publish.h).  Apart from publish.c
+ * because switching and pruning share nothing with the build but the
+ * header.  Where each file's content comes from is build_src.c: the two
+ * together are too big for one file, and the checks on sources read
+ * best on their own.
+ *
+ * DESIGN: directories are created first, in manifest order, so a parent
+ * always exists before its children; then files and links, a chunk of
+ * entries at a time on worker threads; then the other members of
+ * hardlink groups, which link to a first member made before.  Directories
+ * are made 0700 and get their real mode and mtime last, deepest first (a
+ * read-only directory must still take its children, and adding a child
+ * changes the mtime).
+ * A file is, in order of preference: a hard link to the same file in the
+ * previous version (same content, mode, mtime and hardlink shape: the
+ * inode is identical, nothing to write); a link to the staged object (its
+ * first use: the object's inode becomes the file); a copy of content
+ * found elsewhere (a rename, a copy, a second use).  Members of a
+ * hardlink group are links to the group's first path.
+ *
+ * An inode that some tree already holds is never given a mode or a time:
+ * that would change the published version under its readers.  Only new
+ * copies and staged objects with a single link get metadata, and a
+ * staged object is linked in only when its owner can still read it (a
+ * 0000 file could not be copied from for a second use without
+ * CAP_DAC_OVERRIDE).
+ *
+ * How far a source is trusted, and why every file's source is settled
+ * before the first entry is made: build_src.c.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/fsx.h"
+#include "../common/mem.h"
+#include "../common/pool.h"
+#include "../protocol/pathenc.h"
+#include "build_int.h"
+
+#define BUILD_CHUNK	256	/* entries a worker takes at a time */
+#define COPY_CHUNK	((size_t)1 << 30)	/* per copy_file_range call */
+
+enum pd_err
+nd_b_efail(struct build *b, enum pd_err code, int errnum,
+    const struct pr_entry *e, const char *what)
+{
+	char ps[PR_SHOW_MAX];
+
+	pr_path_show(e->path, e->path_len, ps, sizeof(ps));
+	if (errnum)
+		return pd_fail_errno(b->err, code, errnum, "%s %s", what, ps);
+	return pd_fail(b->err, code, "%s %s", what, ps);
+}
+
+/* Running out of descriptors or memory is no reason to look elsewhere. */
+bool
+nd_b_resource_errno(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOMEM || e == EIO;
+}
+
+/* Split e's path: open its parent beneath root, point *name at the rest. */
+static int
+open_parent(int root, const struct pr_entry *e, const char **name)
+{
+	const char *slash = memrchr(e->path, '/', e->path_len);
+	char *dir;
+	int fd, saved;
+
+	if (slash == NULL) {
+		*name = e->path;
+		return fcntl(root, F_DUPFD_CLOEXEC, 0);
+	}
+	*name = slash + 1;
+	if ((dir = pd_memdup0(e->path, (size_t)(slash - e->path))) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	fd = pd_open_beneath(root, dir, O_RDONLY | O_DIRECTORY, 0);
+	saved = errno;
+	pd_free(dir);
+	errno = saved;
+	return fd;
+}
+
+/* Like open_parent, but the descriptor is the cache's: do not close it. */
+int
+nd_b_dir_of(struct dircache *c, const struct pr_entry *e, const char **name)
+{
+	const char *slash = memrchr(e->path, '/', e->path_len);
+	size_t len = slash ? (size_t)(slash - e->path) : 0;
+	char *p;
+
+	if (slash == NULL) {
+		*name = e->path;
+		return c->root;
+	}
+	*name = slash + 1;
+	if (c->fd >= 0 && len == c->len && memcmp(c->path, e->path, len) == 0)
+		return c->fd;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	if (len + 1 > c->cap) {
+		if ((p = pd_reallocarray(c->path, 2 * len + 64, 1)) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		c->path = p;
+		c->cap = 2 * len + 64;
+	}
+	memcpy(c->path, e->path, len);
+	c->path[len] = '\0';
+	c->len = len;
+	c->fd = pd_open_beneath(c->root, c->path, O_RDONLY | O_DIRECTORY, 0);
+	return c->fd;
+}
+
+static void
+dircache_free(struct dircache *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	pd_free(c->path);
+}
+
+/* Is the inode st what entry e describes, as far as stat can tell? */
+static bool
+stat_is(const struct stat *st, const struct pr_entry *e)
+{
+	return S_ISREG(st->st_mode) && (uint64_t)st->st_size == e->size &&
+	    (uint32_t)(st->st_mode & 07777) == e->mode &&
+	    (int64_t)st->st_mtim.tv_sec == e->mtime.sec &&
+	    (uint32_t)st->st_mtim.tv_nsec == e->mtime.nsec;
+}
+
+static int
+sha_cmp(const void *x, const void *y, void *arg)
+{
+	const struct pr_manifest *m = arg;
+
+	return memcmp(m->entries[*(const size_t *)x].sha,
+	    m->entries[*(const size_t *)y].sha, PD_SHA256_LEN);
+}
+
+/*
+ * Copy size bytes from in to out, in bounded pieces.  0, or an errno;
+ * EIO if in ends early (it changed since its size was checked).
+ */
+static int
+copy_fd(int in, int out, uint64_t size)
+{
+	unsigned char buf[65536];
+	uint64_t done = 0;
+	size_t want;
+	ssize_t n;
+
+	while (done < size) {
+		want = size - done > COPY_CHUNK ? COPY_CHUNK :
+		    (size_t)(size - done);
+		if ((n = copy_file_range(in, NULL, out, NULL, want, 0)) > 0) {
+			done += (uint64_t)n;
+			continue;
+		}
+		if (n == 0)
+			return EIO;
+		if (errno == EINTR)
+			continue;
+		/* Not between these files: the offsets moved, read on. */
+		if (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+		    errno == EOPNOTSUPP)
+			break;
+		return errno;
+	}
+	while (done < size) {
+		want = size - done > sizeof(buf) ? sizeof(buf) :
+		    (size_t)(size - done);
+		if ((n = pd_read_full(in, buf, want)) < 0)
+			return errno;
+		if (n == 0)
+			return EIO;
+		if (pd_write_all(out, buf, (size_t)n) != PD_OK)
+			return errno;
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Give an inode of this build e's mode, then its mtime. */
+static int
+set_meta(int fd, const struct pr_entry *e)
+{
+	struct timespec ts[2];
+
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime.sec;
+	ts[0].tv_nsec = ts[1].tv_nsec = (long)e->mtime.nsec;
+	if (fchmod(fd, (mode_t)e->mode) < 0 || futimens(fd, ts) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Link e from prev's same path, if the file there is still what prev's
+ * manifest says.  *done false: it is not, take the content elsewhere.
+ */
+static enum pd_err
+link_prev(struct build *b, const struct pr_entry *e, int pfd,
+    const char *name, bool *done)
+{
+	struct stat ps, bs;
+	const char *lname;
+	enum pd_err rc = PD_OK;
+	int lfd;
+
+	*done = false;
+	if ((lfd = nd_b_dir_of(&b->pdir, e, &lname)) < 0)
+		return nd_b_resource_errno(errno) ? nd_b_efail(b, PD_ERR_IO,
+		    errno, e, "opening the previous directory of") : PD_OK;
+	if (fstatat(lfd, lname, &ps, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !stat_is(&ps, e))
+		goto out;
+	if (linkat(lfd, lname, pfd, name, 0) < 0) {
+		/* Too many links, another file system, gone: copy. */
+		if (errno != EMLINK && errno != EXDEV && errno != ENOENT &&
+		    errno != EPERM)
+			rc = nd_b_efail(b, PD_ERR_IO, errno, e,
+			    "linking unchanged");
+		goto out;
+	}
+	/* The name may have changed between the check and the link. */
+	if (fstatat(pfd, name, &bs, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = nd_b_efail(b, PD_ERR_IO, errno, e, "checking");
+		goto out;
+	}
+	if (bs.st_ino != ps.st_ino || bs.st_dev != ps.st_dev ||
+	    !stat_is(&bs, e)) {
+		if (unlinkat(pfd, name, 0) < 0)
+			rc = nd_b_efail(b, PD_ERR_IO, errno, e, "removing");
+		goto out;
+	}
+	*done = true;
+	b->st->linked++;
+out:
+	return rc;
+}
+
+/* Materialize a file: empty, staged object (link or copy), copy of prev. */
+static enum pd_err
+make_file(struct build *b, const struct pr_entry *e, int pfd,
+    const char *name)
+{
+	char hex[PD_SHA256_HEX];
+	struct stat st, lst;
+	enum pd_err rc = PD_OK;
+	bool from_prev = false;
+	int in = -1, out = -1, e2, lr;
+
+	if (e->size == 0 && memcmp(e->sha, nd_b_empty_sha, PD_SHA256_LEN) == 0)
+		goto create;
+	if ((rc = nd_b_open_staged(b, e, hex, &in, &st)) != PD_OK)
+		goto out;
+	if (in >= 0 && (e->mode & S_IRUSR)) {
+		/* First use: the staged inode becomes the file.  Workers may
+		 * build two paths of one content at once: only one may see
+		 * a single link and take it. */
+		pthread_mutex_lock(b->stage_mu);
+		lr = fstat(in, &st) == 0 && st.st_nlink == 1 ?
+		    linkat(b->stagefd, hex, pfd, name, 0) : 1;
+		e2 = errno;
+		pthread_mutex_unlock(b->stage_mu);
+		if (lr == 0) {
+			if (fstatat(pfd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0) {
+				rc = nd_b_efail(b, PD_ERR_IO, errno, e,
+				    "checking");
+				goto out;
+			}
+			if (lst.st_ino != st.st_ino ||
+			    lst.st_dev != st.st_dev) {
+				rc = nd_b_efail(b, PD_ERR_CORRUPT, 0, e,
+				    "staged content replaced while linked for");
+				goto out;
+			}
+			if (set_meta(in, e) < 0) {
+				rc = nd_b_efail(b, PD_ERR_IO, errno, e,
+				    "setting mode of");
+				goto out;
+			}
+			b->st->written++;
+			b->st->bytes_written += e->size;
+			b->st->bytes_linked += e->size;
+			goto out;
+		}
+		if (lr < 0 && e2 != EXDEV && e2 != EMLINK) {
+			rc = nd_b_efail(b, PD_ERR_IO, e2, e, "linking");
+			goto out;
+		}
+	}
+	if (in < 0) {
+		if ((rc = nd_b_open_prev(b, e, &in)) != PD_OK)
+			goto out;
+		if (in < 0) {
+			rc = nd_b_efail(b, PD_ERR_NOTFOUND, 0, e,
+			    "no content for");
+			goto out;
+		}
+		from_prev = true;
+	}
+create:
+	if ((out = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		rc = nd_b_efail(b, PD_ERR_IO, errno, e, "creating");
+		goto out;
+	}
+	if (in >= 0 && (e2 = copy_fd(in, out, e->size)) != 0) {
+		rc = nd_b_efail(b, PD_ERR_IO, e2, e, "copying");
+		goto out;
+	}
+	/* After the bytes: a write clears set-user-ID. */
+	if (set_meta(out, e) < 0) {
+		rc = nd_b_efail(b, PD_ERR_IO, errno, e, "setting mode of");
+		goto out;
+	}
+	if (from_prev)
+		b->st->copied++;
+	else
+		b->st->written++;
+	b->st->bytes_written += e->size;
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return rc;
+}
+
+static enum pd_err
+make_entry(struct build *b, size_t i)
+{
+	const struct pr_entry *e = &b->m->entries[i], *l;
+	struct timespec ts[2];
+	const char *name, *lname;
+	enum pd_err rc = PD_OK;
+	bool done = false;
+	int pfd, lfd;
+
+	if ((pfd = nd_b_dir_of(&b->bdir, e, &name)) < 0)
+		return nd_b_efail(b, PD_ERR_IO, errno, e,
+		    "opening the directory of");
+	switch (e->type) {
+	case PR_DIR:
+		if (mkdirat(pfd, name, 0700) < 0)
+			rc = nd_b_efail(b, PD_ERR_IO, errno, e,
+			    "creating directory");
+		break;
+	case PR_LINK:
+		ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime.sec;
+		ts[0].tv_nsec = ts[1].tv_nsec = (long)e->mtime.nsec;
+		if (symlinkat(e->target, pfd, name) < 0 ||
+		    utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = nd_b_efail(b, PD_ERR_IO, errno, e,
+			    "creating symbolic link");
+		break;
+	case PR_FILE:
+		if (e->link != 0 && b->first[e->link - 1] != i) {
+			/* A later member: link to the group's first path. */
+			l = &b->m->entries[b->first[e->link - 1]];
+			if ((lfd = open_parent(b->buildfd, l, &lname)) < 0 ||
+			    linkat(lfd, lname, pfd, name, 0) < 0)
+				rc = nd_b_efail(b, PD_ERR_IO, errno, e,
+				    "linking");
+			if (lfd >= 0)
+				close(lfd);
+			break;
+		}
+		if (nd_b_linkable(b, i) &&
+		    (rc = link_prev(b, e, pfd, name, &done)) != PD_OK)
+			break;
+		if (!done)
+			rc = make_file(b, e, pfd, name);
+		break;
+	default:
+		rc = nd_b_efail(b, PD_ERR_PARSE, 0, e, "unknown type of");
+		break;
+	}
+	return rc;
+}
+
+/* A later member of a hardlink group: made after its group's first. */
+static bool
+later_member(const struct build *b, size_t i)
+{
+	const struct pr_entry *e = &b->m->entries[i];
+
+	return e->type == PR_FILE && e->link != 0 &&
+	    b->first[e->link - 1] != i;
+}
+
+typedef enum pd_err entry_fn(struct build *, size_t);
+
+struct pbuild {
+	entry_fn		*fn;
+	size_t			 n;
+	struct build		*w;		/* one per worker */
+	struct nd_build_stats	*wst;		/* one per worker */
+	enum pd_err		*rc;		/* one per chunk */
+	struct pd_error		*errs;		/* one per chunk */
+	atomic_bool		 failed;
+};
+
+static void
+chunk_fn(void *arg, size_t c, unsigned worker)
+{
+	struct pbuild *pb = arg;
+	struct build *w = &pb->w[worker];
+	size_t i, end = (c + 1) * BUILD_CHUNK < pb->n ?
+	    (c + 1) * BUILD_CHUNK : pb->n;
+
+	if (atomic_load(&pb->failed))
+		return;
+	w->err = &pb->errs[c];
+	for (i = c * BUILD_CHUNK; i < end; i++)
+		if ((pb->rc[c] = pb->fn(w, i)) != PD_OK) {
+			atomic_store(&pb->failed, true);
+			return;
+		}
+}
+
+/*
+ * fn for every entry, on worker threads, a chunk of entries in path
+ * order at a time: checking and creating 80,000 files is mostly kernel
+ * time, which a second core halves.  The first error in path order is
+ * the one reported; the workers' counts are added to b's.
+ */
+static enum pd_err
+run_chunks(struct build *b, struct pd_pool *pool, entry_fn *fn)
+{
+	struct pbuild pb;
+	size_t nchunks = (b->m->nentries + BUILD_CHUNK - 1) / BUILD_CHUNK, c;
+	unsigned k, nw = pd_pool_size(pool);
+	enum pd_err rc = PD_OK;
+
+	memset(&pb, 0, sizeof(pb));
+	pb.fn = fn;
+	pb.n = b->m->nentries;
+	if ((pb.w = pd_calloc(nw, sizeof(*pb.w))) == NULL ||
+	    (pb.wst = pd_calloc(nw, sizeof(*pb.wst))) == NULL ||
+	    (pb.rc = pd_calloc(nchunks + 1, sizeof(*pb.rc))) == NULL ||
+	    (pb.errs = pd_calloc(nchunks + 1, sizeof(*pb.errs))) == NULL) {
+		rc = pd_fail(b->err, PD_ERR_NOMEM, "building the tree");
+		goto out;
+	}
+	for (k = 0; k < nw; k++) {
+		pb.w[k] = *b;
+		memset(&pb.w[k].bdir, 0, sizeof(pb.w[k].bdir));
+		memset(&pb.w[k].pdir, 0, sizeof(pb.w[k].pdir));
+		pb.w[k].bdir.root = b->buildfd;
+		pb.w[k].bdir.fd = -1;
+		pb.w[k].pdir.root = b->prevfd;
+		pb.w[k].pdir.fd = -1;
+		pb.w[k].st = &pb.wst[k];
+	}
+	pd_pool_for(pool, nchunks, chunk_fn, &pb);
+	for (c = 0; c < nchunks; c++)
+		if (pb.rc[c] != PD_OK) {
+			*b->err = pb.errs[c];
+			rc = pb.rc[c];
+			break;
+		}
+	for (k = 0; k < nw; k++) {
+		b->st->linked += pb.wst[k].linked;
+		b->st->written += pb.wst[k].written;
+		b->st->copied += pb.wst[k].copied;
+		b->st->bytes_written += pb.wst[k].bytes_written;
+		b->st->bytes_linked += pb.wst[k].bytes_linked;
+		dircache_free(&pb.w[k].bdir);
+		dircache_free(&pb.w[k].pdir);
+	}
+out:
+	pd_free(pb.w);
+	pd_free(pb.wst);
+	pd_free(pb.rc);
+	pd_free(pb.errs);
+	return rc;
+}
+
+/* Files and links: the directories exist; later group members wait. */
+static enum pd_err
+make_nondir(struct build *b, size_t i)
+{
+	if (b->m->entries[i].type == PR_DIR || later_member(b, i))
+		return PD_OK;
+	return make_entry(b, i);
+}
+
+/* Directories' modes and mtimes, deepest first, then the root. */
+static enum pd_err
+finish_dirs(struct build *b)
+{
+	const struct pr_entry *e;
+	struct pr_entry root;
+	const char *name;
+	size_t i;
+	int pfd, fd, e2;
+
+	for (i = b->m->nentries; i-- > 0;) {
+		e = &b->m->entries[i];
+		if (e->type != PR_DIR)
+			continue;
+		if ((pfd = open_parent(b->buildfd, e, &name)) < 0)
+			return nd_b_efail(b, PD_ERR_IO, errno, e, "opening");
+		fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		e2 = errno;
+		close(pfd);
+		if (fd < 0)
+			return nd_b_efail(b, PD_ERR_IO, e2, e, "opening");
+		if (set_meta(fd, e) < 0) {
+			e2 = errno;
+			close(fd);
+			return nd_b_efail(b, PD_ERR_IO, e2, e,
+			    "setting mode of");
+		}
+		close(fd);
+	}
+	memset(&root, 0, sizeof(root));
+	root.mode = b->m->root_mode;
+	root.mtime = b->m->root_mtime;
+	if (set_meta(b->buildfd, &root) < 0)
+		return pd_fail_errno(b->err, PD_ERR_IO, errno,
+		    "setting mode of the tree's top directory");
+	return PD_OK;
+}
+
+/* Group tables of the new manifest and member counts of prev's groups. */
+static enum pd_err
+index_groups(struct build *b)
+{
+	const struct pr_manifest *m = b->m;
+	size_t i, g, *last;
+
+	/* A checked manifest numbers groups 1..n, n below its entries. */
+	for (i = 0; i <= m->nentries; i++)
+		b->first[i] = ND_B_NO_ENTRY;
+	last = b->next + m->nentries + 1;
+	for (i = 0; i < m->nentries; i++) {
+		b->next[i] = ND_B_NO_ENTRY;
+		if ((g = m->entries[i].link) == 0 || g > m->nentries ||
+		    m->entries[i].type != PR_FILE)
+			continue;
+		if (b->first[g - 1] == ND_B_NO_ENTRY)
+			b->first[g - 1] = i;
+		else
+			b->next[last[g - 1]] = i;
+		last[g - 1] = i;
+	}
+	for (i = 0; b->prev != NULL && i < b->prev->nentries; i++) {
+		g = b->prev->entries[i].link;
+		if (b->prev->entries[i].type == PR_FILE) {
+			b->bysha[b->nbysha++] = i;
+			if (g != 0 && g <= b->prev->nentries)
+				b->pcount[g - 1]++;
+		}
+	}
+	if (b->nbysha > 1)
+		qsort_r(b->bysha, b->nbysha, sizeof(*b->bysha), sha_cmp,
+		    (void *)b->prev);
+	return PD_OK;
+}
+
+enum pd_err
+nd_build(int buildfd, const struct pr_manifest *m,
+    const struct pr_manifest *prev, int prevfd, int stagefd,
+    struct nd_build_stats *st, struct pd_error *err)
+{
+	pthread_mutex_t stage_mu = PTHREAD_MUTEX_INITIALIZER;
+	struct pd_pool *pool = NULL;
+	struct nd_build_stats dummy;
+	struct build b;
+	enum pd_err rc = PD_OK;
+	size_t i, np;
+
+	if (st == NULL)
+		st = &dummy;
+	memset(&b, 0, sizeof(b));
+	memset(st, 0, sizeof(*st));
+	b.m = m;
+	b.prev = prevfd >= 0 ? prev : NULL;
+	b.buildfd = buildfd;
+	b.prevfd = prevfd;
+	b.stagefd = stagefd;
+	b.st = st;
+	b.err = err;
+	b.bdir.root = buildfd;
+	b.bdir.fd = -1;
+	b.pdir.root = prevfd;
+	b.pdir.fd = -1;
+	b.stage_mu = &stage_mu;
+	np = b.prev != NULL ? b.prev->nentries + 1 : 1;
+	/* next[] is followed by a scratch array of the same size. */
+	if ((b.first = pd_calloc(m->nentries + 1, sizeof(*b.first))) == NULL ||
+	    (b.next = pd_calloc(m->nentries + 1, 2 * sizeof(*b.next))) ==
+	    NULL || (b.bysha = pd_calloc(np, sizeof(*b.bysha))) == NULL ||
+	    (b.pcount = pd_calloc(np, sizeof(*b.pcount))) == NULL) {
+		rc = pd_fail(err, PD_ERR_NOMEM, "building the tree");
+		goto out;
+	}
+	if (pd_pool_new(0, &pool) != PD_OK) {
+		rc = pd_fail(err, PD_ERR_NOMEM, "building the tree");
+		goto out;
+	}
+	if ((rc = index_groups(&b)) != PD_OK ||
+	    (rc = run_chunks(&b, pool, nd_b_locate_entry)) != PD_OK)
+		goto out;
+	/* Parents before children: directories first, in path order; then
+	 * files and links; then the other members of hardlink groups. */
+	for (i = 0; i < m->nentries && rc == PD_OK; i++)
+		if (m->entries[i].type == PR_DIR)
+			rc = make_entry(&b, i);
+	if (rc == PD_OK)
+		rc = run_chunks(&b, pool, make_nondir);
+	for (i = 0; i < m->nentries && rc == PD_OK; i++)
+		if (later_member(&b, i))
+			rc = make_entry(&b, i);
+	if (rc == PD_OK)
+		rc = finish_dirs(&b);
+out:
+	pd_pool_free(pool);
+	dircache_free(&b.bdir);
+	dircache_free(&b.pdir);
+	pd_free(b.first);
+	pd_free(b.next);
+	pd_free(b.bysha);
+	pd_free(b.pcount);
+	return rc;
+}

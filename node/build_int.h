@@ -1,0 +1,98 @@
+/*
+ * Shared between the two files that build a version's tree only:
+ * node/build.c (creating the entries, on workers) and node/build_src.c
+ * (where each file's content comes from).  The interface is publish.h.
+ */
+#ifndef ND_BUILD_INT_H
+#define ND_BUILD_INT_H
+
+#include <sys/stat.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "publish.h"
+
+#define ND_B_NO_ENTRY	SIZE_MAX
+
+/*
+ * The directory of the last entry, kept open: entries come in path
+ * order, so most share their directory with the one before, and opening
+ * it beneath the root (openat2 walks every component) once a directory
+ * instead of once a file matters at 80,000 files.
+ */
+struct dircache {
+	int		 root;
+	int		 fd;		/* of path, or -1 */
+	char		*path;
+	size_t		 len;
+	size_t		 cap;
+};
+
+struct build {
+	const struct pr_manifest *m;
+	const struct pr_manifest *prev;	/* NULL: no previous tree */
+	int			 buildfd;
+	int			 prevfd;
+	int			 stagefd;	/* -1: nothing staged */
+	size_t			*bysha;		/* prev files sorted by sha */
+	size_t			 nbysha;
+	size_t			*first;		/* group g's first entry */
+	size_t			*next;		/* next entry of the group */
+	size_t			*pcount;	/* prev group g's members */
+	struct dircache		 bdir;		/* in the tree being built */
+	struct dircache		 pdir;		/* in prev's tree */
+	pthread_mutex_t		*stage_mu;	/* a staged object's first
+						 * use */
+	struct nd_build_stats	*st;
+	struct pd_error		*err;
+};
+
+/* SHA-256 of no bytes: an empty file needs no source. */
+extern const unsigned char nd_b_empty_sha[PD_SHA256_LEN];
+
+/* build.c */
+
+/* Fail with what and e's path (escaped), with errnum's text unless 0. */
+enum pd_err nd_b_efail(struct build *, enum pd_err, int errnum,
+	    const struct pr_entry *e, const char *what);
+
+/* Is e a lack of descriptors or memory, not of the file looked for? */
+bool	nd_b_resource_errno(int e);
+
+/*
+ * e's parent directory beneath c's root, kept open in c; *name points at
+ * the last part of e's path.  The descriptor is c's (do not close it);
+ * -1 with errno set.
+ */
+int	nd_b_dir_of(struct dircache *c, const struct pr_entry *e,
+	    const char **name);
+
+/* build_src.c */
+
+/*
+ * Can new entry i (a group's first member, or in no group) be the very
+ * inode of prev's same path?
+ */
+bool	nd_b_linkable(const struct build *, size_t i);
+
+/*
+ * Open e's staged object, named in hex: *fd (-1 if none), its stat in
+ * *st.  PD_ERR_CORRUPT if it is not a regular file of e's size.
+ */
+enum pd_err nd_b_open_staged(struct build *, const struct pr_entry *e,
+	    char *hex, int *fd, struct stat *st) PD_WARN_UNUSED;
+
+/* Open a file of prev with e's content: *fd, or -1 if none is fit. */
+enum pd_err nd_b_open_prev(struct build *, const struct pr_entry *e,
+	    int *fd) PD_WARN_UNUSED;
+
+/*
+ * Before anything is made: can entry i's content be had?  PD_ERR_NOTFOUND
+ * if not, PD_ERR_CORRUPT for a staged object that is not what it says.
+ */
+enum pd_err nd_b_locate_entry(struct build *, size_t i) PD_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,294 @@
+/*
+ * Many small items in one response (xfer.c): the records of a POST
+ * /v1/batch or of a pack part, each checked against the item it must be
+ * for, their bodies handed to the receiver in xfer.c.  Apart because it
+ * is a parser of the peer's bytes with a state of its own, which reads
+ * best alone; it shares the transfer's context and the body receiver
+ * through xfer_int.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/hex.h"
+#include "../common/mem.h"
+#include "../common/sha256.h"
+#include "../protocol/pack.h"
+#include "../protocol/pathenc.h"
+#include "xfer_int.h"
+
+#define RECORD_LINE_MAX	(2 * PD_SHA256_HEX + 64)
+
+enum bstate { B_LINE, B_BODY, B_END };
+
+struct batch {
+	struct xctx	*x;
+	bool		 pack;		/* a GET of a pack part */
+	struct nd_xitem	**items;
+	size_t		 n;
+	size_t		 cur;		/* the item the next record is for */
+	enum bstate	 state;
+	char		 line[RECORD_LINE_MAX + 1];
+	size_t		 linelen;
+	struct recv	 r;
+	struct pd_error	 err;
+};
+
+/* Parse "HEX" into sha; false unless exactly 64 lowercase hex digits. */
+static bool
+tok_sha(const char *tok, unsigned char *sha)
+{
+	return strlen(tok) == 2 * PD_SHA256_LEN &&
+	    pd_hex_decode(tok, PD_SHA256_LEN, sha);
+}
+
+static bool
+tok_size(const char *tok, uint64_t *v)
+{
+	char *end;
+
+	if (tok == NULL || tok[0] < '0' || tok[0] > '9' ||
+	    (tok[0] == '0' && tok[1] != '\0') || strlen(tok) > 20)
+		return false;
+	errno = 0;
+	*v = strtoull(tok, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+/*
+ * One record's line, checked against the item it must be for: the
+ * origin answers in request order, with nothing we did not ask for.
+ */
+static enum pd_err
+batch_record(struct batch *b)
+{
+	struct xctx *x = b->x;
+	struct nd_xitem *it;
+	char *tok[5], *save = NULL, *p = b->line;
+	unsigned char s1[PD_SHA256_LEN], s2[PD_SHA256_LEN];
+	char ps[PR_SHOW_MAX];
+	uint64_t size;
+	size_t nt = 0;
+
+	while (nt < 5 && (tok[nt] = strtok_r(p, " ", &save)) != NULL) {
+		nt++;
+		p = NULL;
+	}
+	if (b->cur == b->n) {
+		if (nt == 1 && strcmp(tok[0], "end") == 0) {
+			b->state = B_END;
+			return PD_OK;
+		}
+		goto bad;
+	}
+	it = b->items[b->cur];
+	if (nt == 3 && strcmp(tok[0], "object") == 0 &&
+	    tok_sha(tok[1], s1) && tok_size(tok[2], &size) &&
+	    memcmp(s1, it->e->sha, PD_SHA256_LEN) == 0) {
+		if (size != it->e->size)
+			return pd_fail(&b->err, PD_ERR_CORRUPT, "%s: the "
+			    "origin sends %" PRIu64 " bytes, the manifest "
+			    "says %" PRIu64, nd_x_item_show(it, ps, sizeof(ps)),
+			    size, it->e->size);
+		it->delta = false;	/* whole, if it was a delta: the
+					 * origin judged it not worth it */
+		b->state = B_BODY;
+		return nd_x_recv_start(x, &b->r, it, false, size, &b->err);
+	}
+	if (nt == 4 && strcmp(tok[0], "delta") == 0 && it->delta &&
+	    tok_sha(tok[1], s1) && tok_sha(tok[2], s2) &&
+	    tok_size(tok[3], &size) &&
+	    memcmp(s1, it->basis->sha, PD_SHA256_LEN) == 0 &&
+	    memcmp(s2, it->e->sha, PD_SHA256_LEN) == 0) {
+		if (size > ND_X_DELTA_CAP(it->e->size))
+			return pd_fail(&b->err, PD_ERR_LIMIT, "%s: delta of "
+			    "%" PRIu64 " bytes is over the cap",
+			    nd_x_item_show(it, ps, sizeof(ps)), size);
+		b->state = B_BODY;
+		return nd_x_recv_start(x, &b->r, it, true, size, &b->err);
+	}
+	if (nt == 3 && strcmp(tok[0], "missing") == 0 && it->delta &&
+	    tok_sha(tok[1], s1) && tok_sha(tok[2], s2) &&
+	    memcmp(s1, it->basis->sha, PD_SHA256_LEN) == 0 &&
+	    memcmp(s2, it->e->sha, PD_SHA256_LEN) == 0) {
+		it->delta = false;
+		x->st->fallbacks++;
+		b->cur++;
+		return PD_OK;
+	}
+	if (nt == 2 && strcmp(tok[0], "missing") == 0 && !it->delta &&
+	    tok_sha(tok[1], s1) &&
+	    memcmp(s1, it->e->sha, PD_SHA256_LEN) == 0) {
+		x->hard = true;
+		return pd_fail(&b->err, PD_ERR_NOTFOUND, "%s: the origin does "
+		    "not hold its content", nd_x_item_show(it, ps, sizeof(ps)));
+	}
+bad:
+	return pd_fail(&b->err, PD_ERR_PARSE, "batch response: record %zu "
+	    "of %zu is not what was asked for", b->cur + 1, b->n);
+}
+
+static enum pd_err
+batch_sink(void *arg, const void *data, size_t n)
+{
+	struct batch *b = arg;
+	const char *p = data, *nl;
+	size_t k;
+	enum pd_err rc;
+
+	while (n > 0) {
+		switch (b->state) {
+		case B_LINE:
+			nl = memchr(p, '\n', n);
+			k = nl ? (size_t)(nl - p) : n;
+			if (b->linelen + k > RECORD_LINE_MAX)
+				return pd_fail(&b->err, PD_ERR_PARSE, "batch "
+				    "response: record line too long");
+			memcpy(b->line + b->linelen, p, k);
+			b->linelen += k;
+			if (nl == NULL)
+				return PD_OK;
+			k++;
+			b->line[b->linelen] = '\0';
+			b->linelen = 0;
+			p += k;
+			n -= k;
+			if ((rc = batch_record(b)) != PD_OK)
+				return rc;
+			break;
+		case B_BODY:
+			k = n < b->r.left ? n : (size_t)b->r.left;
+			if ((rc = nd_x_recv_write(b->x, &b->r, p, k,
+			    &b->err)) != PD_OK)
+				return rc;
+			p += k;
+			n -= k;
+			break;
+		case B_END:
+			return pd_fail(&b->err, PD_ERR_PARSE, "batch "
+			    "response: bytes after its end");
+		}
+		if (b->state == B_BODY && b->r.left == 0) {
+			if ((rc = nd_x_recv_close(b->x, &b->r, &b->err)) !=
+			    PD_OK)
+				return rc;
+			b->state = B_LINE;
+			b->cur++;
+		}
+	}
+	return PD_OK;
+}
+
+static void
+batch_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
+{
+	struct batch *b = arg;
+	struct xctx *x = b->x;
+
+	nd_x_recv_drop(x, &b->r, false);
+	if (b->pack && rc == PD_ERR_NOTFOUND && status == 404 &&
+	    b->err.code == PD_OK) {
+		/* The node cannot make this pack (say it lacks our
+		 * version's manifest): the next round asks item by item. */
+		x->st->pack_misses++;
+	} else if (b->err.code != PD_OK && b->err.code != PD_ERR_IO &&
+	    !x->hard) {
+		/* The origin sent something wrong for item cur. */
+		if (b->cur < b->n)
+			nd_x_item_bad(x, b->items[b->cur], &b->err);
+	} else if (b->err.code != PD_OK)
+		nd_x_hard_fail(x, &b->err);
+	else if (rc == PD_ERR_LIMIT && b->cur < b->n && !x->hard)
+		nd_x_item_bad(x, b->items[b->cur], e);	/* over the cap */
+	else if (rc != PD_OK)
+		nd_x_hard_fail(x, e);
+	else if (b->state != B_END) {
+		pd_fail(&b->err, PD_ERR_PARSE, "batch response ended after "
+		    "%zu of %zu records", b->cur, b->n);
+		nd_x_hard_fail(x, &b->err);
+	}
+	pd_sha256_free(b->r.h);
+	pd_free(b->items);
+	pd_free(b);
+}
+
+/* Expected bytes of a batch's records, for the cap on its body. */
+static uint64_t
+batch_cap(struct nd_xitem **items, size_t n)
+{
+	uint64_t cap = 16;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cap += RECORD_LINE_MAX + (items[i]->delta ?
+		    ND_X_DELTA_CAP(items[i]->e->size) : items[i]->e->size);
+	return cap;
+}
+
+/*
+ * Ask for items[0..n) in one response: part k of the step's pack (a
+ * GET, the same for every receiver at our version) or, with k ==
+ * PR_PACK_NOPART, a POST /v1/batch naming each item.
+ */
+enum pd_err
+nd_x_queue_batch(struct xctx *x, struct nd_xitem **items, size_t n, uint32_t k,
+    struct pd_error *err)
+{
+	struct batch *b;
+	struct pd_buf req;
+	char h1[PD_SHA256_HEX], h2[PD_SHA256_HEX], path[PR_TREE_NAME_MAX + 160];
+	enum pd_err rc = PD_OK;
+	size_t i;
+
+	pd_buf_init(&req, k == PR_PACK_NOPART ? n * 160 + 64 : 0);
+	if ((b = pd_calloc(1, sizeof(*b))) == NULL ||
+	    (b->items = pd_calloc(n, sizeof(*b->items))) == NULL) {
+		rc = pd_fail(err, PD_ERR_NOMEM, "queueing a batch");
+		goto fail;
+	}
+	b->x = x;
+	b->n = n;
+	b->r.fd = -1;
+	b->pack = k != PR_PACK_NOPART;
+	memcpy(b->items, items, n * sizeof(*items));
+	if (b->pack) {
+		snprintf(path, sizeof(path), "%s/%" PRIu32 "?from=%s",
+		    x->o->pack_base, k, x->o->pack_from);
+		rc = nd_fetch_add(x->o->fetch, path, NULL, 0, 0,
+		    batch_cap(items, n), batch_sink, batch_done, b, err);
+		if (rc != PD_OK)
+			goto fail;
+		x->st->requests++;
+		x->st->packs++;
+		return PD_OK;
+	}
+	rc = pd_buf_adds(&req, "{\"items\": [");
+	for (i = 0; i < n && rc == PD_OK; i++) {
+		nd_x_obj_name(items[i]->e->sha, h2);
+		if (items[i]->delta) {
+			nd_x_obj_name(items[i]->basis->sha, h1);
+			rc = pd_buf_printf(&req, "%s[\"d\", \"%s\", \"%s\"]",
+			    i ? ", " : "", h1, h2);
+		} else
+			rc = pd_buf_printf(&req, "%s[\"o\", \"%s\"]",
+			    i ? ", " : "", h2);
+	}
+	if (rc != PD_OK || (rc = pd_buf_adds(&req, "]}")) != PD_OK) {
+		rc = pd_fail(err, rc, "building a batch request");
+		goto fail;
+	}
+	if ((rc = nd_fetch_add(x->o->fetch, "/v1/batch", req.data, req.len, 0,
+	    batch_cap(items, n), batch_sink, batch_done, b, err)) != PD_OK)
+		goto fail;
+	x->st->requests++;
+	pd_buf_free(&req);
+	return PD_OK;
+fail:
+	if (b)
+		pd_free(b->items);
+	pd_free(b);
+	pd_buf_free(&req);
+	return rc;
+}

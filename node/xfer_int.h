@@ -1,0 +1,76 @@
+/*
+ * Shared between the two files of a pull's content transfer only:
+ * node/xfer.c (rounds, single GETs, deltas, resuming) and node/xbatch.c
+ * (batch and pack responses).  The interface is xfer.h.
+ */
+#ifndef ND_XFER_INT_H
+#define ND_XFER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xfer.h"
+
+/* A delta never needs to be much larger than the content it makes. */
+#define ND_X_DELTA_CAP(size)	((size) + (size) / 8 + 65536)
+
+struct xctx {
+	const struct nd_xfer_opts *o;
+	struct nd_xfer_stats	*st;
+	bool			 hard;	/* stop after this round */
+	struct pd_error		*err;
+	bool			 pack;	/* this round asks for pack parts */
+};
+
+/* One body being received into DIR/tmp. */
+struct recv {
+	struct nd_xitem		*it;
+	bool			 delta;
+	bool			 open_end;	/* left is a cap, not a size */
+	int			 fd;
+	struct pd_sha256	*h;
+	uint64_t		 left;	/* bytes still to come */
+	uint64_t		 got;
+	char			 name[2 * PD_SHA256_HEX + 8];
+};
+
+/* xfer.c */
+
+/* An object's name in staging: its SHA-256 in hex. */
+void	nd_x_obj_name(const unsigned char *sha, char *out);
+
+/* Describe an item for messages: its first path, escaped, in buf. */
+const char *nd_x_item_show(const struct nd_xitem *, char *buf, size_t len);
+
+/* A failure that ends the pull; the first one is the one reported. */
+enum pd_err nd_x_hard_fail(struct xctx *, const struct pd_error *);
+
+/* An item's bytes were wrong: it goes again, unless it was twice. */
+void	nd_x_item_bad(struct xctx *, struct nd_xitem *,
+	    const struct pd_error *why);
+
+/*
+ * One body into DIR/tmp: start it (size bytes for it), write to it, close
+ * it (an object is checked and staged; PD_OK with the item not done if
+ * its bytes were wrong), or drop it (keep: a part file a Range resumes).
+ */
+enum pd_err nd_x_recv_start(struct xctx *, struct recv *,
+	    struct nd_xitem *it, bool delta, uint64_t size,
+	    struct pd_error *) PD_WARN_UNUSED;
+enum pd_err nd_x_recv_write(struct xctx *, struct recv *, const void *,
+	    size_t n, struct pd_error *) PD_WARN_UNUSED;
+enum pd_err nd_x_recv_close(struct xctx *, struct recv *,
+	    struct pd_error *) PD_WARN_UNUSED;
+void	nd_x_recv_drop(struct xctx *, struct recv *, bool keep);
+
+/* xbatch.c */
+
+/*
+ * Queue items[0..n) as one response: part k of the step's pack, or with
+ * k == PR_PACK_NOPART a POST /v1/batch naming each item.
+ */
+enum pd_err nd_x_queue_batch(struct xctx *, struct nd_xitem **items,
+	    size_t n, uint32_t k, struct pd_error *) PD_WARN_UNUSED;
+
+#endif
