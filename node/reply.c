@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -306,11 +307,13 @@ nd_zread_free(struct nd_zread *z)
 /* ------------------------------------------------------------------ */
 /* Derived files */
 
+static atomic_uint tmp_seq;
+
 enum pd_err
 nd_derived(struct cat *cat, const char *dir, const char *name,
     nd_make_fn *make, void *arg, int *fdp, bool *kept, struct pd_error *err)
 {
-	char dpath[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX], proc[64];
+	char dpath[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 48], proc[64];
 	bool keep = true, named = false;
 	enum pd_err rc;
 	int fd;
@@ -319,9 +322,7 @@ nd_derived(struct cat *cat, const char *dir, const char *name,
 	*kept = false;
 	if ((size_t)snprintf(dpath, sizeof(dpath), "%s/%s/%.2s", cat_dir(cat),
 	    dir, name) >= sizeof(dpath) || (size_t)snprintf(path,
-	    sizeof(path), "%s/%s", dpath, name) >= sizeof(path) ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.tmp-XXXXXX", dpath) >=
-	    sizeof(tmp))
+	    sizeof(path), "%s/%s", dpath, name) >= sizeof(path))
 		return pd_fail(err, PD_ERR_LIMIT, "data directory path too "
 		    "long");
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
@@ -338,7 +339,12 @@ nd_derived(struct cat *cat, const char *dir, const char *name,
 		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 			return pd_fail_errno(err, PD_ERR_IO, errno, "%s",
 			    dpath);
-		if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+		/* Named as the delta cache names its temps: process and
+		 * sequence number, so two makers never share one. */
+		snprintf(tmp, sizeof(tmp), "%s/.tmp-%ld.%u", dpath,
+		    (long)getpid(), atomic_fetch_add(&tmp_seq, 1));
+		if ((fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0644)) < 0)
 			return pd_fail_errno(err, PD_ERR_IO, errno, "%s", tmp);
 		named = true;
 	}
