@@ -78,13 +78,16 @@ demo: deps pulpdist
 # floors measured in the same run (fetches Debian's linux-source; not a
 # test).  BENCH_RUNS sets the runs per measurement.
 BENCH_RUNS = 3
-bench: bench-import bench-pull bench-bigfile
+bench: bench-import bench-pull bench-steady bench-bigfile
 
 bench-import: deps pulpdist
 	tests/bench/import.sh $(BENCH_RUNS)
 
 bench-pull: deps pulpdist
 	tests/bench/pull.sh $(BENCH_RUNS)
+
+bench-steady: deps pulpdist
+	tests/bench/steady.sh
 
 bench-bigfile: deps pulpdist
 	tests/bench/bigfile.sh
@@ -97,7 +100,7 @@ clean:
 	rm -rf build build-asan pulpdist pulpdist.tmp
 
 .PHONY: all deps check check-unit check-e2e asan demo bench bench-import \
-	bench-pull bench-bigfile \
+	bench-pull bench-steady bench-bigfile \
 	checksrc clean
 
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -10,8 +10,8 @@
 #include "cmd.h"
 
 static const char usage[] = "pulpdist pull --data DIR --from URL --tree NAME "
-    "--trust KEY.pub --publish PUBDIR [--keep N] [--parallel N] "
-    "[--threads N] [--json]";
+    "--trust KEY.pub --publish PUBDIR [--keep N] [--no-spare] "
+    "[--parallel N] [--threads N] [--json]";
 
 static void
 help(void)
@@ -26,6 +26,11 @@ help(void)
 	    "version's directory, switched in one step.  A pull that was\n"
 	    "stopped resumes from what it had fetched.\n\n"
 	    "  --keep N       published versions kept (default %d)\n"
+	    "  --no-spare     remove retired versions; by default the\n"
+	    "                 newest is kept aside, and the next build\n"
+	    "                 takes over its files whose content did not\n"
+	    "                 change instead of copying them when only\n"
+	    "                 their mode or mtime did\n"
 	    "  --parallel N   transfers at once (default 4)\n"
 	    "  --threads N    threads applying deltas (default: per CPU)\n"
 	    "  --json         print the result as JSON\n", usage, ND_PULL_KEEP);
@@ -39,7 +44,7 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 	if (json)
 		return print_json(json_pack("{s:s, s:b, s:I, s:I, "
 		    "s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, "
-		    "s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:s}",
+		    "s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:s}",
 		    "tree", tree, "up_to_date", r->up_to_date,
 		    "from_version", (json_int_t)r->from_version,
 		    "to_version", (json_int_t)r->to_version,
@@ -59,6 +64,7 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 		    "wire_bytes", (json_int_t)r->wire_bytes,
 		    "sent_bytes", (json_int_t)r->sent_bytes,
 		    "bytes_written", (json_int_t)r->bytes_written,
+		    "recycled", (json_int_t)r->recycled,
 		    "seconds", r->seconds,
 		    "seconds_transfer", r->seconds_transfer,
 		    "seconds_build", r->seconds_build,
@@ -89,9 +95,12 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 		printf(" (%llu deltas fell back to whole content)",
 		    (unsigned long long)r->fallbacks);
 	printf("\n  %s on the wire in %llu requests for %s of new content%s\n"
-	    "  wrote %s in %.2f s, published %s\n", wire,
-	    (unsigned long long)r->requests, content, saved, written,
-	    r->seconds, r->path);
+	    "  wrote %s", wire, (unsigned long long)r->requests, content,
+	    saved, written);
+	if (r->recycled)
+		printf(" (%llu files taken over from a retired version)",
+		    (unsigned long long)r->recycled);
+	printf(" in %.2f s, published %s\n", r->seconds, r->path);
 	return 0;
 }
 
@@ -116,6 +125,7 @@ cmd_pull(int argc, char **argv)
 		{ "trust", required_argument, NULL, 'T' },
 		{ "publish", required_argument, NULL, 'p' },
 		{ "keep", required_argument, NULL, 'k' },
+		{ "no-spare", no_argument, NULL, 'S' },
 		{ "parallel", required_argument, NULL, 'P' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "json", no_argument, NULL, 'J' },
@@ -143,6 +153,7 @@ cmd_pull(int argc, char **argv)
 				return usage_error("pull", usage,
 				    "bad --keep %s", optarg);
 			break;
+		case 'S': o.no_spare = true; break;
 		case 'P':
 			if (!count_arg(optarg, 64, &o.parallel))
 				return usage_error("pull", usage,

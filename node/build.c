@@ -14,14 +14,18 @@
  * changes the mtime).
  * A file is, in order of preference: a hard link to the same file in the
  * previous version (same content, mode, mtime and hardlink shape: the
- * inode is identical, nothing to write); a link to the staged object (its
- * first use: the object's inode becomes the file); a copy of content
- * found elsewhere (a rename, a copy, a second use).  Members of a
+ * inode is identical, nothing to write); the spare tree's file at the
+ * same path with the same content, renamed over (only the metadata
+ * changed, and no kept tree holds that inode); a link to the staged
+ * object (its first use: the object's inode becomes the file); a copy of
+ * content found elsewhere (a rename, a copy, a second use).  Members of a
  * hardlink group are links to the group's first path.
  *
  * An inode that some tree already holds is never given a mode or a time:
  * that would change the published version under its readers.  Only new
- * copies and staged objects with a single link get metadata, and a
+ * copies, spare files with a single link (no tree but the spare, which
+ * no reader is sent to, held them) and staged objects with a single
+ * link get metadata, and a
  * staged object is linked in only when its owner can still read it (a
  * 0000 file could not be copied from for a second use without
  * CAP_DAC_OVERRIDE).
@@ -35,6 +39,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -252,6 +257,66 @@ out:
 	return rc;
 }
 
+/*
+ * Take e from the spare tree: the file at e's path there, if it has e's
+ * content, still is what the spare's manifest says, and has one link (no
+ * kept version shares the inode, so giving it e's mode and mtime changes
+ * no tree anyone reads).  Renamed, not copied: a release that touches
+ * every mtime then costs no data written.  *done false: take it
+ * elsewhere.
+ */
+static enum pd_err
+take_spare(struct build *b, const struct pr_entry *e, int pfd,
+    const char *name, bool *done)
+{
+	const struct pr_entry *se;
+	struct timespec ts[2];
+	struct stat ss, bs;
+	const char *sname;
+	int sfd;
+
+	*done = false;
+	if (b->spare == NULL ||
+	    (se = pr_manifest_find(b->spare, e->path, e->path_len)) == NULL ||
+	    se->type != PR_FILE || se->link != 0 || se->size != e->size ||
+	    memcmp(se->sha, e->sha, PD_SHA256_LEN) != 0)
+		return PD_OK;
+	if ((sfd = nd_b_dir_of(&b->sdir, se, &sname)) < 0)
+		return nd_b_resource_errno(errno) ? nd_b_efail(b, PD_ERR_IO,
+		    errno, e, "opening the spare directory of") : PD_OK;
+	if (fstatat(sfd, sname, &ss, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !stat_is(&ss, se) || ss.st_nlink != 1)
+		return PD_OK;
+	if (renameat2(sfd, sname, pfd, name, RENAME_NOREPLACE) < 0) {
+		/* A read-only spare directory, gone meanwhile: copy. */
+		if (errno == EACCES || errno == EPERM || errno == ENOENT ||
+		    errno == EXDEV || errno == EBUSY)
+			return PD_OK;
+		return nd_b_efail(b, PD_ERR_IO, errno, e, "taking spare");
+	}
+	/* The name may have changed between the check and the rename: a
+	 * file that is not the one checked is not trusted for its bytes. */
+	if (fstatat(pfd, name, &bs, AT_SYMLINK_NOFOLLOW) < 0)
+		return nd_b_efail(b, PD_ERR_IO, errno, e, "checking");
+	if (bs.st_ino != ss.st_ino || bs.st_dev != ss.st_dev ||
+	    !stat_is(&bs, se) || bs.st_nlink != 1) {
+		if (unlinkat(pfd, name, 0) < 0)
+			return nd_b_efail(b, PD_ERR_IO, errno, e, "removing");
+		return PD_OK;
+	}
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime.sec;
+	ts[0].tv_nsec = ts[1].tv_nsec = (long)e->mtime.nsec;
+	/* Not through a descriptor: a 0000 file cannot be opened without
+	 * CAP_DAC_OVERRIDE.  It was just checked to be a regular file in a
+	 * directory only this build writes. */
+	if (fchmodat(pfd, name, (mode_t)e->mode, 0) < 0 ||
+	    utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return nd_b_efail(b, PD_ERR_IO, errno, e, "setting mode of");
+	*done = true;
+	b->st->recycled++;
+	return PD_OK;
+}
+
 /* Materialize a file: empty, staged object (link or copy), copy of prev. */
 static enum pd_err
 make_file(struct build *b, const struct pr_entry *e, int pfd,
@@ -383,6 +448,9 @@ make_entry(struct build *b, size_t i)
 		if (nd_b_linkable(b, i) &&
 		    (rc = link_prev(b, e, pfd, name, &done)) != PD_OK)
 			break;
+		if (!done && (rc = take_spare(b, e, pfd, name, &done)) !=
+		    PD_OK)
+			break;
 		if (!done)
 			rc = make_file(b, e, pfd, name);
 		break;
@@ -461,10 +529,13 @@ run_chunks(struct build *b, struct pd_pool *pool, entry_fn *fn)
 		pb.w[k] = *b;
 		memset(&pb.w[k].bdir, 0, sizeof(pb.w[k].bdir));
 		memset(&pb.w[k].pdir, 0, sizeof(pb.w[k].pdir));
+		memset(&pb.w[k].sdir, 0, sizeof(pb.w[k].sdir));
 		pb.w[k].bdir.root = b->buildfd;
 		pb.w[k].bdir.fd = -1;
 		pb.w[k].pdir.root = b->prevfd;
 		pb.w[k].pdir.fd = -1;
+		pb.w[k].sdir.root = b->sparefd;
+		pb.w[k].sdir.fd = -1;
 		pb.w[k].st = &pb.wst[k];
 	}
 	pd_pool_for(pool, nchunks, chunk_fn, &pb);
@@ -480,8 +551,10 @@ run_chunks(struct build *b, struct pd_pool *pool, entry_fn *fn)
 		b->st->copied += pb.wst[k].copied;
 		b->st->bytes_written += pb.wst[k].bytes_written;
 		b->st->bytes_linked += pb.wst[k].bytes_linked;
+		b->st->recycled += pb.wst[k].recycled;
 		dircache_free(&pb.w[k].bdir);
 		dircache_free(&pb.w[k].pdir);
+		dircache_free(&pb.w[k].sdir);
 	}
 out:
 	pd_free(pb.w);
@@ -577,8 +650,8 @@ index_groups(struct build *b)
 
 enum pd_err
 nd_build(int buildfd, const struct pr_manifest *m,
-    const struct pr_manifest *prev, int prevfd, int stagefd,
-    struct nd_build_stats *st, struct pd_error *err)
+    const struct nd_build_src *src, struct nd_build_stats *st,
+    struct pd_error *err)
 {
 	pthread_mutex_t stage_mu = PTHREAD_MUTEX_INITIALIZER;
 	struct pd_pool *pool = NULL;
@@ -592,16 +665,20 @@ nd_build(int buildfd, const struct pr_manifest *m,
 	memset(&b, 0, sizeof(b));
 	memset(st, 0, sizeof(*st));
 	b.m = m;
-	b.prev = prevfd >= 0 ? prev : NULL;
+	b.prev = src->prevfd >= 0 ? src->prev : NULL;
+	b.spare = src->sparefd >= 0 ? src->spare : NULL;
 	b.buildfd = buildfd;
-	b.prevfd = prevfd;
-	b.stagefd = stagefd;
+	b.prevfd = b.prev != NULL ? src->prevfd : -1;
+	b.sparefd = b.spare != NULL ? src->sparefd : -1;
+	b.stagefd = src->stagefd;
 	b.st = st;
 	b.err = err;
 	b.bdir.root = buildfd;
 	b.bdir.fd = -1;
-	b.pdir.root = prevfd;
+	b.pdir.root = b.prevfd;
 	b.pdir.fd = -1;
+	b.sdir.root = b.sparefd;
+	b.sdir.fd = -1;
 	b.stage_mu = &stage_mu;
 	np = b.prev != NULL ? b.prev->nentries + 1 : 1;
 	/* next[] is followed by a scratch array of the same size. */
@@ -635,6 +712,7 @@ out:
 	pd_pool_free(pool);
 	dircache_free(&b.bdir);
 	dircache_free(&b.pdir);
+	dircache_free(&b.sdir);
 	pd_free(b.first);
 	pd_free(b.next);
 	pd_free(b.bysha);

@@ -34,8 +34,10 @@ struct dircache {
 struct build {
 	const struct pr_manifest *m;
 	const struct pr_manifest *prev;	/* NULL: no previous tree */
+	const struct pr_manifest *spare; /* NULL: no spare tree */
 	int			 buildfd;
 	int			 prevfd;
+	int			 sparefd;
 	int			 stagefd;	/* -1: nothing staged */
 	size_t			*bysha;		/* prev files sorted by sha */
 	size_t			 nbysha;
@@ -44,6 +46,7 @@ struct build {
 	size_t			*pcount;	/* prev group g's members */
 	struct dircache		 bdir;		/* in the tree being built */
 	struct dircache		 pdir;		/* in prev's tree */
+	struct dircache		 sdir;		/* in the spare tree */
 	pthread_mutex_t		*stage_mu;	/* a staged object's first
 						 * use */
 	struct nd_build_stats	*st;

@@ -28,17 +28,38 @@ struct nd_build_stats {
 	uint64_t	 bytes_written;	/* of the last two */
 	uint64_t	 bytes_linked;	/* of which no byte was copied: staged
 					 * objects that became files */
+	uint64_t	 recycled;	/* inodes taken from the spare tree */
+};
+
+/*
+ * Where a build's content comes from.  prev is the tree the new version
+ * replaces (its inodes are linked, never changed); spare is a retired
+ * version no reader is sent to any more (nd_publish_prune keeps one):
+ * a file of it with a single link and the new content at the same path
+ * is renamed into the build and given its new mode and mtime, where it
+ * would otherwise be copied.  A manifest NULL or a descriptor -1 is no
+ * such tree; stagefd -1 is no staged object.
+ */
+struct nd_build_src {
+	const struct pr_manifest *prev;
+	int			 prevfd;
+	const struct pr_manifest *spare;
+	int			 sparefd;
+	int			 stagefd;
 };
 
 /*
  * Build m's tree into the empty directory buildfd (an ordinary
  * descriptor, not O_PATH: the top directory gets m's root mode and
  * mtime through it).  m must have passed pr_manifest_check.  Content
- * comes from prev's tree (prevfd; prev NULL or prevfd -1 for none):
- * unchanged files are hardlinked, content found at another path is
- * copied; and from stagefd (-1 for none), a directory of objects named
- * by their SHA-256 in lowercase hex, whose hashes the caller verified,
- * linked in (first use) or copied.  Empty files need no source.
+ * comes from src: prev's tree (unchanged files are hardlinked, content
+ * found at another path is copied); the spare tree (files whose content
+ * is unchanged at their path but whose metadata is not are taken over
+ * rather than copied: a new kernel release changes every mtime); and
+ * src->stagefd, a directory of objects named by their SHA-256 in
+ * lowercase hex, whose hashes the caller verified, linked in (first
+ * use) or copied.  Empty files need no source.  The spare is never
+ * counted on: every content must be staged or in prev.
  *
  * Returns PD_OK with every entry in place with its type, content, mode,
  * mtime (nanoseconds; directories last, deepest first) and hardlink
@@ -46,7 +67,8 @@ struct nd_build_stats {
  * syncfs(2) on its file system before renaming it into place.  Staged
  * objects used first become files of the tree (same inode, mode and
  * mtime set): the caller may remove them, never write to them.  An inode
- * of prev is linked, never modified.
+ * of prev is linked, never modified.  Files taken from the spare are
+ * gone from it, on success or not; the rest of it is left as it was.
  *
  * Errors (*err names the path, escaped): PD_ERR_NOTFOUND, some file's
  * content is neither staged nor in prev; PD_ERR_CORRUPT, a staged object
@@ -58,8 +80,8 @@ struct nd_build_stats {
  * from any thread; one build per buildfd at a time.
  */
 enum pd_err nd_build(int buildfd, const struct pr_manifest *m,
-	    const struct pr_manifest *prev, int prevfd, int stagefd,
-	    struct nd_build_stats *, struct pd_error *) PD_WARN_UNUSED;
+	    const struct nd_build_src *src, struct nd_build_stats *,
+	    struct pd_error *) PD_WARN_UNUSED;
 
 /*
  * Point pubdir/tree at target (an absolute path) with one rename of a new
@@ -76,10 +98,21 @@ enum pd_err nd_publish_switch(const char *pubdir, const char *tree,
  * Remove versions of the directory versdir (DATA/versions/TREE) numbered
  * at or below current - keep (keep 0 counts as 1): the last keep remain,
  * current always, numbers above current too.  Names that are not a
- * number without leading zeros are left alone.  PD_ERR_IO naming the
- * version that could not be removed.
+ * number without leading zeros are left alone.  With sparedir (made if
+ * missing), the newest of the versions removed is moved there instead,
+ * replacing what it held: the next build's spare tree.  PD_ERR_IO naming
+ * the version that could not be removed.
  */
 enum pd_err nd_publish_prune(const char *versdir, uint64_t current,
-	    unsigned keep, struct pd_error *) PD_WARN_UNUSED;
+	    unsigned keep, const char *sparedir, struct pd_error *)
+	    PD_WARN_UNUSED;
+
+/*
+ * The spare tree sparedir holds (one directory named by its version
+ * number): *n and an open descriptor of it in *fd, or 0 and -1 if there
+ * is none.  Anything else found there is removed.
+ */
+enum pd_err nd_publish_spare(const char *sparedir, uint64_t *n, int *fd,
+	    struct pd_error *) PD_WARN_UNUSED;
 
 #endif

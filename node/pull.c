@@ -53,6 +53,7 @@ struct pull {
 	struct pr_manifest	*m;		/* the new version, verified */
 	struct pd_buf		 signedm;	/* its bytes as signed */
 	char			 versdir[PATH_MAX];	/* DATA/versions/T */
+	char			 sparedir[PATH_MAX];	/* DATA/spare/T */
 	int			 stagefd;	/* DATA/staging/T */
 	int			 objfd;
 	int			 tmpfd;
@@ -228,6 +229,8 @@ open_staging(struct pull *p)
 
 	snprintf(p->versdir, sizeof(p->versdir), "%s/versions/%s", data,
 	    p->o->tree);
+	snprintf(p->sparedir, sizeof(p->sparedir), "%s/spare/%s", data,
+	    p->o->tree);
 	if (snprintf(dir, sizeof(dir), "%s/staging/%s", data, p->o->tree) >=
 	    (int)sizeof(dir))
 		return pd_fail(p->err, PD_ERR_LIMIT, "%s: path too long",
@@ -351,13 +354,39 @@ plan(struct pull *p)
 	return PD_OK;
 }
 
+/*
+ * The spare tree, if one is kept and its manifest is held: a retired
+ * version older than the one held.  Without it the build copies what it
+ * would have taken over, so no failure here fails the pull.
+ */
+static void
+open_spare(struct pull *p, struct pr_manifest **sm, int *sfd)
+{
+	struct pd_error e = { 0 };
+	uint64_t n;
+
+	*sm = NULL;
+	*sfd = -1;
+	if (p->o->no_spare || p->old == NULL ||
+	    nd_publish_spare(p->sparedir, &n, sfd, &e) != PD_OK || n == 0 ||
+	    n >= p->old->version ||
+	    nd_load_version(p->c, p->o->tree, n, p->o->trust, NULL, NULL, sm,
+	    &e) != PD_OK) {
+		if (*sfd >= 0)
+			close(*sfd);
+		*sfd = -1;
+	}
+}
+
 /* Build the version in staging and move it to versions/T/N. */
 static enum pd_err
 build(struct pull *p, char *name, size_t namelen)
 {
 	struct nd_build_stats bs = { 0 };
+	struct nd_build_src src;
+	struct pr_manifest *sm = NULL;
 	struct stat st;
-	int buildfd = -1, versfd = -1, sr;
+	int buildfd = -1, versfd = -1, sparefd = -1, sr;
 	enum pd_err rc;
 	double t;
 
@@ -370,8 +399,15 @@ build(struct pull *p, char *name, size_t namelen)
 		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "staging build");
 		goto out;
 	}
-	if ((rc = nd_build(buildfd, p->m, p->prevfd >= 0 ? p->old : NULL,
-	    p->prevfd, p->objfd, &bs, p->err)) != PD_OK)
+	open_spare(p, &sm, &sparefd);
+	src.prev = p->old;
+	src.prevfd = p->prevfd;
+	src.spare = sm;
+	src.sparefd = sparefd;
+	src.stagefd = p->objfd;
+	rc = nd_build(buildfd, p->m, &src, &bs, p->err);
+	p->res->recycled = bs.recycled;
+	if (rc != PD_OK)
 		goto out;
 	/* A staged object that became a file of the tree was written once,
 	 * when it arrived. */
@@ -414,6 +450,9 @@ build(struct pull *p, char *name, size_t namelen)
 	}
 	rc = pd_fsync_dirat(versfd, ".", p->err);
 out:
+	pr_manifest_free(sm);
+	if (sparefd >= 0)
+		close(sparefd);
 	if (buildfd >= 0)
 		close(buildfd);
 	if (versfd >= 0)
@@ -529,6 +568,16 @@ clean_staging(struct pull *p)
 	close(fd);
 }
 
+/* Without a spare asked for, one kept before is only disk used. */
+static void
+drop_spare(struct pull *p)
+{
+	struct pd_error e = { 0 };
+
+	if (pd_remove_tree_at(AT_FDCWD, p->sparedir, &e) != PD_OK)
+		pd_error_clear(&e);
+}
+
 static enum pd_err
 pull(struct pull *p, double start)
 {
@@ -591,8 +640,11 @@ pull(struct pull *p, double start)
 		return rc;
 	/* Done: the staging area and old versions can go. */
 	if ((rc = nd_publish_prune(p->versdir, p->m->version, p->o->keep ?
-	    p->o->keep : ND_PULL_KEEP, p->err)) != PD_OK)
+	    p->o->keep : ND_PULL_KEEP, p->o->no_spare ? NULL : p->sparedir,
+	    p->err)) != PD_OK)
 		return rc;
+	if (p->o->no_spare)
+		drop_spare(p);
 	clean_staging(p);
 	return PD_OK;
 }

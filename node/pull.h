@@ -27,6 +27,8 @@ struct nd_pull_opts {
 	const struct pr_key *trust;	/* the tree's origin key */
 	const char	*pubdir;	/* PUBDIR/TREE is switched */
 	unsigned	 keep;		/* versions kept, 0 = ND_PULL_KEEP */
+	bool		 no_spare;	/* remove retired versions; else the
+					 * newest is the next build's spare */
 	unsigned	 parallel;	/* transfers at once, 0 = 4 */
 	unsigned	 threads;	/* for deltas and hashing, 0: one per
 					 * CPU */
@@ -55,6 +57,7 @@ struct nd_pull_result {
 					 * included */
 	uint64_t	 sent_bytes;	/* of which sent */
 	uint64_t	 bytes_written;	/* bytes written to staging and tree */
+	uint64_t	 recycled;	/* files taken over from the spare */
 	double		 seconds;
 	double		 seconds_transfer; /* of which fetching and checking */
 	double		 seconds_build;	/* building the version, durably */

@@ -148,6 +148,54 @@ test_expect_success 'an unreachable origin: a clear error, nothing changed' '
 	test "$(published_version)" = 5
 '
 
+test_expect_success 'a retired version is kept aside as the spare' '
+	echo 4 >expect
+	ls mirror/spare/t >spare
+	test_cmp expect spare
+'
+
+# Every mtime changes, as between two kernel releases.  The first time,
+# the spare (4) shares every inode with the published 5: nothing may be
+# taken.  The second time the spare is 5, whose inodes no tree shares
+# any more: every file whose content stayed is taken over, none copied.
+test_expect_success 'every mtime changes: the spare is not a published tree' '
+	find src -exec touch -h -d "2011-01-01 00:00:01.5" {} +
+	origin_import
+	mirror_pull --keep 1 --json >pull.json
+	json_check pull.json "d[\"to_version\"] == 7" "d[\"recycled\"] == 0" \
+		"d[\"bytes_written\"] > 3 * 1024 * 1024"
+	echo 5 >expect
+	ls mirror/spare/t >spare
+	test_cmp expect spare
+	rsync_clean src pub/t
+	compare_trees --mtime src pub/t/
+'
+
+test_expect_success 'every mtime changes again: files taken over, not copied' '
+	find src -exec touch -h -d "2012-02-02 00:00:02.25" {} +
+	origin_import
+	n=$(find src -type f -links 1 | wc -l)
+	mirror_pull --keep 1 --json >pull.json
+	json_check pull.json "d[\"to_version\"] == 8" \
+		"d[\"recycled\"] == $n - 1" \
+		"d[\"bytes_written\"] < 1024 * 1024"
+	rsync_clean src pub/t
+	compare_trees --mtime src pub/t/
+	pd pull --data "$MIRROR" --from "$SERVE_URL" --tree t \
+		--trust "$TRUST" --publish "$PUB" >out
+	test_grep "up to date" out
+'
+
+test_expect_success '--no-spare copies, and removes the spare' '
+	find src -exec touch -h -d "2013-03-03 00:00:03" {} +
+	origin_import
+	mirror_pull --keep 1 --no-spare --json >pull.json
+	json_check pull.json "d[\"to_version\"] == 9" "d[\"recycled\"] == 0"
+	test_path_is_missing mirror/spare/t
+	rsync_clean src pub/t
+	compare_trees --mtime src pub/t/
+'
+
 test_expect_success 'usage errors exit 2' '
 	test_must_fail_usage pd pull --data "$MIRROR" --tree t
 	test_must_fail_usage pd pull --data "$MIRROR" --from "$SERVE_URL" \

@@ -1,6 +1,6 @@
 /*
- * Unit tests of node/publish: building a version's tree from a manifest,
- * switching the published link, pruning old versions.
+ * Unit tests of node/build: building a version's tree from a manifest
+ * (test_switch.c has switching and pruning).
  *
  * Manifests are built in memory from tables (struct ent) and checked
  * with pr_manifest_check, so every case is a manifest a mirror could
@@ -132,6 +132,8 @@ static const char *v2_new[] = {
 };
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define SRC(p, pf, s)	(&(struct nd_build_src){ .prev = (p), \
+			    .prevfd = (pf), .sparefd = -1, .stagefd = (s) })
 
 static int
 init_suite(void)
@@ -504,7 +506,7 @@ build_v1(const char *base, const char *name, struct pr_manifest **m1)
 	stagefd = mkdir_open(base, sname, stagedir, sizeof(stagedir));
 	stage_all(stagedir, v1, NELEM(v1));
 	fd = mkdir_open(base, name, NULL, 0);
-	CU_ASSERT_EQUAL(nd_build(fd, *m1, NULL, -1, stagefd, &st, &err),
+	CU_ASSERT_EQUAL(nd_build(fd, *m1, SRC(NULL, -1, stagefd), &st, &err),
 	    PD_OK);
 	if (err.code != PD_OK)
 		fprintf(stderr, "\npublish: %s\n", err.msg);
@@ -529,7 +531,8 @@ test_build_v1(void)
 	stagefd = mkdir_open(tmp, "stage", stagedir, sizeof(stagedir));
 	stage_all(stagedir, v1, NELEM(v1));
 	fd = mkdir_open(tmp, "build", NULL, 0);
-	CU_ASSERT_EQUAL(nd_build(fd, m, NULL, -1, stagefd, &st, &err), PD_OK);
+	CU_ASSERT_EQUAL(nd_build(fd, m, SRC(NULL, -1, stagefd), &st,
+	    &err), PD_OK);
 	CU_ASSERT_EQUAL(err.code, PD_OK);
 	CU_ASSERT_EQUAL(tree_problems(fd, m), 0);
 	/* Every file once (a group counts one), nothing from a prev. */
@@ -554,7 +557,8 @@ test_build_v1(void)
 	/* A second build of the same manifest from the same staging. */
 	close(fd);
 	fd = mkdir_open(tmp, "again", NULL, 0);
-	CU_ASSERT_EQUAL(nd_build(fd, m, NULL, -1, stagefd, &st, &err), PD_OK);
+	CU_ASSERT_EQUAL(nd_build(fd, m, SRC(NULL, -1, stagefd), &st,
+	    &err), PD_OK);
 	CU_ASSERT_EQUAL(tree_problems(fd, m), 0);
 	close(fd);
 	close(stagefd);
@@ -589,7 +593,8 @@ test_build_unprivileged(void)
 	if (pid == 0) {
 		if (unit_drop_dac_caps() != 0)
 			_exit(100);
-		if (nd_build(fd, m, NULL, -1, stagefd, &st, &err) != PD_OK) {
+		if (nd_build(fd, m, SRC(NULL, -1, stagefd), &st,
+		    &err) != PD_OK) {
 			fprintf(stderr, "\npublish: %s\n", err.msg);
 			_exit(1);
 		}
@@ -619,7 +624,8 @@ test_build_v2(void)
 	stagefd = mkdir_open(tmp, "stage2", stagedir, sizeof(stagedir));
 	stage(stagedir, "#!/bin/sh\necho 2\n");
 	fd2 = mkdir_open(tmp, "v2", NULL, 0);
-	CU_ASSERT_EQUAL(nd_build(fd2, m2, m1, fd1, stagefd, &st, &err), PD_OK);
+	CU_ASSERT_EQUAL(nd_build(fd2, m2, SRC(m1, fd1, stagefd), &st,
+	    &err), PD_OK);
 	if (err.code != PD_OK)
 		fprintf(stderr, "\npublish: %s\n", err.msg);
 	CU_ASSERT_EQUAL(tree_problems(fd2, m2), 0);
@@ -656,7 +662,7 @@ test_build_v2(void)
 		struct pr_manifest *m3 = manifest(v2, NELEM(v2), 3);
 		int fd3 = mkdir_open(tmp, "v3", NULL, 0);
 
-		CU_ASSERT_EQUAL(nd_build(fd3, m3, m2, fd2, -1, &st, &err),
+		CU_ASSERT_EQUAL(nd_build(fd3, m3, SRC(m2, fd2, -1), &st, &err),
 		    PD_OK);
 		CU_ASSERT_EQUAL(tree_problems(fd3, m3), 0);
 		/* Every file but the later members of groups 1 and 2. */
@@ -709,7 +715,7 @@ test_build_missing(void)
 	m = manifest(ents, NELEM(ents), 1);
 	snap_take(stagedir, sstage);
 	fd = mkdir_open(tmp, "b1", NULL, 0);
-	CU_ASSERT_EQUAL(nd_build(fd, m, NULL, -1, stagefd, &st, &err),
+	CU_ASSERT_EQUAL(nd_build(fd, m, SRC(NULL, -1, stagefd), &st, &err),
 	    PD_ERR_NOTFOUND);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "zz%0Amissing"));
 	CU_ASSERT_EQUAL(snap_changed(stagedir, sstage), 0);
@@ -721,7 +727,7 @@ test_build_missing(void)
 	snap_take(v1dir, sprev);
 	pd_error_clear(&err);
 	fd = mkdir_open(tmp, "b2", NULL, 0);
-	CU_ASSERT_EQUAL(nd_build(fd, m, m1, fd1, stagefd, &st, &err),
+	CU_ASSERT_EQUAL(nd_build(fd, m, SRC(m1, fd1, stagefd), &st, &err),
 	    PD_ERR_NOTFOUND);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "zz%0Amissing"));
 	CU_ASSERT_EQUAL(snap_changed(stagedir, sstage), 0);
@@ -764,14 +770,14 @@ test_build_bad_stage(void)
 	/* Longer, then shorter than the manifest says. */
 	unit_write(stagedir, hex, "twelve bytes and more", 21);
 	fd = mkdir_open(tmp, "b1", NULL, 0);
-	CU_ASSERT_EQUAL(nd_build(fd, m, NULL, -1, stagefd, &st, &err),
+	CU_ASSERT_EQUAL(nd_build(fd, m, SRC(NULL, -1, stagefd), &st, &err),
 	    PD_ERR_CORRUPT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "the-file"));
 	close(fd);
 	unit_write(stagedir, hex, "twelve", 6);
 	pd_error_clear(&err);
 	fd = mkdir_open(tmp, "b2", NULL, 0);
-	CU_ASSERT_EQUAL(nd_build(fd, m, NULL, -1, stagefd, &st, &err),
+	CU_ASSERT_EQUAL(nd_build(fd, m, SRC(NULL, -1, stagefd), &st, &err),
 	    PD_ERR_CORRUPT);
 	if (fstatat(fd, "the-file", &sb, AT_SYMLINK_NOFOLLOW) == 0)
 		CU_ASSERT_NOT_EQUAL(sb.st_size, 12);
@@ -784,7 +790,7 @@ test_build_bad_stage(void)
 	CU_ASSERT_EQUAL(symlink(outside, path), 0);
 	pd_error_clear(&err);
 	fd = mkdir_open(tmp, "b3", NULL, 0);
-	CU_ASSERT_EQUAL(nd_build(fd, m, NULL, -1, stagefd, &st, &err),
+	CU_ASSERT_EQUAL(nd_build(fd, m, SRC(NULL, -1, stagefd), &st, &err),
 	    PD_ERR_CORRUPT);
 	CU_ASSERT_EQUAL(stat(outside, &sb), 0);
 	CU_ASSERT_EQUAL(sb.st_nlink, 1);
@@ -801,7 +807,7 @@ test_build_bad_stage(void)
 	pd_error_clear(&err);
 	fd = mkdir_open(tmp, "b4", NULL, 0);
 	alarm(20);
-	CU_ASSERT_EQUAL(nd_build(fd, m, NULL, -1, stagefd, &st, &err),
+	CU_ASSERT_EQUAL(nd_build(fd, m, SRC(NULL, -1, stagefd), &st, &err),
 	    PD_ERR_CORRUPT);
 	alarm(0);
 	close(fd);
@@ -858,7 +864,7 @@ test_build_hostile_prev(void)
 	stagefd = mkdir_open(tmp, "stage", stagedir, sizeof(stagedir));
 	fd = mkdir_open(tmp, "b1", NULL, 0);
 	alarm(20);
-	CU_ASSERT_EQUAL(nd_build(fd, m2, m1, fd1, stagefd, &st, &err),
+	CU_ASSERT_EQUAL(nd_build(fd, m2, SRC(m1, fd1, stagefd), &st, &err),
 	    PD_ERR_NOTFOUND);
 	alarm(0);
 	CU_ASSERT_EQUAL(snap_changed(outdir, sout), 0);
@@ -869,7 +875,7 @@ test_build_hostile_prev(void)
 	pd_error_clear(&err);
 	fd = mkdir_open(tmp, "b2", NULL, 0);
 	alarm(20);
-	CU_ASSERT_EQUAL(nd_build(fd, mr, m1, fd1, stagefd, &st, &err),
+	CU_ASSERT_EQUAL(nd_build(fd, mr, SRC(m1, fd1, stagefd), &st, &err),
 	    PD_ERR_NOTFOUND);
 	alarm(0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "r"));
@@ -880,7 +886,8 @@ test_build_hostile_prev(void)
 	stage_all(stagedir, v1, NELEM(v1));
 	pd_error_clear(&err);
 	fd = mkdir_open(tmp, "b3", NULL, 0);
-	CU_ASSERT_EQUAL(nd_build(fd, m2, m1, fd1, stagefd, &st, &err), PD_OK);
+	CU_ASSERT_EQUAL(nd_build(fd, m2, SRC(m1, fd1, stagefd), &st,
+	    &err), PD_OK);
 	if (err.code != PD_OK)
 		fprintf(stderr, "\npublish: %s\n", err.msg);
 	CU_ASSERT_EQUAL(tree_problems(fd, m2), 0);
@@ -910,285 +917,107 @@ test_build_hostile_prev(void)
 	unit_rmdir(tmp);
 }
 
-/* A version directory with files f00..f19 and sub/g0..g9 holding mark. */
-static void
-make_version(const char *dir, char mark)
-{
-	char name[64], sub[4096];
-	int i;
-
-	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0755), 0);
-	unit_pjoin(sub, sizeof(sub), dir, "sub");
-	CU_ASSERT_EQUAL_FATAL(mkdir(sub, 0755), 0);
-	for (i = 0; i < 20; i++) {
-		snprintf(name, sizeof(name), "f%02d", i);
-		unit_write(dir, name, &mark, 1);
-	}
-	for (i = 0; i < 10; i++) {
-		snprintf(name, sizeof(name), "g%d", i);
-		unit_write(sub, name, &mark, 1);
-	}
-}
-
-static void
-test_switch(void)
-{
-	struct pd_error err = { 0 };
-	char *tmp = unit_tmpdir(), pub[4096], va[4096], vb[4096];
-	char path[4096], got[4096];
-	struct dirent *de;
-	struct stat sb;
-	ssize_t n;
-	DIR *d;
-
-	unit_pjoin(pub, sizeof(pub), tmp, "pub");
-	unit_pjoin(va, sizeof(va), tmp, "1");
-	unit_pjoin(vb, sizeof(vb), tmp, "2");
-	CU_ASSERT_EQUAL_FATAL(mkdir(pub, 0755), 0);
-	make_version(va, 'A');
-	make_version(vb, 'B');
-	unit_pjoin(path, sizeof(path), pub, "t");
-
-	/* First publish, then a switch over an existing link. */
-	CU_ASSERT_EQUAL(nd_publish_switch(pub, "t", va, &err), PD_OK);
-	n = readlink(path, got, sizeof(got));
-	CU_ASSERT(n == (ssize_t)strlen(va) && memcmp(got, va, (size_t)n) == 0);
-	CU_ASSERT_EQUAL(nd_publish_switch(pub, "t", vb, &err), PD_OK);
-	n = readlink(path, got, sizeof(got));
-	CU_ASSERT(n == (ssize_t)strlen(vb) && memcmp(got, vb, (size_t)n) == 0);
-	/* Again to the same target is fine. */
-	CU_ASSERT_EQUAL(nd_publish_switch(pub, "t", vb, &err), PD_OK);
-	CU_ASSERT_EQUAL(err.code, PD_OK);
-
-	/* A user's directory or file where the link goes stays. */
-	unit_pjoin(path, sizeof(path), pub, "u");
-	CU_ASSERT_EQUAL_FATAL(mkdir(path, 0755), 0);
-	unit_write(path, "keep", "mine", 4);
-	CU_ASSERT_EQUAL(nd_publish_switch(pub, "u", va, &err),
-	    PD_ERR_EXISTS);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "symbolic link"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/u"));
-	unit_pjoin(path, sizeof(path), pub, "u/keep");
-	CU_ASSERT_EQUAL(lstat(path, &sb), 0);
-	unit_write(pub, "w", "mine", 4);
-	unit_pjoin(path, sizeof(path), pub, "w");
-	pd_error_clear(&err);
-	CU_ASSERT_EQUAL(nd_publish_switch(pub, "w", va, &err),
-	    PD_ERR_EXISTS);
-	CU_ASSERT_EQUAL(lstat(path, &sb), 0);
-	CU_ASSERT(S_ISREG(sb.st_mode) && sb.st_size == 4);
-
-	/* No temporary link left behind, by success or failure. */
-	d = opendir(pub);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-	while ((de = readdir(d)) != NULL)
-		CU_ASSERT(strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 ||
-		    strcmp(de->d_name, "t") == 0 ||
-		    strcmp(de->d_name, "u") == 0 ||
-		    strcmp(de->d_name, "w") == 0);
-	closedir(d);
-
-	/* No publish directory. */
-	unit_pjoin(path, sizeof(path), tmp, "nowhere");
-	pd_error_clear(&err);
-	CU_ASSERT_EQUAL(nd_publish_switch(path, "t", va, &err), PD_ERR_IO);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nowhere"));
-	unit_rmdir(tmp);
-}
-
-/*
- * One walk of the published tree, as a reader does it: resolve the link
- * once, then everything relative to that descriptor.  0 if the walk saw
- * one complete version.
- */
+/* Build v1 into base/name with nothing else linked to its files. */
 static int
-walk_once(const char *link)
+build_spare(const char *base, const char *name, struct pr_manifest **m)
 {
-	struct dirent *de;
-	char name[64], c, mark = 0;
-	size_t n = 0;
-	DIR *d;
-	int fd, sub, f, i, bad = 0;
+	char sname[64], path[4096];
+	int fd = build_v1(base, name, m);
 
-	if ((fd = open(link, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return 1;
-	if ((f = dup(fd)) < 0 || (d = fdopendir(f)) == NULL) {
-		close(fd);
-		return 1;
-	}
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	bad |= n != 21;
-	for (i = 0; i < 30 && !bad; i++) {
-		if (i < 20) {
-			snprintf(name, sizeof(name), "f%02d", i);
-			f = openat(fd, name, O_RDONLY | O_CLOEXEC);
-		} else {
-			snprintf(name, sizeof(name), "sub/g%d", i - 20);
-			f = openat(fd, name, O_RDONLY | O_CLOEXEC);
-		}
-		if (f < 0 || read(f, &c, 1) != 1)
-			bad = 1;
-		else if (mark == 0)
-			mark = c;
-		else
-			bad |= c != mark;
-		if (f >= 0)
-			close(f);
-	}
-	if (!bad && (sub = openat(fd, "sub", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) >= 0) {
-		if ((d = fdopendir(sub)) != NULL) {
-			for (n = 0; (de = readdir(d)) != NULL;)
-				n += de->d_name[0] != '.';
-			bad |= n != 10;
-			closedir(d);
-		} else
-			close(sub);
-	}
-	close(fd);
-	return bad;
+	/* Staged objects became the tree's files: drop the second name. */
+	snprintf(sname, sizeof(sname), "stage-%s", name);
+	unit_pjoin(path, sizeof(path), base, sname);
+	unit_rmdir(pd_strdup(path));
+	return fd;
 }
 
 /*
- * A reader walking PUBDIR/TREE while it is switched 200 times between
- * two versions sees, every walk, exactly one complete version.
+ * A retired version as the spare: a file whose content stayed at its
+ * path while its mode or mtime changed is the spare's very inode, moved
+ * and given its new metadata, not a copy.  Only a file the spare's
+ * manifest still describes and no other name holds is taken; the rest
+ * of the spare, and prev, are left alone; and the spare is never what
+ * makes content available.
  */
 static void
-test_switch_readers(void)
+test_build_spare(void)
 {
+	struct pr_manifest *m1, *m2, *ms, *ms2;
+	struct nd_build_src src;
+	struct nd_build_stats st;
 	struct pd_error err = { 0 };
-	char *tmp = unit_tmpdir(), pub[4096], va[4096], vb[4096];
-	char link[4096], c;
-	struct pollfd pfd;
-	unsigned long walks = 0, bad = 0, res[2];
-	int stop[2], report[2], i;
-	pid_t pid;
+	struct timespec ts[2] = { { T0 + 77, 0 }, { T0 + 77, 0 } };
+	char *tmp = unit_tmpdir(), stagedir[4096], path[4096];
+	ino_t dup_ino, nl_ino, a_ino;
+	int fd1, fd2, fds, fds2, fdx, stagefd;
 
-	unit_pjoin(pub, sizeof(pub), tmp, "pub");
-	unit_pjoin(va, sizeof(va), tmp, "1");
-	unit_pjoin(vb, sizeof(vb), tmp, "2");
-	unit_pjoin(link, sizeof(link), pub, "t");
-	CU_ASSERT_EQUAL_FATAL(mkdir(pub, 0755), 0);
-	make_version(va, 'A');
-	make_version(vb, 'B');
-	CU_ASSERT_EQUAL_FATAL(nd_publish_switch(pub, "t", va, &err), PD_OK);
-	CU_ASSERT_EQUAL_FATAL(pipe(stop), 0);
-	CU_ASSERT_EQUAL_FATAL(pipe(report), 0);
-	pid = fork();
-	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
-		close(stop[1]);
-		close(report[0]);
-		/* Tell the parent the first walk is done, then go on. */
-		bad += walk_once(link);
-		walks++;
-		c = 'r';
-		if (write(report[1], &c, 1) != 1)
-			_exit(2);
-		pfd.fd = stop[0];
-		pfd.events = POLLIN;
-		while (poll(&pfd, 1, 0) == 0) {
-			bad += walk_once(link);
-			walks++;
-		}
-		res[0] = walks;
-		res[1] = bad;
-		if (write(report[1], res, sizeof(res)) != sizeof(res))
-			_exit(2);
-		_exit(0);
-	}
-	close(stop[0]);
-	close(report[1]);
-	CU_ASSERT_EQUAL(read(report[0], &c, 1), 1);
-	for (i = 0; i < 200; i++)
-		if (nd_publish_switch(pub, "t", i % 2 ? va : vb, &err) !=
-		    PD_OK)
-			break;
-	CU_ASSERT_EQUAL(i, 200);
-	CU_ASSERT_EQUAL(err.code, PD_OK);
-	close(stop[1]);
-	memset(res, 0, sizeof(res));
-	CU_ASSERT_EQUAL(read(report[0], res, sizeof(res)),
-	    (ssize_t)sizeof(res));
-	close(report[0]);
-	CU_ASSERT_EQUAL(unit_child_status(pid), 0);
-	CU_ASSERT(res[0] > 1);
-	CU_ASSERT_EQUAL(res[1], 0);
-	if (res[1] != 0)
-		fprintf(stderr, "\npublish: %lu of %lu walks saw a mix\n",
-		    res[1], res[0]);
-	unit_rmdir(tmp);
-}
+	fd1 = build_v1(tmp, "v1", &m1);
+	fds = build_spare(tmp, "spare", &ms);
+	m2 = manifest(v2, NELEM(v2), 2);
+	stagefd = mkdir_open(tmp, "stage2", stagedir, sizeof(stagedir));
+	stage(stagedir, "#!/bin/sh\necho 2\n");
+	dup_ino = ino_at(fds, "dup");
+	a_ino = ino_at(fds, "a.txt");
+	/* Its mtime is no longer what the spare's manifest says. */
+	CU_ASSERT_EQUAL_FATAL(utimensat(fds, "new\nline", ts,
+	    AT_SYMLINK_NOFOLLOW), 0);
+	nl_ino = ino_at(fds, "new\nline");
 
-static bool
-exists_in(const char *dir, const char *name)
-{
-	char path[4096];
-	struct stat sb;
+	/* Content in the spare only is still missing content. */
+	fdx = mkdir_open(tmp, "x", NULL, 0);
+	memset(&src, 0, sizeof(src));
+	src.prevfd = -1;
+	src.spare = ms;
+	src.sparefd = fds;
+	src.stagefd = stagefd;
+	CU_ASSERT_EQUAL(nd_build(fdx, m2, &src, &st, &err), PD_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(ino_at(fds, "dup"), dup_ino);
+	pd_error_clear(&err);
+	close(fdx);
 
-	unit_pjoin(path, sizeof(path), dir, name);
-	return lstat(path, &sb) == 0;
-}
+	src.prev = m1;
+	src.prevfd = fd1;
+	fd2 = mkdir_open(tmp, "v2", NULL, 0);
+	CU_ASSERT_EQUAL(nd_build(fd2, m2, &src, &st, &err), PD_OK);
+	CU_ASSERT_EQUAL(tree_problems(fd2, m2), 0);
+	CU_ASSERT_EQUAL(tree_problems(fd1, m1), 0);
+	CU_ASSERT_EQUAL(st.recycled, 1);
+	CU_ASSERT_EQUAL(st.linked, 6);
+	CU_ASSERT_EQUAL(st.copied, 6);
+	CU_ASSERT_EQUAL(ino_at(fd2, "dup"), dup_ino);
+	CU_ASSERT_EQUAL(ino_at(fds, "dup"), 0);
+	CU_ASSERT_NOT_EQUAL(ino_at(fd2, "new\nline"), nl_ino);
+	CU_ASSERT_EQUAL(ino_at(fds, "new\nline"), nl_ino);
+	CU_ASSERT_EQUAL(ino_at(fds, "a.txt"), a_ino);
+	CU_ASSERT_EQUAL(ino_at(fd2, "a.txt"), ino_at(fd1, "a.txt"));
 
-static void
-test_prune(void)
-{
-	static const char *other[] = {
-		"latest", "abc", "007", "0", ".build", "12x", "-3", " 4",
-		"99999999999999999999999", "18446744073709551615",
-		"18446744073709551614",
-	};
-	struct pd_error err = { 0 };
-	char *tmp = unit_tmpdir(), vers[4096], name[64], path[4096];
-	unsigned i;
-
-	unit_pjoin(vers, sizeof(vers), tmp, "versions");
-	CU_ASSERT_EQUAL_FATAL(mkdir(vers, 0755), 0);
-	/* 1..12, each with a read-only subdirectory, as built trees are. */
-	for (i = 1; i <= 12; i++) {
-		snprintf(name, sizeof(name), "%u", i);
-		unit_pjoin(path, sizeof(path), vers, name);
-		CU_ASSERT_EQUAL_FATAL(mkdir(path, 0755), 0);
-		unit_write(path, "f", "x", 1);
-		snprintf(name, sizeof(name), "%u/ro", i);
-		unit_pjoin(path, sizeof(path), vers, name);
-		CU_ASSERT_EQUAL_FATAL(mkdir(path, 0755), 0);
-		unit_write(path, "g", "y", 1);
-		CU_ASSERT_EQUAL_FATAL(chmod(path, 0555), 0);
-	}
-	for (i = 0; i < NELEM(other); i++) {
-		unit_pjoin(path, sizeof(path), vers, other[i]);
-		CU_ASSERT_EQUAL_FATAL(mkdir(path, 0755), 0);
-	}
-	/* Current 10 of 12 (11 and 12 not yet published), keep 3. */
-	CU_ASSERT_EQUAL(nd_publish_prune(vers, 10, 3, &err), PD_OK);
-	for (i = 1; i <= 12; i++) {
-		snprintf(name, sizeof(name), "%u", i);
-		CU_ASSERT_EQUAL(exists_in(vers, name), i >= 8);
-	}
-	for (i = 0; i < NELEM(other); i++)
-		CU_ASSERT(exists_in(vers, other[i]));
-	/* Keeping more than there are removes nothing. */
-	CU_ASSERT_EQUAL(nd_publish_prune(vers, 10, 50, &err), PD_OK);
-	CU_ASSERT(exists_in(vers, "8"));
-	/* Keep 1 is the current alone; 0 means 1, never none. */
-	CU_ASSERT_EQUAL(nd_publish_prune(vers, 10, 0, &err), PD_OK);
-	CU_ASSERT(!exists_in(vers, "8") && !exists_in(vers, "9"));
-	CU_ASSERT(exists_in(vers, "10") && exists_in(vers, "11") &&
-	    exists_in(vers, "12"));
-	CU_ASSERT_EQUAL(nd_publish_prune(vers, 12, 1, &err), PD_OK);
-	CU_ASSERT(!exists_in(vers, "10") && !exists_in(vers, "11"));
-	CU_ASSERT(exists_in(vers, "12"));
-	for (i = 0; i < NELEM(other); i++)
-		CU_ASSERT(exists_in(vers, other[i]));
-	CU_ASSERT_EQUAL(err.code, PD_OK);
-	/* No such directory. */
-	unit_pjoin(path, sizeof(path), tmp, "nowhere");
-	CU_ASSERT_EQUAL(nd_publish_prune(path, 3, 1, &err), PD_ERR_IO);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nowhere"));
+	/* A file with a second name is some other tree's too: copied. */
+	fds2 = build_spare(tmp, "spare2", &ms2);
+	unit_pjoin(path, sizeof(path), tmp, "spare2-dup");
+	CU_ASSERT_EQUAL_FATAL(linkat(fds2, "dup", AT_FDCWD, path, 0), 0);
+	dup_ino = ino_at(fds2, "dup");
+	nl_ino = ino_at(fds2, "new\nline");
+	src.spare = ms2;
+	src.sparefd = fds2;
+	close(fd2);
+	fd2 = mkdir_open(tmp, "v2b", NULL, 0);
+	CU_ASSERT_EQUAL(nd_build(fd2, m2, &src, &st, &err), PD_OK);
+	CU_ASSERT_EQUAL(tree_problems(fd2, m2), 0);
+	CU_ASSERT_EQUAL(st.recycled, 1);
+	CU_ASSERT_EQUAL(ino_at(fd2, "new\nline"), nl_ino);
+	CU_ASSERT_NOT_EQUAL(ino_at(fd2, "dup"), dup_ino);
+	CU_ASSERT_EQUAL(ino_at(fds2, "dup"), dup_ino);
+	if (err.code != PD_OK)
+		fprintf(stderr, "\npublish: %s\n", err.msg);
+	close(fd1);
+	close(fd2);
+	close(fds);
+	close(fds2);
+	close(stagefd);
+	pr_manifest_free(m1);
+	pr_manifest_free(m2);
+	pr_manifest_free(ms);
+	pr_manifest_free(ms2);
 	unit_rmdir(tmp);
 }
 
@@ -1200,12 +1029,10 @@ add_publish(void)
 		{ "build without permission overrides",
 		    test_build_unprivileged },
 		{ "build v2 over v1", test_build_v2 },
+		{ "take unchanged content from the spare", test_build_spare },
 		{ "content missing", test_build_missing },
 		{ "staged objects not what they claim", test_build_bad_stage },
 		{ "hostile previous tree", test_build_hostile_prev },
-		{ "switch the published link", test_switch },
-		{ "readers during 200 switches", test_switch_readers },
-		{ "prune old versions", test_prune },
 	};
 
 	return UNIT_SUITE("publish", init_suite, NULL, tests);
