@@ -47,7 +47,7 @@ report(const char *tree, const struct nd_import_result *r, bool json)
 	if (json)
 		return print_json(json_pack("{s:s, s:I, s:b, s:I, s:I, s:I, "
 		    "s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, "
-		    "s:I, s:I, s:I, s:{s:I, s:I, s:I}}",
+		    "s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I}",
 		    "tree", tree, "version", (json_int_t)v->number,
 		    "unchanged", r->unchanged,
 		    "entries", (json_int_t)v->entries,
@@ -70,7 +70,8 @@ report(const char *tree, const struct nd_import_result *r, bool json)
 		    "deltas",
 		    "computed", (json_int_t)r->deltas_made,
 		    "whole", (json_int_t)r->deltas_whole,
-		    "failed", (json_int_t)r->deltas_failed));
+		    "failed", (json_int_t)r->deltas_failed,
+		    "pack_parts", (json_int_t)r->pack_parts));
 	fmt_bytes(v->bytes, size, sizeof(size));
 	if (r->unchanged) {
 		printf("tree %s: unchanged since version %llu; no new "
@@ -95,6 +96,9 @@ report(const char *tree, const struct nd_import_result *r, bool json)
 		    "whole), %llu failed\n", (unsigned long long)r->deltas_made,
 		    (unsigned long long)r->deltas_whole,
 		    (unsigned long long)r->deltas_failed);
+	if (r->pack_parts > 0)
+		printf("  pack for mirrors of the previous version: %lu "
+		    "parts, compressed once\n", (unsigned long)r->pack_parts);
 	if (r->skipped)
 		printf("  skipped %llu special files\n",
 		    (unsigned long long)r->skipped);

@@ -28,6 +28,7 @@
 #include "../common/mem.h"
 #include "../delta/zstd.h"
 #include "../protocol/pack.h"
+#include "packprep.h"
 #include "serve.h"
 
 #define BATCH_TYPE	"application/vnd.pulpdist.batch"
@@ -464,46 +465,48 @@ struct packref {
 	uint32_t	 part;
 };
 
-/* The items of one part of the pack from -> to (both held manifests). */
+/* Parse the held manifests from and to, and plan the pack between. */
 static enum pd_err
-pack_items(void *arg, struct nd_bitem **out, size_t *nout,
+plan_pack(struct cat *c, const unsigned char *from, const unsigned char *to,
+    struct pr_manifest **a, struct pr_manifest **z, struct pr_pack *pk,
     struct pd_error *err)
 {
-	struct packref *pr = arg;
-	struct pr_manifest *a = NULL, *z = NULL;
-	struct pr_pack pk = { 0 };
 	struct cat_txn *t = NULL;
-	struct nd_bitem *items = NULL;
-	const struct pr_pack_item *it;
 	const void *data;
-	size_t len, i, n = 0;
+	size_t len;
 	enum pd_err rc;
 
-	if ((rc = cat_begin(pr->cat, false, &t, err)) != PD_OK ||
-	    (rc = cat_manifest_get(t, pr->from, &data, &len, err)) != PD_OK ||
-	    (rc = pr_manifest_parse(data, len, &a, err)) != PD_OK ||
-	    (rc = cat_manifest_get(t, pr->to, &data, &len, err)) != PD_OK ||
-	    (rc = pr_manifest_parse(data, len, &z, err)) != PD_OK)
+	*a = *z = NULL;
+	if ((rc = cat_begin(c, false, &t, err)) != PD_OK ||
+	    (rc = cat_manifest_get(t, from, &data, &len, err)) != PD_OK ||
+	    (rc = pr_manifest_parse(data, len, a, err)) != PD_OK ||
+	    (rc = cat_manifest_get(t, to, &data, &len, err)) != PD_OK ||
+	    (rc = pr_manifest_parse(data, len, z, err)) != PD_OK)
 		goto out;
 	cat_abort(t);
 	t = NULL;
-	if ((rc = pr_pack_plan(a, z, &pk, err)) != PD_OK)
-		goto out;
-	if (pr->part >= pk.nparts) {
-		rc = pd_fail(err, PD_ERR_NOTFOUND, "the pack to version %llu "
-		    "has %" PRIu32 " parts, not %" PRIu32,
-		    (unsigned long long)z->version, pk.nparts, pr->part + 1);
-		goto out;
-	}
-	for (i = 0; i < pk.n; i++)
-		n += pk.items[i].part == pr->part;
-	if ((items = pd_calloc(n, sizeof(*items))) == NULL) {
-		rc = pd_fail(err, PD_ERR_NOMEM, "pack items");
-		goto out;
-	}
-	for (i = 0, n = 0; i < pk.n; i++) {
-		it = &pk.items[i];
-		if (it->part != pr->part)
+	rc = pr_pack_plan(*a, *z, pk, err);
+out:
+	cat_abort(t);
+	return rc;
+}
+
+/* The items of part of pk, as batch records. */
+static enum pd_err
+part_items(const struct pr_pack *pk, uint32_t part, struct nd_bitem **out,
+    size_t *nout, struct pd_error *err)
+{
+	const struct pr_pack_item *it;
+	struct nd_bitem *items;
+	size_t i, n = 0;
+
+	for (i = 0; i < pk->n; i++)
+		n += pk->items[i].part == part;
+	if ((items = pd_calloc(n + 1, sizeof(*items))) == NULL)
+		return pd_fail(err, PD_ERR_NOMEM, "pack items");
+	for (i = 0, n = 0; i < pk->n; i++) {
+		it = &pk->items[i];
+		if (it->part != part)
 			continue;
 		items[n].kind = it->basis ? 'd' : 'o';
 		memcpy(items[n].a, it->basis ? it->basis->sha : it->e->sha,
@@ -513,21 +516,52 @@ pack_items(void *arg, struct nd_bitem **out, size_t *nout,
 	}
 	*out = items;
 	*nout = n;
-	items = NULL;
+	return PD_OK;
+}
+
+/* The items of one part of the pack from -> to (both held manifests). */
+static enum pd_err
+pack_items(void *arg, struct nd_bitem **out, size_t *nout,
+    struct pd_error *err)
+{
+	struct packref *pr = arg;
+	struct pr_manifest *a = NULL, *z = NULL;
+	struct pr_pack pk = { 0 };
+	enum pd_err rc;
+
+	if ((rc = plan_pack(pr->cat, pr->from, pr->to, &a, &z, &pk, err)) !=
+	    PD_OK)
+		goto out;
+	if (pr->part >= pk.nparts) {
+		rc = pd_fail(err, PD_ERR_NOTFOUND, "the pack to version %llu "
+		    "has %" PRIu32 " parts, not %" PRIu32,
+		    (unsigned long long)z->version, pk.nparts, pr->part + 1);
+		goto out;
+	}
+	rc = part_items(&pk, pr->part, out, nout, err);
 out:
-	pd_free(items);
 	pr_pack_free(&pk);
 	pr_manifest_free(a);
 	pr_manifest_free(z);
-	cat_abort(t);
 	return rc;
+}
+
+static void
+pack_name(const unsigned char *from, const unsigned char *to, uint32_t part,
+    char name[ND_BATCH_NAME_MAX])
+{
+	char a[PD_SHA256_HEX], z[PD_SHA256_HEX];
+
+	pd_hex_encode(from, PD_SHA256_LEN, a);
+	pd_hex_encode(to, PD_SHA256_LEN, z);
+	snprintf(name, ND_BATCH_NAME_MAX, "%s-%s-%" PRIu32, a, z, part);
 }
 
 void
 nd_pack_reply(struct nd_req *r, const unsigned char *from,
     const unsigned char *to)
 {
-	char name[ND_BATCH_NAME_MAX], a[PD_SHA256_HEX], z[PD_SHA256_HEX];
+	char name[ND_BATCH_NAME_MAX];
 	struct packref *pr;
 	struct batch *b;
 
@@ -544,10 +578,92 @@ nd_pack_reply(struct nd_req *r, const unsigned char *from,
 	pr->part = r->t.part;
 	b->fill = pack_items;
 	b->fill_arg = pr;
-	pd_hex_encode(from, PD_SHA256_LEN, a);
-	pd_hex_encode(to, PD_SHA256_LEN, z);
-	snprintf(name, sizeof(name), "%s-%s-%" PRIu32, a, z, r->t.part);
+	pack_name(from, to, r->t.part, name);
 	batch_reply(r, b, "packs", name);
+}
+
+struct prep {
+	struct cat		*cat;
+	struct nd_dcache	*dc;
+	const struct pr_pack	*pk;
+	const unsigned char	*from, *to;
+	enum pd_err		*rc;		/* one per part */
+	struct pd_error		*errs;		/* one per part */
+};
+
+static void
+prep_part(void *arg, size_t i, unsigned worker)
+{
+	struct prep *pp = arg;
+	struct batch b;
+	char name[ND_BATCH_NAME_MAX + 8];
+	enum pd_err *rc = &pp->rc[i];
+	bool kept;
+	int fd;
+
+	(void)worker;
+	memset(&b, 0, sizeof(b));
+	b.cat = pp->cat;
+	b.dc = pp->dc;
+	b.fd = -1;
+	b.level = ND_ZLEVEL_ONCE;
+	if ((*rc = part_items(pp->pk, (uint32_t)i, &b.items, &b.n,
+	    &pp->errs[i])) != PD_OK)
+		return;
+	pack_name(pp->from, pp->to, (uint32_t)i, name);
+	memcpy(name + strlen(name), ".zst", 5);
+	if ((*rc = nd_derived(pp->cat, "packs", name, make_zbatch, &b, &fd,
+	    &kept, &pp->errs[i])) == PD_OK)
+		close(fd);
+	content_done(&b);
+	pd_free(b.items);
+}
+
+enum pd_err
+nd_pack_prepare(struct cat *c, struct nd_dcache *dc, struct pd_pool *pool,
+    const unsigned char *from, const unsigned char *to, uint32_t *nparts,
+    struct pd_error *err)
+{
+	struct pr_manifest *a = NULL, *z = NULL;
+	struct pr_pack pk = { 0 };
+	struct prep pp;
+	enum pd_err rc;
+	uint32_t i;
+
+	memset(&pp, 0, sizeof(pp));
+	if (nparts != NULL)
+		*nparts = 0;
+	if ((rc = plan_pack(c, from, to, &a, &z, &pk, err)) != PD_OK)
+		goto out;
+	if (nparts != NULL)
+		*nparts = pk.nparts;
+	if (pk.nparts == 0)
+		goto out;
+	pp.cat = c;
+	pp.dc = dc;
+	pp.pk = &pk;
+	pp.from = from;
+	pp.to = to;
+	if ((pp.rc = pd_calloc(pk.nparts, sizeof(*pp.rc))) == NULL ||
+	    (pp.errs = pd_calloc(pk.nparts, sizeof(*pp.errs))) == NULL) {
+		rc = pd_fail(err, PD_ERR_NOMEM, "pack parts");
+		goto out;
+	}
+	pd_pool_for(pool, pk.nparts, prep_part, &pp);
+	for (i = 0; i < pk.nparts; i++)
+		if (pp.rc[i] != PD_OK) {
+			rc = pd_fail(err, pp.rc[i], "part %" PRIu32 " of the "
+			    "pack to version %llu: %s", i,
+			    (unsigned long long)z->version, pp.errs[i].msg);
+			break;
+		}
+out:
+	pd_free(pp.rc);
+	pd_free(pp.errs);
+	pr_pack_free(&pk);
+	pr_manifest_free(a);
+	pr_manifest_free(z);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */

@@ -44,6 +44,7 @@
 #include "../protocol/mdiff.h"
 #include "../protocol/pathenc.h"
 #include "dcache.h"
+#include "packprep.h"
 #include "hashfile.h"
 #include "import.h"
 #include "load.h"
@@ -659,13 +660,17 @@ delta_worker(void *arg, size_t i, unsigned worker)
 }
 
 /*
- * Compute the deltas of the changed paths, each pair of contents once.
- * The version is committed already: a failure costs only a computation
- * on demand later, so it is a warning, never an error.
+ * Compute the deltas of the changed paths, each pair of contents once,
+ * then the pack from the previous version (from, NULL for none) to this
+ * one (to): what every mirror of the step fetches, compressed now
+ * rather than when the first of them asks.  The version is committed
+ * already: a failure costs only a computation on demand later, so it is
+ * a warning, never an error.
  */
 static void
-make_deltas(struct cat *c, const struct nd_import_opts *o,
-    struct dpairs *dp, struct nd_import_result *res)
+make_step(struct cat *c, const struct nd_import_opts *o,
+    const unsigned char *from, const unsigned char *to, struct dpairs *dp,
+    struct nd_import_result *res)
 {
 	struct deltajob j = { .o = o, .pairs = dp };
 	struct nd_dcache_stats st;
@@ -673,13 +678,15 @@ make_deltas(struct cat *c, const struct nd_import_opts *o,
 	struct pd_error err;
 	size_t i, n;
 
-	if (dp->n == 0)
+	if (dp->n == 0 && from == NULL)
 		return;
-	qsort(dp->v, dp->n, sizeof(*dp->v), pair_cmp);
+	if (dp->n > 0)
+		qsort(dp->v, dp->n, sizeof(*dp->v), pair_cmp);
 	for (i = n = 1; i < dp->n; i++)
 		if (pair_cmp(&dp->v[i], &dp->v[n - 1]) != 0)
 			dp->v[n++] = dp->v[i];
-	dp->n = n;
+	if (dp->n > 0)
+		dp->n = n;
 	pd_error_clear(&err);
 	if (nd_dcache_new(c, &j.dc, &err) != PD_OK ||
 	    pd_pool_new(o->threads, &pool) != PD_OK) {
@@ -693,11 +700,18 @@ make_deltas(struct cat *c, const struct nd_import_opts *o,
 	pthread_mutex_init(&j.mu, NULL);
 	pd_pool_for(pool, dp->n, delta_worker, &j);
 	pthread_mutex_destroy(&j.mu);
-	pd_pool_free(pool);
 	nd_dcache_stats(j.dc, &st);
 	res->deltas_made = st.deltas_made;
 	res->deltas_whole = st.wholes;
 	res->deltas_failed = j.failed;
+	if (from != NULL && nd_pack_prepare(c, j.dc, pool, from, to,
+	    &res->pack_parts, &err) != PD_OK) {
+		res->pack_failed = true;
+		warnf(o, "tree %s: the pack for mirrors of the previous "
+		    "version is not made (it will be when asked for): %s",
+		    o->tree, err.msg);
+	}
+	pd_pool_free(pool);
 	nd_dcache_free(j.dc);
 }
 
@@ -718,6 +732,7 @@ nd_import(struct cat *c, const struct nd_import_opts *o,
 	struct timespec wall;
 	size_t content_off = 0, i;
 	const char *why;
+	bool had_head;
 	enum pd_err rc;
 	int lockfd = -1;
 
@@ -787,6 +802,7 @@ nd_import(struct cat *c, const struct nd_import_opts *o,
 	/* Every object the version names is durable before it exists. */
 	if ((rc = cat_obj_sync(c, err)) != PD_OK)
 		goto out;
+	had_head = tree.head != 0;
 	res->version.duration_ms = (uint64_t)(now_ms() - start_ms);
 	if ((rc = commit(c, o, &tree, &s, &body, &res->version,
 	    &res->objects_new, err)) != PD_OK)
@@ -794,7 +810,8 @@ nd_import(struct cat *c, const struct nd_import_opts *o,
 	/* Committed: the next import of the tree need not wait for this. */
 	cat_unlock_tree(lockfd);
 	lockfd = -1;
-	make_deltas(c, o, &pairs, res);
+	make_step(c, o, had_head ? head.manifest_id : NULL,
+	    res->version.manifest_id, &pairs, res);
 out:
 	if (rc != PD_OK)
 		pd_prefix(err, "importing tree %s", o->tree);

@@ -41,6 +41,9 @@ struct nd_import_result {
 	uint64_t	 deltas_made;	/* computed and kept */
 	uint64_t	 deltas_whole;	/* computed, not worth it: sent whole */
 	uint64_t	 deltas_failed;	/* not made (warned); made on demand */
+	uint32_t	 pack_parts;	/* of the pack from the previous
+					 * version, made and kept */
+	bool		 pack_failed;	/* not made (warned); made on demand */
 };
 
 enum pd_err nd_import(struct cat *, const struct nd_import_opts *,

@@ -467,6 +467,13 @@ pack_want() {
 	EOF
 }
 
+test_expect_success 'pack: made at import, before anyone asks' '
+	from=$(manifest_id 1)
+	kept="$DATA/packs/${from:0:2}/$from-$(manifest_id 2)-0.zst"
+	test -s "$kept"
+	cp "$kept" made-at-import
+'
+
 test_expect_success 'pack: the step from version 1, by part number' '
 	from=$(manifest_id 1)
 	pack_want >want
@@ -504,6 +511,16 @@ test_expect_success 'pack: kept compressed once; any receiver gets those bytes' 
 	test_cmp "$kept" raw
 	stat -c %Y.%i "$kept" >after
 	test_cmp before after
+'
+
+test_expect_success 'pack: made on request, the same bytes as at import' '
+	from=$(manifest_id 1)
+	kept="$DATA/packs/${from:0:2}/$from-$(manifest_id 2)-0.zst"
+	rm "$kept"
+	curl -sS -f -H "Accept-Encoding: zstd" -o raw \
+		"$SERVE_URL/v1/trees/t/versions/2/pack/0?from=$from"
+	test -f "$kept"
+	test_cmp made-at-import raw
 '
 
 test_expect_success 'pack: 404 past the last part or from an unknown manifest' '
