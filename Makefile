@@ -78,7 +78,13 @@ demo: deps pulpdist
 # floors measured in the same run (fetches Debian's linux-source; not a
 # test).  BENCH_RUNS sets the runs per measurement.
 BENCH_RUNS = 3
-bench: bench-import bench-pull bench-steady bench-bigfile
+bench: bench-compare bench-import bench-pull bench-steady bench-bigfile
+
+bench-compare: deps pulpdist
+	tests/bench/compare.sh $(BENCH_RUNS)
+
+bench-quick: deps pulpdist
+	tests/bench/compare.sh --quick $(BENCH_RUNS)
 
 bench-import: deps pulpdist
 	tests/bench/import.sh $(BENCH_RUNS)
@@ -100,7 +106,7 @@ clean:
 	rm -rf build build-asan pulpdist pulpdist.tmp
 
 .PHONY: all deps check check-unit check-e2e asan demo bench bench-import \
-	bench-pull bench-steady bench-bigfile \
+	bench-pull bench-steady bench-bigfile bench-compare bench-quick \
 	checksrc clean
 
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

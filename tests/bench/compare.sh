@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# pulpdist next to rsync on the same data in one run (issue 4): initial
+# sync, update, no-op; every figure both ways, medians, ratios.  Not a
+# test: `make bench` runs it, or by hand:
+#
+#   tests/bench/compare.sh [--quick] [RUNS]
+#
+# Data: V1 and V2 of Debian's linux-source-6.1 (tests/bench/lib.sh);
+# --quick takes only their fs/ subdirectory (2,100 files) and finishes in
+# about two minutes.  RUNS (default 3) runs per scenario, the tools
+# alternating within each run.  Servers run on 127.0.0.1: pulpdist serve
+# and `rsync --daemon --no-detach` with a generated config, each under
+# /usr/bin/time, stopped by pid at the end.
+#
+# Figures, the same method for both tools:
+#   wall      seconds of the receiving command
+#   wire      bytes through the loopback interface during the command
+#             (/proc/net/dev, lo's received bytes: every byte sent is
+#             received once), both directions, headers included
+#   srv CPU   user + system CPU of the serving process and its reaped
+#             children (/proc/PID/stat), during the command
+#   rcv CPU   user + system CPU of the receiving command
+#   rcv RSS   peak RSS of the receiving command
+#   srv RSS   peak RSS of the server over the scenario: the rsync
+#             daemon's largest child, pulpdist serve itself
+# Floors measured in the same run: copying V1 with tar | tar, a stat walk
+# with find -printf, and the `zstd -19 --patch-from` size of the files
+# that changed from V1 to V2.
+#
+# Writes the tables to the terminal and, unless --quick, to
+# bench/RESULTS.md.  BENCH_WORK (default /tmp/pulpdist-bench-compare)
+# holds the work files, removed at the end unless BENCH_KEEP=1.
+set -euo pipefail
+
+. "$(dirname "$0")/lib.sh"
+quick=0
+if [ "${1:-}" = --quick ]; then
+	quick=1
+	shift
+fi
+runs=${1:-3}
+bench_linux_data
+work=${BENCH_WORK:-/tmp/pulpdist-bench-compare}
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work"
+if [ "$quick" = 1 ]; then
+	cp -a "$v1/fs" v1
+	cp -a "$v2/fs" v2
+	v1=$work/v1 v2=$work/v2
+	what="fs/ of $(bench_versions)"
+else
+	what=$(bench_versions)
+fi
+
+pids=()
+cleanup() {
+	local p
+
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+hz=$(getconf CLK_TCK)
+cpu_ms() { # PID: CPU ms of PID and its reaped children
+	awk -v hz="$hz" '{ printf "%d", ($14 + $15 + $16 + $17) * 1000 / hz }' \
+	    "/proc/$1/stat"
+}
+lo_bytes() {
+	awk '$1 == "lo:" { print $2 }' /proc/net/dev
+}
+
+# start_timed NAME CMD...: CMD in the background under /usr/bin/time
+# (peak RSS of it and its children to NAME.time); sets spid to CMD's pid.
+start_timed() {
+	local name=$1 tpid _
+
+	shift
+	/usr/bin/time -f "%M" -o "$name.time" "$@" >"$name.out" \
+	    2>"$name.err" &
+	tpid=$!
+	pids+=("$tpid")
+	spid=
+	for _ in $(seq 100); do
+		spid=$(pgrep -P "$tpid" | head -1) && [ -n "$spid" ] && break
+		sleep 0.05
+	done
+	[ -n "$spid" ] || { echo "$name did not start" >&2; exit 1; }
+}
+stop_timed() { # PID of the command, NAME: stop it, print its peak RSS
+	kill "$1"
+	while kill -0 "$1" 2>/dev/null; do sleep 0.05; done
+	for _ in $(seq 100); do
+		[ -s "$2.time" ] && break
+		sleep 0.05
+	done
+	tail -1 "$2.time"
+}
+
+start_pd() { # DATA
+	local _
+
+	start_timed pdserve "$pd" serve --data "$1" --listen 127.0.0.1:0
+	pdpid=$spid
+	for _ in $(seq 100); do
+		grep -qs '^listening on' pdserve.out && break
+		sleep 0.1
+	done
+	url=$(sed -n '1s/^listening on //p' pdserve.out)
+	[ -n "$url" ] || { cat pdserve.err >&2; exit 1; }
+}
+start_rsyncd() {
+	local _
+
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	printf 'use chroot = no\n[v1]\n\tpath = %s\n\tread only = yes\n[v2]\n\tpath = %s\n\tread only = yes\n' \
+	    "$v1" "$v2" >rsyncd.conf
+	start_timed rsyncd rsync --daemon --no-detach --address=127.0.0.1 \
+	    --port="$port" --config=rsyncd.conf --log-file="$work/rsyncd.log"
+	rpid=$spid
+	for _ in $(seq 100); do
+		rsync "rsync://127.0.0.1:$port/" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+}
+
+# measure SCENARIO TOOL RUN SRVPID CMD...: run CMD, append a line to
+# results: scenario tool run wall wire srv_cpu_ms rcv_cpu_ms rcv_rss_kb
+measure() {
+	local sc=$1 tool=$2 run=$3 srv=$4 c0 c1 w0 w1 wall u s rss
+
+	shift 4
+	sync
+	c0=$(cpu_ms "$srv")
+	w0=$(lo_bytes)
+	/usr/bin/time -f "%e %U %S %M" -o rcv.time "$@" >rcv.out 2>rcv.err ||
+	    { echo "$sc/$tool run $run failed:" >&2; cat rcv.err >&2; exit 1; }
+	w1=$(lo_bytes)
+	c1=$(cpu_ms "$srv")
+	read -r wall u s rss <rcv.time
+	echo "$sc $tool $run $wall $((w1 - w0)) $((c1 - c0))" \
+	    "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%d", (u + s) * 1000 }')" \
+	    "$rss" >>results
+}
+
+# same TREE DIR: DIR is TREE exactly (content, modes, mtimes, links).
+same() {
+	local n
+
+	n=$(rsync -rlptcn --delete --itemize-changes "$1/" "$2/" | wc -l)
+	[ "$n" = 0 ] || { echo "$2 differs from $1 in $n places" >&2
+	    exit 1; }
+}
+
+# pdpull DATA PUB: the command line of a pull (for measure).
+pdpull() {
+	pull=("$pd" pull --data "$1" --from "$url" --tree linux --trust k.pub
+	    --publish "$2")
+}
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
+
+: >results
+: >floors
+echo "floors" >&2
+sync
+t0=$(date +%s.%N)
+mkdir floor-tar
+tar -C "$v1" -cf - . | tar -C floor-tar -xf -
+sync
+echo "tar_copy $(since "$t0")" >>floors
+# Kept until the end: ext4 is slow to create files for minutes after
+# 80,000 are deleted (tests/bench/pull.sh), which would tax whatever
+# runs next.
+t0=$(date +%s.%N)
+find "$v1" -printf '%s %T@ %m %p\n' >/dev/null
+echo "find_walk $(since "$t0")" >>floors
+rsync -rcn --itemize-changes "$v2/" "$v1/" | awk '/^>f/ { print substr($0, 13) }' \
+    >changed
+(cd "$v1" && tar -cf "$work/old.tar" --ignore-failed-read \
+    -T "$work/changed" 2>/dev/null) || true
+(cd "$v2" && tar -cf "$work/new.tar" -T "$work/changed")
+zstd -q -19 --patch-from=old.tar new.tar -o patch.zst
+echo "zstd_patch $(stat -c %s patch.zst) $(wc -l <changed)" >>floors
+rm -f old.tar new.tar patch.zst
+
+echo "setup: origin imports V1" >&2
+"$pd" keygen k >/dev/null
+"$pd" import --data origin --tree linux --key k.key "$v1" >/dev/null
+start_rsyncd
+
+# 1. Initial sync of V1 into an empty directory.
+start_pd origin
+for r in $(seq 1 "$runs"); do
+	echo "initial sync, run $r of $runs" >&2
+	pdpull "m1-$r" "p1-$r"
+	measure initial pulpdist "$r" "$pdpid" "${pull[@]}"
+	same "$v1" "p1-$r/linux"
+	measure initial rsync-a "$r" "$rpid" rsync -a \
+	    "rsync://127.0.0.1:$port/v1/" "ra1-$r/"
+	measure initial rsync-az "$r" "$rpid" rsync -az \
+	    "rsync://127.0.0.1:$port/v1/" "rz1-$r/"
+	same "$v1" "rz1-$r"
+done
+echo "srv_rss initial pulpdist $(stop_timed "$pdpid" pdserve)" >>results
+
+# 2. Update V1 -> V2, from copies of the V1 trees of scenario 1.
+"$pd" import --data origin --tree linux --key k.key "$v2" >/dev/null
+start_pd origin
+for r in $(seq 1 "$runs"); do
+	echo "update, run $r of $runs" >&2
+	pdpull "m1-$r" "p1-$r"
+	measure update pulpdist "$r" "$pdpid" "${pull[@]}"
+	same "$v2" "p1-$r/linux"
+	measure update rsync-a "$r" "$rpid" rsync -a --delete \
+	    "rsync://127.0.0.1:$port/v2/" "ra1-$r/"
+	measure update rsync-az "$r" "$rpid" rsync -az --delete \
+	    "rsync://127.0.0.1:$port/v2/" "rz1-$r/"
+	same "$v2" "rz1-$r"
+done
+
+# 3. No-op: each mirror is current already.
+for r in $(seq 1 "$runs"); do
+	echo "no-op, run $r of $runs" >&2
+	pdpull "m1-$r" "p1-$r"
+	measure noop pulpdist "$r" "$pdpid" "${pull[@]}"
+	measure noop rsync-a "$r" "$rpid" rsync -a --delete \
+	    "rsync://127.0.0.1:$port/v2/" "ra1-$r/"
+	measure noop rsync-az "$r" "$rpid" rsync -az --delete \
+	    "rsync://127.0.0.1:$port/v2/" "rz1-$r/"
+done
+echo "srv_rss update pulpdist $(stop_timed "$pdpid" pdserve)" >>results
+echo "srv_rss all rsync $(stop_timed "$rpid" rsyncd)" >>results
+
+# ------------------------------------------------------------------
+# The report
+
+median() { # SCENARIO TOOL FIELD
+	awk -v s="$1" -v t="$2" -v f="$3" '$1 == s && $2 == t { print $f }' \
+	    results | sort -g |
+	    awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f×", a / b
+	    else print "—" }'
+}
+floor() { awk -v k="$1" '$1 == k { print $2 }' floors; }
+srvrss() { awk -v s="$1" -v t="$2" '$1 == "srv_rss" && $2 == s &&
+    $3 == t { print $4 }' results; }
+
+table() { # SCENARIO TITLE
+	local sc=$1 f name unit pd ra rz i
+
+	echo
+	echo "### $2"
+	echo
+	echo "| figure (median of $runs) | pulpdist | rsync -a | rsync -az | pulpdist / rsync -a | pulpdist / rsync -az |"
+	echo "| --- | --- | --- | --- | --- | --- |"
+	i=0
+	for f in 4 5 6 7 8; do
+		name=(wall "wire bytes" "server CPU" "receiver CPU" \
+		    "receiver peak RSS")
+		unit=(s B ms ms KiB)
+		pd=$(median "$sc" pulpdist $f)
+		ra=$(median "$sc" rsync-a $f)
+		rz=$(median "$sc" rsync-az $f)
+		echo "| ${name[$i]} (${unit[$i]}) | $pd | $ra | $rz |" \
+		    "$(ratio "$pd" "$ra") | $(ratio "$pd" "$rz") |"
+		i=$((i + 1))
+	done
+}
+
+report() {
+	echo "## pulpdist vs rsync: $what"
+	echo
+	echo "$(bench_machine); $runs runs per scenario, tools alternating;"
+	echo "servers and clients on 127.0.0.1.  Produced by"
+	echo "\`tests/bench/compare.sh$([ "$quick" = 1 ] && echo " --quick") $runs\`."
+	table initial "1. Initial sync of V1 into an empty directory"
+	table update "2. Update V1 → V2 (rsync with --delete)"
+	table noop "3. No-op: the mirror is current"
+	echo
+	echo "### Servers' peak RSS"
+	echo
+	echo "| pulpdist serve, initial | pulpdist serve, update and no-op | rsync daemon (largest child), all |"
+	echo "| --- | --- | --- |"
+	echo "| $(srvrss initial pulpdist) KiB | $(srvrss update pulpdist) KiB | $(srvrss all rsync) KiB |"
+	echo
+	echo "### Floors, same run"
+	echo
+	echo "- copying V1 with \`tar | tar\` (and sync): $(floor tar_copy) s"
+	echo "- stat walk of V1 with \`find -printf\`: $(floor find_walk) s"
+	echo "- \`zstd -19 --patch-from\` of the $(awk '$1 == "zstd_patch" { print $3 }' floors)" \
+	    "files changed V1 → V2: $(floor zstd_patch) B"
+	echo
+	echo "Goals (issue 4): update wire ≤ 0.06× rsync -az, update server"
+	echo "CPU ≤ 0.05×, update wall ≤ 0.3× rsync -a, no-op wall ≤ 0.01×,"
+	echo "initial wall ≤ 1.0× with wire ≤ rsync -az's, peak RSS ≤ rsync's."
+}
+
+report | tee report.md
+if [ "$quick" = 0 ]; then
+	mkdir -p "$top/bench"
+	cp report.md "$top/bench/RESULTS.md"
+	echo "written to bench/RESULTS.md" >&2
+fi
