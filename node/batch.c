@@ -28,7 +28,7 @@
 #include "../common/mem.h"
 #include "../delta/zstd.h"
 #include "../protocol/pack.h"
-#include "packprep.h"
+#include "prepare.h"
 #include "serve.h"
 
 #define BATCH_TYPE	"application/vnd.pulpdist.batch"

@@ -44,7 +44,7 @@
 #include "../protocol/mdiff.h"
 #include "../protocol/pathenc.h"
 #include "dcache.h"
-#include "packprep.h"
+#include "prepare.h"
 #include "hashfile.h"
 #include "import.h"
 #include "load.h"
@@ -677,6 +677,7 @@ make_step(struct cat *c, const struct nd_import_opts *o,
 	struct pd_pool *pool = NULL;
 	struct pd_error err;
 	size_t i, n;
+	int fd = -1;
 
 	if (dp->n == 0 && from == NULL)
 		return;
@@ -704,13 +705,16 @@ make_step(struct cat *c, const struct nd_import_opts *o,
 	res->deltas_made = st.deltas_made;
 	res->deltas_whole = st.wholes;
 	res->deltas_failed = j.failed;
-	if (from != NULL && nd_pack_prepare(c, j.dc, pool, from, to,
-	    &res->pack_parts, &err) != PD_OK) {
+	if (from != NULL && (nd_mpatch_file(c, from, to, true, &fd,
+	    &err) != PD_OK || nd_pack_prepare(c, j.dc, pool, from, to,
+	    &res->pack_parts, &err) != PD_OK)) {
 		res->pack_failed = true;
-		warnf(o, "tree %s: the pack for mirrors of the previous "
-		    "version is not made (it will be when asked for): %s",
+		warnf(o, "tree %s: what mirrors of the previous version fetch "
+		    "is not all made (the rest will be when asked for): %s",
 		    o->tree, err.msg);
 	}
+	if (fd >= 0)
+		close(fd);
 	pd_pool_free(pool);
 	nd_dcache_free(j.dc);
 }

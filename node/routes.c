@@ -23,6 +23,7 @@
 #include "../common/mem.h"
 #include "../delta/zstd.h"
 #include "../protocol/mpatch.h"
+#include "prepare.h"
 #include "serve.h"
 
 /* Manifests shorter than this are not worth compressing. */
@@ -366,20 +367,60 @@ make_zcopy(void *arg, int fd, bool *keep, struct pd_error *err)
 	return dl_zcompress_fd(in, fd, ND_ZLEVEL_ONCE, NULL, err);
 }
 
+enum pd_err
+nd_mpatch_file(struct cat *c, const unsigned char *from,
+    const unsigned char *to, bool zstd, int *fdp, struct pd_error *err)
+{
+	char name[2 * PD_SHA256_HEX + 16];
+	struct mref m;
+	struct stat st;
+	enum pd_err rc;
+	bool kept;
+	int fd, zfd;
+
+	*fdp = -1;
+	m.cat = c;
+	memcpy(m.id, from, sizeof(m.id));
+	memcpy(m.to, to, sizeof(m.to));
+	/* The file name: the two ids, as in the ETag without quotes. */
+	quoted_hex(from, to, "", name, sizeof(name));
+	memmove(name, name + 1, strlen(name) - 2);
+	name[strlen(name) - 2] = '\0';
+	if ((rc = nd_derived(c, "mpatches", name, make_patch, &m, &fd, &kept,
+	    err)) != PD_OK)
+		return rc;
+	if (fstat(fd, &st) != 0) {
+		rc = pd_fail_errno(err, PD_ERR_IO, errno, "manifest patch %s",
+		    name);
+		close(fd);
+		return rc;
+	}
+	if (!zstd || st.st_size == 0) {
+		*fdp = fd;
+		return PD_OK;
+	}
+	/* Mostly hashes and times: zstd takes about two thirds. */
+	snprintf(name + strlen(name), sizeof(name) - strlen(name), ".zst");
+	rc = nd_derived(c, "mpatches", name, make_zcopy, &fd, &zfd, &kept,
+	    err);
+	close(fd);
+	if (rc == PD_OK)
+		*fdp = zfd;
+	return rc;
+}
+
 static void
 patch(struct nd_req *r)
 {
 	struct cat_txn *t = NULL;
 	struct cat_version v;
-	struct mref m;
 	struct stat st;
 	const void *data;
-	char etag[2 * PD_SHA256_HEX + 16], name[2 * PD_SHA256_HEX + 16];
+	char etag[2 * PD_SHA256_HEX + 16];
 	char from[PD_SHA256_HEX];
 	size_t len;
 	enum pd_err rc;
-	bool kept;
-	int fd, zfd = -1;
+	int fd = -1;
 
 	if (cat_begin(r->cat, false, &t, &r->err) != PD_OK)
 		goto fail;
@@ -393,19 +434,9 @@ patch(struct nd_req *r)
 	}
 	cat_abort(t);
 	t = NULL;
-	m.cat = r->cat;
-	memcpy(m.id, r->t.a, sizeof(m.id));
-	memcpy(m.to, v.manifest_id, sizeof(m.to));
-	quoted_hex(m.id, m.to, "", etag, sizeof(etag));
-	/* The file name: the two ids, without the quotes. */
-	snprintf(name, sizeof(name), "%.*s", (int)strlen(etag) - 2, etag + 1);
-	if (nd_derived(r->cat, "mpatches", name, make_patch, &m, &fd, &kept,
-	    &r->err) != PD_OK)
+	if (nd_mpatch_file(r->cat, r->t.a, v.manifest_id, r->zstd_ok, &fd,
+	    &r->err) != PD_OK || fstat(fd, &st) != 0)
 		goto fail;
-	if (fstat(fd, &st) != 0) {
-		close(fd);
-		goto fail;
-	}
 	if (st.st_size == 0) {
 		close(fd);
 		r->status = 303;
@@ -414,26 +445,16 @@ patch(struct nd_req *r)
 		nd_reply_header(r, "Cache-Control", ND_IMMUTABLE);
 		goto out;
 	}
-	if (r->zstd_ok) {
-		/* Mostly hashes and times: zstd takes about two thirds. */
-		snprintf(name + strlen(name), sizeof(name) - strlen(name),
-		    ".zst");
-		if (nd_derived(r->cat, "mpatches", name, make_zcopy, &fd, &zfd,
-		    &kept, &r->err) != PD_OK || fstat(zfd, &st) != 0) {
-			close(fd);
-			if (zfd >= 0)
-				close(zfd);
-			goto fail;
-		}
-		close(fd);
-		fd = zfd;
-		quoted_hex(m.id, m.to, "-zstd", etag, sizeof(etag));
+	quoted_hex(r->t.a, v.manifest_id, r->zstd_ok ? "-zstd" : "", etag,
+	    sizeof(etag));
+	if (r->zstd_ok)
 		nd_reply_header(r, "Content-Encoding", "zstd");
-	}
 	nd_reply_file(r, fd, 0, (uint64_t)st.st_size);
 	immutable(r, PATCH_TYPE, etag);
 	goto out;
 fail:
+	if (fd >= 0)
+		close(fd);
 	nd_reply_error(r, 500, "internal error");
 out:
 	cat_abort(t);

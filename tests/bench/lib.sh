@@ -49,3 +49,45 @@ bench_machine() {
 	echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 |
 	    sed 's/^ //'), $(nproc) CPUs, $(date -u +%Y-%m-%d)"
 }
+
+# bench_workdir NAME: a fresh $BENCH_WORK (default /tmp/NAME) to work
+# in; on exit the servers started with bench_serve and bench_rsyncd are
+# stopped by pid and it is removed (unless BENCH_KEEP=1).
+bench_workdir() {
+	work=${BENCH_WORK:-/tmp/$1}
+	rm -rf "$work"
+	mkdir -p "$work"
+	cd "$work"
+	server= rsyncd=
+	trap bench_cleanup EXIT
+}
+bench_cleanup() {
+	[ -z "$server" ] || kill "$server" 2>/dev/null || true
+	[ -z "$rsyncd" ] || kill "$rsyncd" 2>/dev/null || true
+	wait 2>/dev/null || true
+	# Several trees of 1.2 GiB each: gone unless asked to stay.
+	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$work"
+}
+
+# cpu PID: user + system CPU ticks of PID and of its reaped children.
+cpu() {
+	awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"
+}
+hz=$(getconf CLK_TCK)
+
+# bench_rsyncd DIR: an rsync daemon on 127.0.0.1 serving DIR as module
+# "linux"; sets rsyncd (its pid) and port.
+bench_rsyncd() {
+	local _
+
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	printf 'use chroot = no\n[linux]\n\tpath = %s\n\tread only = yes\n' \
+	    "$1" >rsyncd.conf
+	rsync --daemon --no-detach --address=127.0.0.1 --port="$port" \
+	    --config=rsyncd.conf --log-file=rsyncd.log &
+	rsyncd=$!
+	for _ in $(seq 100); do
+		rsync "rsync://127.0.0.1:$port/" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+}

@@ -27,26 +27,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 bench_linux_data
 runs=${1:-3}
-work=${BENCH_WORK:-/tmp/pulpdist-bench-pull}
-rm -rf "$work"
-mkdir -p "$work"
-cd "$work"
-
-server= rsyncd=
-cleanup() {
-	[ -z "$server" ] || kill "$server" 2>/dev/null || true
-	[ -z "$rsyncd" ] || kill "$rsyncd" 2>/dev/null || true
-	wait 2>/dev/null || true
-	# Several trees of 1.2 GiB each: gone unless asked to stay.
-	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
-
-# cpu PID: user + system CPU ticks of PID and of its reaped children.
-cpu() {
-	awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"
-}
-hz=$(getconf CLK_TCK)
+bench_workdir pulpdist-bench-pull
 
 echo "setup: origin imports V1 and V2, mirror pulls V1" >&2
 "$pd" keygen k >/dev/null
@@ -58,20 +39,7 @@ bench_serve origin
 # A copy of the V1 mirror for every run: cp -a keeps its hardlinks.
 cp -a "$v1" rsync-v1
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >rsyncd.conf <<EOF
-use chroot = no
-[linux]
-	path = $v2
-	read only = yes
-EOF
-rsync --daemon --no-detach --address=127.0.0.1 --port="$port" \
-    --config=rsyncd.conf --log-file=rsyncd.log &
-rsyncd=$!
-for _ in $(seq 100); do
-	rsync "rsync://127.0.0.1:$port/" >/dev/null 2>&1 && break
-	sleep 0.1
-done
+bench_rsyncd "$v2"
 
 : >results
 : >phases

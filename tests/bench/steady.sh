@@ -26,24 +26,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 bench_linux_data
 runs=${1:-1}
-work=${BENCH_WORK:-/tmp/pulpdist-bench-steady}
-rm -rf "$work"
-mkdir -p "$work"
-cd "$work"
-
-server= rsyncd=
-cleanup() {
-	[ -z "$server" ] || kill "$server" 2>/dev/null || true
-	[ -z "$rsyncd" ] || kill "$rsyncd" 2>/dev/null || true
-	wait 2>/dev/null || true
-	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
-
-cpu() {
-	awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"
-}
-hz=$(getconf CLK_TCK)
+bench_workdir pulpdist-bench-steady
 
 echo "setup: V3 from V2, every 42nd file edited, every mtime changed" >&2
 cp -a "$v2" v3
@@ -71,16 +54,7 @@ mpull mirror pub >/dev/null
 "$pd" import --data origin --tree linux --key k.key v3 >import3.out
 cp -a "$v2" rsync-v2
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-printf 'use chroot = no\n[linux]\n\tpath = %s\n\tread only = yes\n' \
-    "$work/v3" >rsyncd.conf
-rsync --daemon --no-detach --address=127.0.0.1 --port="$port" \
-    --config=rsyncd.conf --log-file=rsyncd.log &
-rsyncd=$!
-for _ in $(seq 100); do
-	rsync "rsync://127.0.0.1:$port/" >/dev/null 2>&1 && break
-	sleep 0.1
-done
+bench_rsyncd "$work/v3"
 
 # Starting trees copied first, then a pause: see pull.sh on ext4's
 # recently freed inodes.

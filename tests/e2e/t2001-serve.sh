@@ -157,6 +157,14 @@ test_expect_success 'a manifest with --compressed: zstd, the same bytes' '
 		"$(header ETag)" ETag
 '
 
+test_expect_success 'the patch from version 1 was made at import' '
+	id1=$(manifest_id 1)
+	id2=$(manifest_id 2)
+	test -s "$DATA/mpatches/${id1:0:2}/$id1-$id2"
+	test -s "$DATA/mpatches/${id1:0:2}/$id1-$id2.zst"
+	stat -c %Y.%i "$DATA/mpatches/${id1:0:2}/$id1-$id2.zst" >zp.before
+'
+
 test_expect_success 'manifest patch from version 1 rebuilds version 2' '
 	id1=$(manifest_id 1)
 	id2=$(manifest_id 2)
@@ -196,6 +204,11 @@ test_expect_success 'manifest patch from version 1 rebuilds version 2' '
 	sys.stdout.write("\n".join(out) + "\n")
 	EOF
 	test_cmp m2 rebuilt
+	expect_status 200 --compressed \
+		"/v1/trees/t/versions/2/manifest?from=$id1"
+	test_cmp "$DATA/mpatches/${id1:0:2}/$id1-$id2" body
+	stat -c %Y.%i "$DATA/mpatches/${id1:0:2}/$id1-$id2.zst" >zp.after
+	test_cmp zp.before zp.after
 	expect_status 404 "/v1/trees/t/versions/2/manifest?from=$Z64"
 	expect_json_error 404 "no manifest $Z64"
 '

@@ -1,0 +1,45 @@
+/*
+ * What a step from one version to the next is served as, made before
+ * anyone asks (DESIGN.md, "Flow of one update", step 1: the delta pack
+ * is computed at import, once): the manifest patch (node/routes.c,
+ * DATA/mpatches/) and the pack's parts (node/batch.c, DATA/packs/).
+ * They are the very files `serve` makes on the first request for them,
+ * so the first mirror waits for no compression either, every mirror
+ * gets the same bytes, and the server never holds a compressor at
+ * zstd's strongest levels for them.
+ */
+#ifndef ND_PREPARE_H
+#define ND_PREPARE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../catalog/catalog.h"
+#include "../common/pool.h"
+#include "../common/sha256.h"
+#include "dcache.h"
+
+/*
+ * Make and keep every part of the pack from the held manifest from to
+ * the held manifest to, a part per task on pool.  *nparts (may be NULL)
+ * gets how many parts the pack has.  Parts kept already are left as
+ * they are.  Errors name the part; parts made before it stay (each is
+ * whole or absent), and the rest are made when first asked for.
+ */
+enum pd_err nd_pack_prepare(struct cat *, struct nd_dcache *,
+	    struct pd_pool *, const unsigned char *from,
+	    const unsigned char *to, uint32_t *nparts, struct pd_error *)
+	    PD_WARN_UNUSED;
+
+/*
+ * The manifest patch from the held manifest from to the held manifest
+ * to, as kept (made now if it is not yet): plain, or zstd-compressed if
+ * zstd.  An empty plain file says that a patch would be no smaller than
+ * the manifest (no compressed one is made then: *fd is the empty plain
+ * file).  *fd is the caller's to close.
+ */
+enum pd_err nd_mpatch_file(struct cat *, const unsigned char *from,
+	    const unsigned char *to, bool zstd, int *fd, struct pd_error *)
+	    PD_WARN_UNUSED;
+
+#endif
