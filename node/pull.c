@@ -98,14 +98,38 @@ load_held(struct pull *p)
 		return pd_fail(p->err, PD_ERR_SIGNATURE, "tree %s is held here "
 		    "under another key than the one given with --trust",
 		    p->o->tree);
+	p->res->from_version = p->tree.head;
+	return PD_OK;
+}
+
+/* The held head's manifest, verified: the base of the step. */
+static enum pd_err
+load_old(struct pull *p)
+{
 	if (p->tree.head == 0)
 		return PD_OK;
-	p->res->from_version = p->tree.head;
-	if ((rc = nd_load_version(p->c, p->o->tree, p->tree.head, p->o->trust,
-	    NULL, NULL, &p->old, p->err)) != PD_OK)
+	if (nd_load_version(p->c, p->o->tree, p->tree.head, p->o->trust,
+	    NULL, NULL, &p->old, p->err) != PD_OK)
 		return pd_prefix(p->err, "held version %" PRIu64 " of %s",
 		    p->tree.head, p->o->tree);
 	return PD_OK;
+}
+
+/* The id of the manifest of the held head. */
+static enum pd_err
+held_id(struct pull *p, unsigned char id[PD_SHA256_LEN])
+{
+	struct cat_version v;
+	struct cat_txn *t;
+	enum pd_err rc;
+
+	if ((rc = cat_begin(p->c, false, &t, p->err)) != PD_OK)
+		return rc;
+	rc = cat_version_get(t, p->o->tree, p->tree.head, &v, p->err);
+	cat_abort(t);
+	if (rc == PD_OK)
+		memcpy(id, v.manifest_id, PD_SHA256_LEN);
+	return rc;
 }
 
 /* GET the head: a hint, checked against the manifest it names. */
@@ -529,10 +553,14 @@ publish(struct pull *p, uint64_t n)
 static enum pd_err
 up_to_date(struct pull *p)
 {
+	unsigned char id[PD_SHA256_LEN];
 	char dir[PATH_MAX + 32];
 	struct stat st;
+	enum pd_err rc;
 
-	if (memcmp(p->old->id, p->want_id, PD_SHA256_LEN) != 0)
+	if ((rc = held_id(p, id)) != PD_OK)
+		return rc;
+	if (memcmp(id, p->want_id, PD_SHA256_LEN) != 0)
 		return pd_fail(p->err, PD_ERR_CONFLICT, "upstream %s offers a "
 		    "version %" PRIu64 " of %s other than the one held here",
 		    p->o->from, p->want, p->o->tree);
@@ -584,6 +612,7 @@ pull(struct pull *p, double start)
 	struct nd_xfer_opts xo = { 0 };
 	struct nd_xfer_stats xs = { 0 };
 	char name[32], packbase[PR_TREE_NAME_MAX + 64], fromhex[PD_SHA256_HEX];
+	uint64_t held;
 	double t;
 	enum pd_err rc;
 	size_t i;
@@ -591,13 +620,18 @@ pull(struct pull *p, double start)
 	if ((rc = load_held(p)) != PD_OK ||
 	    (rc = fetch_head(p)) != PD_OK)
 		return rc;
-	if (p->old && p->want < p->old->version)
+	held = p->have_tree ? p->tree.head : 0;
+	if (held != 0 && p->want < held)
 		return pd_fail(p->err, PD_ERR_CONFLICT, "upstream %s offers "
 		    "version %" PRIu64 " of %s, older than version %" PRIu64
 		    " held here; refusing to go back", p->o->from, p->want,
-		    p->o->tree, p->old->version);
-	if (p->old && p->want == p->old->version)
+		    p->o->tree, held);
+	/* Decided without reading the held manifest: a no-op costs one
+	 * request and a catalog lookup. */
+	if (held != 0 && p->want == held)
 		return up_to_date(p);
+	if ((rc = load_old(p)) != PD_OK)
+		return rc;
 	if ((rc = fetch_manifest(p)) != PD_OK ||
 	    (rc = open_staging(p)) != PD_OK ||
 	    (rc = plan(p)) != PD_OK)

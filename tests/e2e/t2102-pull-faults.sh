@@ -103,6 +103,27 @@ test_expect_success 'an older version upstream: refused as a rollback' '
 	test "$(published_version)" = 4
 '
 
+test_expect_success 'the held version number, other content: refused' '
+	cp -a origin-v1 origin-fork
+	mkdir fork-src
+	for i in 2 3 4; do
+		echo "fork $i" >fork-src/f
+		pd import --data origin-fork --tree t --key k.key fork-src \
+			>/dev/null
+	done
+	"$PULPDIST" serve --data origin-fork --listen 127.0.0.1:0 >fork.out \
+		2>fork.err &
+	fork_pid=$!
+	echo $fork_pid >>"$E2E_META/pids"
+	wait_for 10 grep -q "listening on" fork.out
+	fork_url=$(sed -n "s/^listening on //p" fork.out)
+	test_must_fail mirror_pull_from $fork_url 2>err
+	kill $fork_pid
+	wait $fork_pid || true
+	test_grep "version 4 of t other than the one held here" err
+	test "$(published_version)" = 4
+'
+
 test_expect_success 'an expired manifest: refused' '
 	echo "short-lived" >src/short.txt
 	pd import --data "$ORIGIN" --tree t --key k.key --expires 1s src \
