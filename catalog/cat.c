@@ -88,9 +88,11 @@ write_schema(struct cat *c, MDB_txn *txn, struct pd_error *err)
 /*
  * Open every database the schema has, in one transaction with the schema
  * check.  Upgrading an older catalog happens here, in that transaction,
- * so it is all or nothing: schema 2 only added databases, which opening
- * them with MDB_CREATE makes.  Read-only, an older catalog is read as it
- * is and the later databases are missing (c->has_derived false).
+ * so it is all or nothing: schemas 2 and 3 added databases, which
+ * opening them with MDB_CREATE makes, and 3 fills its content index from
+ * the versions on disk.  Read-only, an older catalog is read as it is
+ * and the later databases are missing (c->has_derived, c->has_content
+ * false).
  */
 static enum pd_err
 open_dbs(struct cat *c, struct pd_error *err)
@@ -107,7 +109,9 @@ open_dbs(struct cat *c, struct pd_error *err)
 		{ "statcache", offsetof(struct cat, statcache), 1 },
 		{ "deltas", offsetof(struct cat, deltas), 2 },
 		{ "zobjects", offsetof(struct cat, zobjs), 2 },
+		{ "content", offsetof(struct cat, content), 3 },
 	};
+	struct cat_txn ct;
 	unsigned flags = c->rdonly ? 0 : MDB_CREATE;
 	unsigned long schema;
 	MDB_txn *txn;
@@ -135,6 +139,13 @@ open_dbs(struct cat *c, struct pd_error *err)
 		}
 	}
 	c->has_derived = !c->rdonly || schema >= 2;
+	c->has_content = !c->rdonly || schema >= 3;
+	ct.cat = c;
+	ct.txn = txn;
+	ct.write = !c->rdonly;
+	if (!c->rdonly && schema > 0 && schema < 3 &&
+	    (e = cat_content_migrate(&ct, err)) != PD_OK)
+		goto fail;
 	if (!c->rdonly && schema < CAT_SCHEMA &&
 	    (e = write_schema(c, txn, err)) != PD_OK)
 		goto fail;

@@ -21,15 +21,19 @@
 #include "../common/err.h"
 #include "../common/sha256.h"
 #include "../protocol/limits.h"
+#include "../protocol/manifest.h"
 #include "../protocol/sign.h"
 
 /*
  * Layout of the records below.  1: trees, versions, manifests, objects,
- * stat cache.  2: adds deltas and zobjects; a schema 1 catalog opened for
- * writing is upgraded in place, one opened read-only reads as one without
- * any derived content.  A newer schema than this is refused.
+ * stat cache.  2: adds deltas and zobjects.  3: adds the content index
+ * (what a mirror holds in the files of its published versions).  An
+ * older catalog opened for writing is upgraded in place, in one
+ * transaction (to 3: every version still on disk under DATA/versions is
+ * indexed); one opened read-only reads as one without the later
+ * records.  A newer schema than this is refused.
  */
-#define CAT_SCHEMA	2
+#define CAT_SCHEMA	3
 
 #define CAT_CREATE	0x1	/* create the data directory if missing */
 #define CAT_RDONLY	0x2	/* open for reading only */
@@ -183,6 +187,63 @@ enum pd_err cat_zobj_put(struct cat_txn *, const unsigned char *sha,
 	    const struct cat_zobj *, struct pd_error *) PD_WARN_UNUSED;
 enum pd_err cat_zobj_lookup(struct cat *, const unsigned char *sha,
 	    struct cat_zobj *, struct pd_error *) PD_WARN_UNUSED;
+
+/*
+ * The content index: content a node holds in no object store but in the
+ * files of the versions it published (a mirror, and so a relay: it
+ * serves that content onwards), DATA/versions/TREE/N/PATH.  One record
+ * per content and tree names the newest version of the tree that has
+ * it, at one of its paths, with its size: cat_content_index, called in
+ * the transaction that records version N, points every content of N at
+ * N; cat_content_forget, in the transaction that retires versions, drops
+ * the records naming them.  So a record always names a version that is
+ * held, and whose files nobody changes (DATA/versions is the node's
+ * own; a local user may still damage it, hence the checks of
+ * cat_content_open).
+ */
+struct cat_where {
+	char		 tree[PR_TREE_NAME_MAX + 1];
+	uint64_t	 version;
+	uint64_t	 size;		/* bytes, from the manifest */
+	uint32_t	 path_len;
+	char		 path[PR_PATH_MAX + 1];	/* decoded, NUL-terminated */
+};
+
+/*
+ * Record every regular file of m as held at DATA/versions/tree/version.
+ * m must have passed pr_manifest_check (its paths are safe).  Errors:
+ * PD_ERR_DB, PD_ERR_USAGE (a bad tree name, a read-only catalog).
+ */
+enum pd_err cat_content_index(struct cat_txn *, const char *tree,
+	    uint64_t version, const struct pr_manifest *m, struct pd_error *)
+	    PD_WARN_UNUSED;
+/* Drop every record of tree naming a version at or below through. */
+enum pd_err cat_content_forget(struct cat_txn *, const char *tree,
+	    uint64_t through, struct pd_error *) PD_WARN_UNUSED;
+/* The record of sha in tree: PD_ERR_NOTFOUND, PD_ERR_CORRUPT. */
+enum pd_err cat_content_get(struct cat_txn *, const unsigned char *sha,
+	    const char *tree, struct cat_where *, struct pd_error *)
+	    PD_WARN_UNUSED;
+/* Whether sha is held: in the object store, or indexed. */
+bool	cat_content_has(struct cat_txn *, const unsigned char *sha);
+/* The same, thread-safe outside any transaction (cat_object_known). */
+bool	cat_content_known(struct cat *, const unsigned char *sha);
+
+#define CAT_VERIFY	0x1	/* hash a published file before using it */
+
+/*
+ * Open content sha for reading, at offset 0, and its size: the object
+ * store's file if it has one, else a published file the index names,
+ * opened beneath its version's directory without following any
+ * symbolic link, and used only if it is a regular file of the size the
+ * manifest gave (with CAT_VERIFY, and of the SHA-256 too: for whoever
+ * keeps what it makes of it).  *fd is the caller's.  PD_ERR_NOTFOUND
+ * when no intact copy is held (the text names a damaged file, if that
+ * is why), PD_ERR_IO, PD_ERR_NOMEM.  Thread-safe; it blocks on disk.
+ */
+enum pd_err cat_content_open(struct cat *, const unsigned char *sha,
+	    unsigned flags, int *fd, uint64_t *size, struct pd_error *)
+	    PD_WARN_UNUSED;
 
 /* Stat cache of a tree's source, keyed by path. */
 bool	cat_stat_get(struct cat_txn *, uint32_t tree_id, const char *path,

@@ -19,7 +19,9 @@ struct cat {
 	MDB_dbi		 statcache;	/* be32(tree) xxh128(path) -> stat */
 	MDB_dbi		 deltas;	/* from to -> delta record */
 	MDB_dbi		 zobjs;		/* sha256 -> compressed object */
+	MDB_dbi		 content;	/* sha256 tree -> where it is held */
 	bool		 has_derived;	/* deltas and zobjs exist (schema 2) */
+	bool		 has_content;	/* content exists (schema 3) */
 	int		 objfd;		/* DATA/objects */
 	int		 lockfd;	/* DATA/locks */
 	bool		 rdonly;
@@ -30,6 +32,35 @@ struct cat_txn {
 	MDB_txn		*txn;
 	bool		 write;
 };
+
+/* Big-endian packing of records, with a moving pointer. */
+static inline unsigned char *
+cat_be64_put(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		*p++ = (unsigned char)(v >> (8 * i));
+	return p;
+}
+
+static inline const unsigned char *
+cat_be64_get(const unsigned char *p, uint64_t *v)
+{
+	int i;
+
+	for (*v = 0, i = 0; i < 8; i++)
+		*v = *v << 8 | *p++;
+	return p;
+}
+
+/*
+ * content.c: index every version of every tree still on disk under
+ * DATA/versions (the upgrade of an older catalog to schema 3), in the
+ * upgrade's transaction.
+ */
+enum pd_err cat_content_migrate(struct cat_txn *, struct pd_error *)
+	    PD_WARN_UNUSED;
 
 /* Fail with an LMDB error code, naming what was being done. */
 enum pd_err cat_dberr(struct cat *, int rc, struct pd_error *,

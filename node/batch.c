@@ -113,30 +113,29 @@ static enum pd_err
 start_object(struct batch *b, const unsigned char *sha, struct evbuffer *out,
     bool *found, struct pd_error *err)
 {
+	struct pd_error why = { 0 };
 	char hex[PD_SHA256_HEX];
-	struct stat st;
+	uint64_t size;
 	enum pd_err rc;
 	int fd;
 
 	*found = false;
-	if (!cat_object_known(b->cat, sha))
-		return PD_OK;
-	if ((rc = cat_obj_open(b->cat, sha, &fd, err)) != PD_OK)
-		return rc == PD_ERR_NOTFOUND ? PD_OK : rc;
+	/* A published file (on a mirror) is checked first: a response is
+	 * kept, and a damaged file must make "missing", not bad bytes. */
+	if ((rc = cat_content_open(b->cat, sha, CAT_VERIFY, &fd, &size,
+	    &why)) != PD_OK)
+		return rc == PD_ERR_NOTFOUND ? PD_OK : pd_fail(err, rc, "%s",
+		    why.msg);
 	pd_hex_encode(sha, PD_SHA256_LEN, hex);
-	if (fstat(fd, &st) != 0) {
-		close(fd);
-		return pd_fail_errno(err, PD_ERR_IO, errno, "object %s", hex);
-	}
 	if ((rc = add(out, err, "object %s %llu\n", hex,
-	    (unsigned long long)st.st_size)) != PD_OK) {
+	    (unsigned long long)size)) != PD_OK) {
 		close(fd);
 		return rc;
 	}
 	*found = true;
 	b->fd = fd;
 	b->off = 0;
-	b->left = (uint64_t)st.st_size;
+	b->left = size;
 	if (b->left == 0)
 		content_done(b);
 	return PD_OK;
@@ -162,8 +161,8 @@ start_item(struct batch *b, const struct nd_bitem *it, struct evbuffer *out,
 		return add(out, err, "missing %s\n", a);
 	}
 	pd_hex_encode(it->b, PD_SHA256_LEN, z);
-	if (!cat_object_known(b->cat, it->a) ||
-	    !cat_object_known(b->cat, it->b))
+	if (!cat_content_known(b->cat, it->a) ||
+	    !cat_content_known(b->cat, it->b))
 		goto missing;
 	if ((rc = nd_dcache_delta(b->dc, it->a, it->b, &d, err)) != PD_OK) {
 		if (rc != PD_ERR_NOTFOUND)
@@ -333,8 +332,8 @@ all_held(struct nd_req *r, const struct nd_bitem *items, size_t n)
 	if (cat_begin(r->cat, false, &t, &err) != PD_OK)
 		return false;
 	for (i = 0; i < n && ok; i++)
-		ok = cat_object_has(t, items[i].a) && (items[i].kind == 'o' ||
-		    cat_object_has(t, items[i].b));
+		ok = cat_content_has(t, items[i].a) && (items[i].kind == 'o' ||
+		    cat_content_has(t, items[i].b));
 	cat_abort(t);
 	return ok;
 }

@@ -250,19 +250,19 @@ store_delta(struct nd_dcache *d, const unsigned char *from,
 	return cat_commit(t, err);
 }
 
-/* Objects must be indexed (durable) to count as held. */
+/*
+ * Objects must be indexed (durable) to count as held.  What is made of
+ * them is kept, so a published file a mirror serves from is hashed
+ * first: a damaged one is not held, rather than the source of a cache
+ * that is wrong for good.
+ */
 static enum pd_err
 open_object(struct nd_dcache *d, const unsigned char *sha, int *fd,
     struct pd_error *err)
 {
-	char hex[PD_SHA256_HEX];
+	uint64_t size;
 
-	*fd = -1;
-	pd_hex_encode(sha, PD_SHA256_LEN, hex);
-	if (!cat_object_known(d->cat, sha))
-		return pd_fail(err, PD_ERR_NOTFOUND, "object %s is not held in "
-		    "%s", hex, cat_dir(d->cat));
-	return cat_obj_open(d->cat, sha, fd, err);
+	return cat_content_open(d->cat, sha, CAT_VERIFY, fd, &size, err);
 }
 
 enum pd_err

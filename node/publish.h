@@ -97,7 +97,10 @@ enum pd_err nd_publish_switch(const char *pubdir, const char *tree,
 /*
  * Remove versions of the directory versdir (DATA/versions/TREE) numbered
  * at or below current - keep (keep 0 counts as 1): the last keep remain,
- * current always, numbers above current too.  Names that are not a
+ * current always, numbers above current too.  The catalog's content
+ * index must no longer name them (cat_content_forget through current -
+ * keep, in the transaction that recorded current): nothing is served
+ * from a version being removed, or from the spare.  Names that are not a
  * number without leading zeros are left alone.  With sparedir (made if
  * missing), the newest of the versions removed is moved there instead,
  * replacing what it held: the next build's spare tree.  PD_ERR_IO naming

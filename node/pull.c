@@ -484,10 +484,18 @@ out:
 	return rc;
 }
 
+/* Versions kept, as nd_publish_prune counts them. */
+static unsigned
+keep_count(const struct pull *p)
+{
+	return p->o->keep ? p->o->keep : ND_PULL_KEEP;
+}
+
 static enum pd_err
 commit(struct pull *p, double start)
 {
 	struct cat_version v = { 0 };
+	uint64_t keep = keep_count(p);
 	struct cat_tree now;
 	struct cat_txn *t;
 	enum pd_err rc;
@@ -515,10 +523,16 @@ commit(struct pull *p, double start)
 	p->tree.has_key = true;
 	pr_key_public(p->o->trust, p->tree.pubkey);
 	p->tree.head = v.number;
+	/* The content of the new version is served from its files from
+	 * now on; that of the versions the prune below retires no more. */
 	if ((rc = cat_tree_put(t, &p->tree, p->err)) != PD_OK ||
 	    (rc = cat_manifest_put(t, v.manifest_id, p->signedm.data,
 	    p->signedm.len, p->err)) != PD_OK ||
-	    (rc = cat_version_put(t, p->o->tree, &v, p->err)) != PD_OK)
+	    (rc = cat_version_put(t, p->o->tree, &v, p->err)) != PD_OK ||
+	    (rc = cat_content_index(t, p->o->tree, v.number, p->m,
+	    p->err)) != PD_OK ||
+	    (v.number > keep && (rc = cat_content_forget(t, p->o->tree,
+	    v.number - keep, p->err)) != PD_OK))
 		goto fail;
 	return cat_commit(t, p->err);
 fail:
@@ -673,9 +687,8 @@ pull(struct pull *p, double start)
 	if ((rc = publish(p, p->m->version)) != PD_OK)
 		return rc;
 	/* Done: the staging area and old versions can go. */
-	if ((rc = nd_publish_prune(p->versdir, p->m->version, p->o->keep ?
-	    p->o->keep : ND_PULL_KEEP, p->o->no_spare ? NULL : p->sparedir,
-	    p->err)) != PD_OK)
+	if ((rc = nd_publish_prune(p->versdir, p->m->version, keep_count(p),
+	    p->o->no_spare ? NULL : p->sparedir, p->err)) != PD_OK)
 		return rc;
 	if (p->o->no_spare)
 		drop_spare(p);

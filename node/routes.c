@@ -495,26 +495,18 @@ static int
 open_object(struct nd_req *r, const unsigned char *sha, uint64_t *size)
 {
 	char hex[PD_SHA256_HEX];
-	struct stat st;
 	enum pd_err rc;
 	int fd;
 
-	pd_hex_encode(sha, PD_SHA256_LEN, hex);
-	if (!cat_object_known(r->cat, sha)) {
-		nd_reply_error(r, 404, "no object %s", hex);
-		return -1;
-	}
-	if ((rc = cat_obj_open(r->cat, sha, &fd, &r->err)) != PD_OK) {
+	/* From the object store, or a published version's file (a mirror
+	 * serving onwards): its size is checked, its hash is the
+	 * receiver's to check. */
+	if ((rc = cat_content_open(r->cat, sha, 0, &fd, size, &r->err)) !=
+	    PD_OK) {
+		pd_hex_encode(sha, PD_SHA256_LEN, hex);
 		lookup_failed(r, rc, "no object %s", hex);
 		return -1;
 	}
-	if (fstat(fd, &st) != 0) {
-		pd_fail_errno(&r->err, PD_ERR_IO, errno, "object %s", hex);
-		nd_reply_error(r, 500, "internal error");
-		close(fd);
-		return -1;
-	}
-	*size = (uint64_t)st.st_size;
 	return fd;
 }
 
@@ -551,7 +543,7 @@ object(struct nd_req *r)
 		return;
 	}
 	if (r->zstd_ok) {
-		if (!cat_object_known(r->cat, sha)) {
+		if (!cat_content_known(r->cat, sha)) {
 			(void)open_object(r, sha, &size);
 			return;
 		}
@@ -590,10 +582,10 @@ delta(struct nd_req *r)
 
 	pd_hex_encode(r->t.a, PD_SHA256_LEN, a);
 	pd_hex_encode(r->t.b, PD_SHA256_LEN, b);
-	if (!cat_object_known(r->cat, r->t.a) ||
-	    !cat_object_known(r->cat, r->t.b)) {
+	if (!cat_content_known(r->cat, r->t.a) ||
+	    !cat_content_known(r->cat, r->t.b)) {
 		nd_reply_error(r, 404, "no delta %s %s: no object %s", a, b,
-		    cat_object_known(r->cat, r->t.a) ? b : a);
+		    cat_content_known(r->cat, r->t.a) ? b : a);
 		return;
 	}
 	if ((rc = nd_dcache_delta(r->dc, r->t.a, r->t.b, &d, &r->err)) !=

@@ -213,11 +213,11 @@ test_schema(void)
 
 	cat_close(c);
 	c = NULL;
-	CU_ASSERT_EQUAL_FATAL(raw_put(data, "meta", "schema", "3", 1), 0);
+	CU_ASSERT_EQUAL_FATAL(raw_put(data, "meta", "schema", "4", 1), 0);
 	pd_error_clear(&e);
 	CU_ASSERT_EQUAL(cat_open(data, 0, &c, &e), PD_ERR_DB);
 	CU_ASSERT_PTR_NULL(c);
-	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "schema 3"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "schema 4"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "newer"));
 	CU_ASSERT_EQUAL(cat_open(data, CAT_RDONLY, &c, NULL), PD_ERR_DB);
 	CU_ASSERT_EQUAL(cat_open(data, CAT_CREATE, &c, NULL), PD_ERR_DB);
@@ -225,7 +225,7 @@ test_schema(void)
 	/* The refused opens did not "repair" the record. */
 	CU_ASSERT_EQUAL_FATAL(raw_begin(&r, data, "meta"), 0);
 	CU_ASSERT_EQUAL(mdb_get(r.txn, r.dbi, &k, &v), 0);
-	CU_ASSERT(v.mv_size == 1 && memcmp(v.mv_data, "3", 1) == 0);
+	CU_ASSERT(v.mv_size == 1 && memcmp(v.mv_data, "4", 1) == 0);
 	CU_ASSERT_EQUAL(raw_end(&r), 0);
 
 	/* A damaged record is caught. */
@@ -241,11 +241,12 @@ test_schema(void)
 	unit_rmdir(tmp);
 }
 
-/* Make data look like a catalog of schema 1: no derived-content dbs. */
+/* Make data look like a catalog of schema 1: no derived-content dbs,
+ * no content index. */
 static int
 make_schema1(const char *data)
 {
-	static const char *const dbs[] = { "deltas", "zobjects" };
+	static const char *const dbs[] = { "deltas", "zobjects", "content" };
 	struct raw r;
 	size_t i;
 	int rc;
@@ -323,7 +324,7 @@ test_migrate(void)
 	c = NULL;
 	CU_ASSERT_EQUAL_FATAL(raw_begin(&r, data, "meta"), 0);
 	CU_ASSERT_EQUAL(mdb_get(r.txn, r.dbi, &k, &v), 0);
-	CU_ASSERT(v.mv_size == 1 && memcmp(v.mv_data, "2", 1) == 0);
+	CU_ASSERT(v.mv_size == 1 && memcmp(v.mv_data, "3", 1) == 0);
 	CU_ASSERT_EQUAL(raw_end(&r), 0);
 	CU_ASSERT_EQUAL_FATAL(cat_open(data, CAT_RDONLY, &c, NULL), PD_OK);
 	CU_ASSERT_EQUAL(cat_delta_lookup(c, a, b, &dl, NULL), PD_OK);
