@@ -54,6 +54,7 @@ cmd_serve(int argc, char **argv)
 	};
 	struct nd_server_opts o;
 	struct nd_server_stats st;
+	struct nd_dcache_stats ds;
 	struct pd_error err;
 	struct cat *cat = NULL;
 	struct nd_dcache *dc = NULL;
@@ -108,6 +109,7 @@ cmd_serve(int argc, char **argv)
 	if (nd_server_run(srv, &err) != PD_OK)
 		goto out;
 	nd_server_stats(srv, &st);
+	nd_dcache_stats(dc, &ds);
 	fmt_bytes(st.bytes_out, out, sizeof(out));
 	log_info("served %llu requests (%llu errors, %llu overloaded), "
 	    "%s out, %llu objects, %llu deltas, %llu batches of %llu items",
@@ -116,6 +118,13 @@ cmd_serve(int argc, char **argv)
 	    (unsigned long long)st.objects, (unsigned long long)st.deltas,
 	    (unsigned long long)st.batches,
 	    (unsigned long long)st.batch_items);
+	/* What serving cost beyond reading: a relay serving what it kept
+	 * computes nothing here. */
+	log_info("computed %llu deltas (%llu not worth it), compressed %llu "
+	    "objects; %llu answers from the cache",
+	    (unsigned long long)(ds.deltas_made + ds.wholes),
+	    (unsigned long long)ds.wholes,
+	    (unsigned long long)ds.zobj_made, (unsigned long long)ds.hits);
 	rc = 0;
 out:
 	if (err.code != PD_OK)

@@ -545,15 +545,15 @@ out:
 	return rc;
 }
 
-static void
-pack_name(const unsigned char *from, const unsigned char *to, uint32_t part,
-    char name[ND_BATCH_NAME_MAX])
+void
+nd_pack_name(const unsigned char *from, const unsigned char *to,
+    uint32_t part, char name[ND_STEP_NAME_MAX])
 {
 	char a[PD_SHA256_HEX], z[PD_SHA256_HEX];
 
 	pd_hex_encode(from, PD_SHA256_LEN, a);
 	pd_hex_encode(to, PD_SHA256_LEN, z);
-	snprintf(name, ND_BATCH_NAME_MAX, "%s-%s-%" PRIu32, a, z, part);
+	snprintf(name, ND_STEP_NAME_MAX, "%s-%s-%" PRIu32, a, z, part);
 }
 
 void
@@ -577,7 +577,7 @@ nd_pack_reply(struct nd_req *r, const unsigned char *from,
 	pr->part = r->t.part;
 	b->fill = pack_items;
 	b->fill_arg = pr;
-	pack_name(from, to, r->t.part, name);
+	nd_pack_name(from, to, r->t.part, name);
 	batch_reply(r, b, "packs", name);
 }
 
@@ -609,7 +609,7 @@ prep_part(void *arg, size_t i, unsigned worker)
 	if ((*rc = part_items(pp->pk, (uint32_t)i, &b.items, &b.n,
 	    &pp->errs[i])) != PD_OK)
 		return;
-	pack_name(pp->from, pp->to, (uint32_t)i, name);
+	nd_pack_name(pp->from, pp->to, (uint32_t)i, name);
 	memcpy(name + strlen(name), ".zst", 5);
 	if ((*rc = nd_derived(pp->cat, "packs", name, make_zbatch, &b, &fd,
 	    &kept, &pp->errs[i])) == PD_OK)

@@ -97,4 +97,17 @@ enum pd_err nd_dcache_put_delta(struct nd_dcache *, const unsigned char *from,
 
 void	nd_dcache_stats(struct nd_dcache *, struct nd_dcache_stats *);
 
+/*
+ * Names of the cache's files, relative to DATA/zobjects and DATA/deltas:
+ * "xx/" hex(sha) ".zst" and "xx/" hex(from) hex(to) ".zst".  For whoever
+ * puts a file there itself (a mirror keeping what it received,
+ * node/keep.c): it counts only with its catalog record, committed after
+ * the file is durable, and only at the record's size (cat_zobj_put,
+ * cat_delta_put: an object zstd does not shrink has an empty file).
+ */
+#define ND_DC_NAME_LEN	(3 + 4 * PD_SHA256_LEN + 4 + 1)
+void	nd_dc_zobj_name(const unsigned char *sha, char out[ND_DC_NAME_LEN]);
+void	nd_dc_delta_name(const unsigned char *from, const unsigned char *to,
+	    char out[ND_DC_NAME_LEN]);
+
 #endif

@@ -14,8 +14,6 @@
 #define ND_DC_KEY_LEN	(1 + 2 * PD_SHA256_LEN)
 #define ND_DC_KEY_ZOBJ	'z'
 #define ND_DC_KEY_DELTA	'd'
-/* "xx/" hex(from) hex(to) ".zst"; a zobj's name has one hash. */
-#define ND_DC_NAME_LEN	(3 + 4 * PD_SHA256_LEN + 4 + 1)
 
 /* One directory of derived files: DATA/zobjects or DATA/deltas. */
 struct nd_dc_area {
@@ -47,10 +45,6 @@ struct nd_dc_req {
 /* Add one to a counter of d->st. */
 void	nd_dc_count(struct nd_dcache *, uint64_t *);
 
-/* Names relative to the area's directory. */
-void	nd_dc_zobj_name(const unsigned char *sha, char out[ND_DC_NAME_LEN]);
-void	nd_dc_delta_name(const unsigned char *from, const unsigned char *to,
-	    char out[ND_DC_NAME_LEN]);
 
 /* Open (creating) DATA/name and its subdirectories; drop stale temps. */
 enum pd_err nd_dc_area_open(struct nd_dcache *, struct nd_dc_area *,

@@ -32,6 +32,8 @@ struct xfer {
 	nd_sink_fn		*sink;
 	nd_done_fn		*done;
 	void			*arg;
+	nd_raw_fn		*raw;
+	void			*raw_arg;
 	struct pd_error		 err;
 };
 
@@ -167,6 +169,8 @@ on_body(char *p, size_t size, size_t n, void *arg)
 		    "was not asked for", x->url);
 		return 0;
 	}
+	if (x->raw != NULL)
+		x->raw(x->raw_arg, x->zstd, p, len);
 	if (x->zstd) {
 		if (x->dec == NULL && dl_zdec_new(x->cap, &x->dec,
 		    &x->err) != PD_OK)
@@ -183,6 +187,20 @@ nd_fetch_add(struct nd_fetch *f, const char *path, const void *body,
     size_t len, uint64_t range_from, uint64_t cap, nd_sink_fn *sink,
     nd_done_fn *done, void *arg, struct pd_error *err)
 {
+	struct nd_fetch_req q = { path, body, len, range_from, cap, sink,
+	    done, arg, NULL, NULL };
+
+	return nd_fetch_queue(f, &q, err);
+}
+
+enum pd_err
+nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
+    struct pd_error *err)
+{
+	const char *path = q->path;
+	const void *body = q->body;
+	size_t len = q->len;
+	uint64_t range_from = q->range_from;
 	struct xfer *x;
 	struct curl_slist *h;
 	char range[64];
@@ -197,11 +215,13 @@ nd_fetch_add(struct nd_fetch *f, const char *path, const void *body,
 	}
 	snprintf(x->url, ulen, "%s%s", f->base, path);
 	x->f = f;
-	x->cap = cap;
+	x->cap = q->cap;
 	x->range_from = range_from;
-	x->sink = sink;
-	x->done = done;
-	x->arg = arg;
+	x->sink = q->sink;
+	x->done = q->done;
+	x->arg = q->arg;
+	x->raw = q->raw;
+	x->raw_arg = q->raw_arg;
 	pd_buf_init(&x->errbody, ND_CONTROL_MAX);
 	h = curl_slist_append(NULL, "Accept-Encoding: zstd");
 	if (h && body)

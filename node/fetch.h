@@ -13,6 +13,7 @@
 #ifndef ND_FETCH_H
 #define ND_FETCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,12 +49,39 @@ void	nd_fetch_free(struct nd_fetch *);
 const struct nd_fetch_stats *nd_fetch_stats(const struct nd_fetch *);
 
 /*
+ * The body's bytes as they came off the wire, before any decoding (a
+ * relay keeps them, to serve them onwards as they are); zstd says
+ * whether they are a zstd stream (Content-Encoding: zstd) or the plain
+ * body.  Only bodies given to the sink are given here, before the sink
+ * sees what they decode to.  Keeping them is the callee's business: it
+ * cannot fail the transfer.
+ */
+typedef void nd_raw_fn(void *arg, bool zstd, const void *, size_t);
+
+/* A transfer to queue. */
+struct nd_fetch_req {
+	const char	*path;		/* after base */
+	const void	*body;		/* POST this (copied); NULL: GET */
+	size_t		 len;
+	uint64_t	 range_from;	/* > 0: the bytes from there on */
+	uint64_t	 cap;		/* decoded body bytes accepted */
+	nd_sink_fn	*sink;
+	nd_done_fn	*done;
+	void		*arg;		/* for sink and done */
+	nd_raw_fn	*raw;		/* NULL: none */
+	void		*raw_arg;
+};
+
+/*
  * Queue a transfer of base+path: a GET, or a POST of body (copied) when
  * body is not NULL.  range_from > 0 asks for the bytes from there on,
  * and then only a 206 answer is accepted.
  * At most cap decoded bytes are accepted.  Bodies of statuses other than
  * 200 and 206 are not given to sink; their text goes into the error.
  */
+enum pd_err nd_fetch_queue(struct nd_fetch *, const struct nd_fetch_req *,
+	    struct pd_error *) PD_WARN_UNUSED;
+/* nd_fetch_queue without raw. */
 enum pd_err nd_fetch_add(struct nd_fetch *, const char *path,
 	    const void *body, size_t len, uint64_t range_from, uint64_t cap,
 	    nd_sink_fn *sink, nd_done_fn *done, void *arg, struct pd_error *)

@@ -19,6 +19,22 @@
 #include "../common/sha256.h"
 #include "dcache.h"
 
+/* Bytes of a step's file names, with their NUL: "FROM-TO-PART". */
+#define ND_STEP_NAME_MAX	(2 * PD_SHA256_HEX + 16)
+
+/*
+ * The names a step's files are kept under (the two manifest ids in
+ * hex), which are also their ETags: part k of the pack from -> to,
+ * "FROM-TO-K", in DATA/packs/XX/ with ".zst" (XX: the name's first two
+ * characters); the manifest patch, "FROM-TO", in DATA/mpatches/XX/,
+ * plain and with ".zst".  A mirror that received them puts them there
+ * (node/keep.c), so that it serves the same bytes.
+ */
+void	nd_pack_name(const unsigned char *from, const unsigned char *to,
+	    uint32_t part, char name[ND_STEP_NAME_MAX]);
+void	nd_mpatch_name(const unsigned char *from, const unsigned char *to,
+	    char name[ND_STEP_NAME_MAX]);
+
 /*
  * Make and keep every part of the pack from the held manifest from to
  * the held manifest to, a part per task on pool.  *nparts (may be NULL)

@@ -34,6 +34,7 @@
 #include "../protocol/pack.h"
 #include "../protocol/pathenc.h"
 #include "fetch.h"
+#include "keep.h"
 #include "load.h"
 #include "publish.h"
 #include "pull.h"
@@ -63,6 +64,12 @@ struct pull {
 	bool			 empty_staged;
 	struct nd_xitem		*items;		/* one per pack item */
 	size_t			 nitems;
+	struct nd_keep		*keep;		/* what comes, to relay */
+	/* The manifest patch as decoded and as it came (both empty: the
+	 * upstream said it is not worth it), if the manifest came so. */
+	bool			 got_patch;
+	struct pd_buf		 patch;
+	struct pd_buf		 zpatch;
 };
 
 static double
@@ -180,6 +187,79 @@ out:
 	return rc;
 }
 
+struct getpatch {
+	struct pd_buf	*out;
+	long		 status;
+	enum pd_err	 rc;
+};
+
+static enum pd_err
+patch_sink(void *arg, const void *data, size_t n)
+{
+	struct getpatch *g = arg;
+
+	return pd_buf_add(g->out, data, n);
+}
+
+/* As it came: kept if it is zstd, for a relay's receivers. */
+static void
+patch_raw(void *arg, bool zstd, const void *data, size_t n)
+{
+	struct pd_buf *z = arg;
+
+	if (!zstd || pd_buf_add(z, data, n) != PD_OK)
+		pd_buf_reset(z);
+}
+
+static void
+patch_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
+{
+	struct getpatch *g = arg;
+
+	(void)e;
+	g->status = status;
+	g->rc = rc;
+}
+
+/*
+ * GET the patch from the held manifest to the new one and apply it into
+ * p->m (left NULL if that fails: it only costs the whole manifest).
+ * What came stays in p->patch and p->zpatch.
+ */
+static void
+fetch_patch(struct pull *p)
+{
+	char path[PR_TREE_NAME_MAX + PD_SHA256_HEX + 64];
+	char hex[PD_SHA256_HEX];
+	struct getpatch g = { &p->patch, 0, PD_OK };
+	struct nd_fetch_req q = { 0 };
+	struct pd_error e = { 0 };
+
+	pd_hex_encode(p->old->id, PD_SHA256_LEN, hex);
+	snprintf(path, sizeof(path), "/v1/trees/%s/versions/%" PRIu64
+	    "/manifest?from=%s", p->o->tree, p->want, hex);
+	q.path = path;
+	q.cap = PR_MANIFEST_MAX;
+	q.sink = patch_sink;
+	q.done = patch_done;
+	q.arg = &g;
+	q.raw = patch_raw;
+	q.raw_arg = &p->zpatch;
+	if (nd_fetch_queue(p->f, &q, &e) != PD_OK ||
+	    nd_fetch_run(p->f, &e) != PD_OK || g.rc != PD_OK)
+		return;
+	/* 303: the upstream keeps that a patch is not worth it. */
+	if (g.status == 303) {
+		pd_buf_reset(&p->patch);
+		pd_buf_reset(&p->zpatch);
+		p->got_patch = true;
+	} else if (g.status == 200 && pr_mpatch_apply(p->old, p->patch.data,
+	    p->patch.len, &p->m, &p->signedm, &e) == PD_OK)
+		p->got_patch = true;
+	else
+		p->m = NULL;
+}
+
 /*
  * The new manifest: a patch against the held one when the upstream can
  * make it, else whole.  Verified before anything else looks at it.
@@ -188,27 +268,16 @@ static enum pd_err
 fetch_manifest(struct pull *p)
 {
 	char path[PR_TREE_NAME_MAX + PD_SHA256_HEX + 64];
-	char hex[PD_SHA256_HEX], tbuf[32];
-	struct pd_buf b;
-	struct pd_error e = { 0 };
+	char tbuf[32];
 	long status;
 	enum pd_err rc;
 	time_t now = time(NULL);
 
-	pd_buf_init(&b, PR_MANIFEST_MAX);
 	pd_buf_init(&p->signedm, PR_MANIFEST_MAX);
-	if (p->old) {
-		pd_hex_encode(p->old->id, PD_SHA256_LEN, hex);
-		snprintf(path, sizeof(path), "/v1/trees/%s/versions/%" PRIu64
-		    "/manifest?from=%s", p->o->tree, p->want, hex);
-		/* Any failure here only costs the whole manifest. */
-		if (nd_fetch_get(p->f, path, PR_MANIFEST_MAX, &b, &status,
-		    &e) == PD_OK && status == 200)
-			if (pr_mpatch_apply(p->old, b.data, b.len, &p->m,
-			    &p->signedm, &e) != PD_OK)
-				p->m = NULL;
-		pd_buf_reset(&b);
-	}
+	pd_buf_init(&p->patch, PR_MANIFEST_MAX);
+	pd_buf_init(&p->zpatch, PR_MANIFEST_MAX + PR_MANIFEST_MAX / 128);
+	if (p->old)
+		fetch_patch(p);
 	if (p->m == NULL) {
 		pd_buf_reset(&p->signedm);
 		snprintf(path, sizeof(path), "/v1/trees/%s/versions/%" PRIu64
@@ -234,13 +303,11 @@ fetch_manifest(struct pull *p)
 	} else
 		rc = PD_OK;
 	if (rc == PD_OK)
-		goto out;
+		return PD_OK;
 fail:
-	pd_prefix(p->err, "manifest of %s version %" PRIu64 " from %s",
+	p->got_patch = false;
+	return pd_prefix(p->err, "manifest of %s version %" PRIu64 " from %s",
 	    p->o->tree, p->want, p->o->from);
-out:
-	pd_buf_free(&b);
-	return rc;
 }
 
 /* Open (making them) the directories of a pull's staging area. */
@@ -532,7 +599,8 @@ commit(struct pull *p, double start)
 	    (rc = cat_content_index(t, p->o->tree, v.number, p->m,
 	    p->err)) != PD_OK ||
 	    (v.number > keep && (rc = cat_content_forget(t, p->o->tree,
-	    v.number - keep, p->err)) != PD_OK))
+	    v.number - keep, p->err)) != PD_OK) ||
+	    (rc = nd_keep_records(p->keep, t, p->err)) != PD_OK)
 		goto fail;
 	return cat_commit(t, p->err);
 fail:
@@ -650,11 +718,22 @@ pull(struct pull *p, double start)
 	    (rc = open_staging(p)) != PD_OK ||
 	    (rc = plan(p)) != PD_OK)
 		return rc;
+	/* What comes is kept as it came, for the node to serve onwards
+	 * (a relay), once it is verified. */
+	if ((rc = nd_keep_new(p->c, p->tmpfd, &p->keep, p->err)) != PD_OK)
+		return rc;
+	if (p->old != NULL) {
+		nd_keep_step(p->keep, p->old->id, p->m->id);
+		if (p->got_patch)
+			nd_keep_mpatch(p->keep, p->patch.data, p->patch.len,
+			    p->zpatch.data, p->zpatch.len);
+	}
 	xo.fetch = p->f;
 	xo.stagefd = p->objfd;
 	xo.tmpfd = p->tmpfd;
 	xo.prevfd = p->prevfd;
 	xo.threads = p->o->threads;
+	xo.keep = p->keep;
 	if (p->use_pack) {
 		snprintf(packbase, sizeof(packbase), "/v1/trees/%s/versions/"
 		    "%" PRIu64 "/pack", p->o->tree, p->m->version);
@@ -676,7 +755,9 @@ pull(struct pull *p, double start)
 	p->res->pack_misses = xs.pack_misses;
 	p->res->bytes_written += xs.bytes_written;
 	p->res->seconds_transfer = now_sec() - start;
-	if (rc != PD_OK)
+	/* Before the version is recorded: a relay that has it serves its
+	 * step as received, never making it. */
+	if (rc != PD_OK || (rc = nd_keep_install(p->keep, p->err)) != PD_OK)
 		return rc;
 	t = now_sec();
 	rc = build(p, name, sizeof(name));
@@ -727,6 +808,10 @@ out:
 	pr_manifest_free(p.old);
 	pr_manifest_free(p.m);
 	pd_buf_free(&p.signedm);
+	pd_buf_free(&p.patch);
+	pd_buf_free(&p.zpatch);
+	nd_keep_stats(p.keep, &res->kept);
+	nd_keep_free(p.keep);
 	pd_free(p.items);
 	pr_pack_free(&p.pack);
 	if (p.objfd >= 0)

@@ -18,6 +18,7 @@
 
 #include "../catalog/catalog.h"
 #include "../protocol/sign.h"
+#include "keep.h"
 
 #define ND_PULL_KEEP	3	/* versions kept when nothing is said */
 
@@ -58,6 +59,7 @@ struct nd_pull_result {
 	uint64_t	 sent_bytes;	/* of which sent */
 	uint64_t	 bytes_written;	/* bytes written to staging and tree */
 	uint64_t	 recycled;	/* files taken over from the spare */
+	struct nd_keep_stats kept;	/* kept as it came, to relay */
 	double		 seconds;
 	double		 seconds_transfer; /* of which fetching and checking */
 	double		 seconds_build;	/* building the version, durably */

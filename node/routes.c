@@ -367,11 +367,23 @@ make_zcopy(void *arg, int fd, bool *keep, struct pd_error *err)
 	return dl_zcompress_fd(in, fd, ND_ZLEVEL_ONCE, NULL, err);
 }
 
+void
+nd_mpatch_name(const unsigned char *from, const unsigned char *to,
+    char name[ND_STEP_NAME_MAX])
+{
+	char a[PD_SHA256_HEX], z[PD_SHA256_HEX];
+
+	/* The two ids, as in the ETag without quotes. */
+	pd_hex_encode(from, PD_SHA256_LEN, a);
+	pd_hex_encode(to, PD_SHA256_LEN, z);
+	snprintf(name, ND_STEP_NAME_MAX, "%s-%s", a, z);
+}
+
 enum pd_err
 nd_mpatch_file(struct cat *c, const unsigned char *from,
     const unsigned char *to, bool zstd, int *fdp, struct pd_error *err)
 {
-	char name[2 * PD_SHA256_HEX + 16];
+	char name[ND_STEP_NAME_MAX + 8];
 	struct mref m;
 	struct stat st;
 	enum pd_err rc;
@@ -382,10 +394,7 @@ nd_mpatch_file(struct cat *c, const unsigned char *from,
 	m.cat = c;
 	memcpy(m.id, from, sizeof(m.id));
 	memcpy(m.to, to, sizeof(m.to));
-	/* The file name: the two ids, as in the ETag without quotes. */
-	quoted_hex(from, to, "", name, sizeof(name));
-	memmove(name, name + 1, strlen(name) - 2);
-	name[strlen(name) - 2] = '\0';
+	nd_mpatch_name(from, to, name);
 	if ((rc = nd_derived(c, "mpatches", name, make_patch, &m, &fd, &kept,
 	    err)) != PD_OK)
 		return rc;

@@ -26,6 +26,7 @@
 #include "../common/sha256.h"
 #include "../protocol/limits.h"
 #include "dcache.h"
+#include "prepare.h"
 
 #define ND_CHUNK		(256 * 1024)	/* body bytes per step */
 #define ND_BATCH_BODY_MAX	(1024 * 1024)	/* bytes of a batch request */
@@ -35,7 +36,7 @@
  * for: worth zstd's strongest usual level. */
 #define ND_ZLEVEL_ONCE		19
 /* "FROM-TO-PART": the name a pack part is kept under, and its ETag. */
-#define ND_BATCH_NAME_MAX	(2 * PD_SHA256_HEX + 16)
+#define ND_BATCH_NAME_MAX	ND_STEP_NAME_MAX
 #define ND_REPLY_HEADERS	8
 #define ND_HEADER_MAX		200		/* bytes of a header value */
 #define ND_IMMUTABLE		"public, max-age=31536000, immutable"

@@ -26,6 +26,9 @@ enum bstate { B_LINE, B_BODY, B_END };
 struct batch {
 	struct xctx	*x;
 	bool		 pack;		/* a GET of a pack part */
+	uint32_t	 part;		/* which */
+	unsigned char	 key[PD_SHA256_LEN];	/* of a POST's body */
+	struct nd_keep_raw *raw;	/* the body as it comes, or NULL */
 	struct nd_xitem	**items;
 	size_t		 n;
 	size_t		 cur;		/* the item the next record is for */
@@ -92,8 +95,13 @@ batch_record(struct batch *b)
 			    "origin sends %" PRIu64 " bytes, the manifest "
 			    "says %" PRIu64, nd_x_item_show(it, ps, sizeof(ps)),
 			    size, it->e->size);
-		it->delta = false;	/* whole, if it was a delta: the
-					 * origin judged it not worth it */
+		/* Whole, if it was a delta: the origin judged it not worth
+		 * it, and a relay that keeps the judgement judges no more. */
+		if (it->delta) {
+			it->whole = true;
+			nd_keep_whole(x->o->keep, it);
+		}
+		it->delta = false;
 		b->state = B_BODY;
 		return nd_x_recv_start(x, &b->r, it, false, size, &b->err);
 	}
@@ -114,6 +122,7 @@ batch_record(struct batch *b)
 	    memcmp(s1, it->basis->sha, PD_SHA256_LEN) == 0 &&
 	    memcmp(s2, it->e->sha, PD_SHA256_LEN) == 0) {
 		it->delta = false;
+		it->trouble = true;	/* a response to make again */
 		x->st->fallbacks++;
 		b->cur++;
 		return PD_OK;
@@ -208,7 +217,15 @@ batch_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 		pd_fail(&b->err, PD_ERR_PARSE, "batch response ended after "
 		    "%zu of %zu records", b->cur, b->n);
 		nd_x_hard_fail(x, &b->err);
+	} else if (b->pack) {
+		/* Whole: offered, kept if its items all end well. */
+		nd_keep_pack(b->raw, b->part, b->items, b->n);
+		b->raw = NULL;
+	} else {
+		nd_keep_batch(b->raw, b->key, b->items, b->n);
+		b->raw = NULL;
 	}
+	nd_keep_raw_drop(b->raw);
 	pd_sha256_free(b->r.h);
 	pd_free(b->items);
 	pd_free(b);
@@ -236,6 +253,7 @@ enum pd_err
 nd_x_queue_batch(struct xctx *x, struct nd_xitem **items, size_t n, uint32_t k,
     struct pd_error *err)
 {
+	struct nd_fetch_req q = { 0 };
 	struct batch *b;
 	struct pd_buf req;
 	char h1[PD_SHA256_HEX], h2[PD_SHA256_HEX], path[PR_TREE_NAME_MAX + 160];
@@ -252,13 +270,24 @@ nd_x_queue_batch(struct xctx *x, struct nd_xitem **items, size_t n, uint32_t k,
 	b->n = n;
 	b->r.fd = -1;
 	b->pack = k != PR_PACK_NOPART;
+	b->part = k;
 	memcpy(b->items, items, n * sizeof(*items));
+	q.cap = batch_cap(items, n);
+	q.sink = batch_sink;
+	q.done = batch_done;
+	q.arg = b;
+	/* A relay keeps the response as it came, under the name the
+	 * upstream keeps it under, to serve the same bytes onwards. */
+	if ((b->raw = nd_keep_raw_new(x->o->keep, ND_X_ZSTD_CAP(q.cap))) !=
+	    NULL) {
+		q.raw = nd_keep_raw_write;
+		q.raw_arg = b->raw;
+	}
 	if (b->pack) {
 		snprintf(path, sizeof(path), "%s/%" PRIu32 "?from=%s",
 		    x->o->pack_base, k, x->o->pack_from);
-		rc = nd_fetch_add(x->o->fetch, path, NULL, 0, 0,
-		    batch_cap(items, n), batch_sink, batch_done, b, err);
-		if (rc != PD_OK)
+		q.path = path;
+		if ((rc = nd_fetch_queue(x->o->fetch, &q, err)) != PD_OK)
 			goto fail;
 		x->st->requests++;
 		x->st->packs++;
@@ -279,15 +308,23 @@ nd_x_queue_batch(struct xctx *x, struct nd_xitem **items, size_t n, uint32_t k,
 		rc = pd_fail(err, rc, "building a batch request");
 		goto fail;
 	}
-	if ((rc = nd_fetch_add(x->o->fetch, "/v1/batch", req.data, req.len, 0,
-	    batch_cap(items, n), batch_sink, batch_done, b, err)) != PD_OK)
+	if (pd_sha256(req.data, req.len, b->key) != PD_OK) {
+		rc = pd_fail(err, PD_ERR_CRYPTO, "hashing a batch request");
+		goto fail;
+	}
+	q.path = "/v1/batch";
+	q.body = req.data;
+	q.len = req.len;
+	if ((rc = nd_fetch_queue(x->o->fetch, &q, err)) != PD_OK)
 		goto fail;
 	x->st->requests++;
 	pd_buf_free(&req);
 	return PD_OK;
 fail:
-	if (b)
+	if (b) {
+		nd_keep_raw_drop(b->raw);
 		pd_free(b->items);
+	}
 	pd_free(b);
 	pd_buf_free(&req);
 	return rc;

@@ -84,6 +84,7 @@ nd_x_item_bad(struct xctx *x, struct nd_xitem *it, const struct pd_error *why)
 {
 	char ps[PR_SHOW_MAX];
 
+	it->trouble = true;
 	if (it->delta) {
 		it->delta = false;
 		x->st->fallbacks++;
@@ -197,6 +198,7 @@ nd_x_recv_close(struct xctx *x, struct recv *r, struct pd_error *err)
 struct alone {
 	struct xctx	*x;
 	struct recv	 r;
+	struct nd_keep_raw *raw;	/* the body as it comes, or NULL */
 	struct pd_error	 err;
 };
 
@@ -221,9 +223,19 @@ alone_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 		/* The origin judged the delta not worth it. */
 		nd_x_recv_drop(x, &a->r, false);
 		it->delta = false;
+		it->whole = true;
+		nd_keep_whole(x->o->keep, it);
 	} else if (rc == PD_OK && a->err.code == PD_OK) {
 		if (nd_x_recv_close(x, &a->r, &why) != PD_OK)
 			nd_x_item_bad(x, it, &why);
+		else if (a->r.delta) {
+			/* Offered as it came; kept once it has applied. */
+			it->kept = nd_keep_zdelta(a->raw, it, a->r.got);
+			a->raw = NULL;
+		} else if (it->done) {
+			nd_keep_object(a->raw, it);
+			a->raw = NULL;
+		}
 	} else if (a->err.code != PD_OK && a->err.code != PD_ERR_IO) {
 		nd_x_recv_drop(x, &a->r, false);
 		nd_x_item_bad(x, it, &a->err);
@@ -245,6 +257,7 @@ alone_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 		nd_x_recv_drop(x, &a->r, !a->r.delta);
 		nd_x_hard_fail(x, a->err.code != PD_OK ? &a->err : e);
 	}
+	nd_keep_raw_drop(a->raw);
 	pd_sha256_free(a->r.h);
 	pd_free(a);
 }
@@ -293,6 +306,7 @@ restart:
 static enum pd_err
 queue_alone(struct xctx *x, struct nd_xitem *it, struct pd_error *err)
 {
+	struct nd_fetch_req q = { 0 };
 	struct alone *a;
 	char path[2 * PD_SHA256_HEX + 32];
 	char from[PD_SHA256_HEX], to[PD_SHA256_HEX];
@@ -322,13 +336,25 @@ queue_alone(struct xctx *x, struct nd_xitem *it, struct pd_error *err)
 		snprintf(path, sizeof(path), "/v1/deltas/%s/%s", from, to);
 	} else
 		snprintf(path, sizeof(path), "/v1/objects/%s", to);
-	if ((rc = nd_fetch_add(x->o->fetch, path, NULL, 0, kept, size - kept,
-	    alone_sink, alone_done, a, err)) != PD_OK)
+	/* A body that comes whole can be kept as it came, for a relay;
+	 * one resumed comes in pieces. */
+	if (kept == 0)
+		a->raw = nd_keep_raw_new(x->o->keep, ND_X_ZSTD_CAP(size));
+	q.path = path;
+	q.range_from = kept;
+	q.cap = size - kept;
+	q.sink = alone_sink;
+	q.done = alone_done;
+	q.arg = a;
+	q.raw = a->raw != NULL ? nd_keep_raw_write : NULL;
+	q.raw_arg = a->raw;
+	if ((rc = nd_fetch_queue(x->o->fetch, &q, err)) != PD_OK)
 		goto fail;
 	x->st->requests++;
 	return PD_OK;
 fail:
 	nd_x_recv_drop(x, &a->r, false);
+	nd_keep_raw_drop(a->raw);
 	pd_sha256_free(a->r.h);
 	pd_free(a);
 	return rc;
@@ -404,6 +430,10 @@ patch_one(struct xctx *x, struct nd_xitem *it, struct pd_error *err)
 		rc = pd_fail_errno(err, PD_ERR_IO, errno, "staging %s", hex);
 		goto out;
 	}
+	/* It applied and gave the manifest's content: a relay keeps it
+	 * (it takes the file), unless it has it as it came. */
+	if (!it->kept)
+		nd_keep_delta(x->o->keep, it, x->o->tmpfd, dname);
 	rc = PD_OK;
 out:
 	if (rc != PD_OK && ofd >= 0)

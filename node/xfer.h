@@ -17,6 +17,7 @@
 
 #include "../protocol/manifest.h"
 #include "fetch.h"
+#include "keep.h"
 
 /* One piece of content the new version needs. */
 struct nd_xitem {
@@ -29,6 +30,11 @@ struct nd_xitem {
 	bool		 done;		/* staged and verified */
 	bool		 got_delta;	/* a delta file waits to be applied */
 	unsigned	 bad;		/* times its bytes did not match */
+	bool		 trouble;	/* bytes for it were wrong, or missing:
+					 * nothing that carried it is kept */
+	bool		 whole;		/* the upstream judged its delta not
+					 * worth it and sent the object */
+	bool		 kept;		/* its delta was offered as it came */
 };
 
 struct nd_xfer_stats {
@@ -52,6 +58,8 @@ struct nd_xfer_opts {
 	 * of the held manifest it starts from; NULL: ask item by item. */
 	const char	*pack_base;
 	const char	*pack_from;
+	/* Offered what comes, to serve it onwards (keep.h); NULL: none. */
+	struct nd_keep	*keep;
 };
 
 /*

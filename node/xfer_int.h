@@ -14,6 +14,8 @@
 
 /* A delta never needs to be much larger than the content it makes. */
 #define ND_X_DELTA_CAP(size)	((size) + (size) / 8 + 65536)
+/* Nor a zstd stream than what it decodes to (ZSTD_compressBound). */
+#define ND_X_ZSTD_CAP(size)	((size) + (size) / 128 + 65536)
 
 struct xctx {
 	const struct nd_xfer_opts *o;
