@@ -11,7 +11,7 @@
 
 static const char usage[] = "pulpdist pull --data DIR --from URL --tree NAME "
     "--trust KEY.pub --publish PUBDIR [--keep N] [--no-spare] "
-    "[--parallel N] [--threads N] [--json]";
+    "[--no-relay] [--parallel N] [--threads N] [--json]";
 
 static void
 help(void)
@@ -24,13 +24,18 @@ help(void)
 	    "already held costs nothing), check every file's SHA-256, and\n"
 	    "publish it: PUBDIR/NAME becomes a symbolic link to the new\n"
 	    "version's directory, switched in one step.  A pull that was\n"
-	    "stopped resumes from what it had fetched.\n\n"
+	    "stopped resumes from what it had fetched.  The node then\n"
+	    "serves the tree onwards (pulpdist serve): the step's pack\n"
+	    "parts, manifest patch, deltas and batches are kept as they\n"
+	    "came, once verified, and served as they are.\n\n"
 	    "  --keep N       published versions kept (default %d)\n"
 	    "  --no-spare     remove retired versions; by default the\n"
 	    "                 newest is kept aside, and the next build\n"
 	    "                 takes over its files whose content did not\n"
 	    "                 change instead of copying them when only\n"
 	    "                 their mode or mtime did\n"
+	    "  --no-relay     keep nothing of what came but the tree: a\n"
+	    "                 node that serves no one saves the disk\n"
 	    "  --parallel N   transfers at once (default 4)\n"
 	    "  --threads N    threads applying deltas (default: per CPU)\n"
 	    "  --json         print the result as JSON\n", usage, ND_PULL_KEEP);
@@ -136,6 +141,7 @@ cmd_pull(int argc, char **argv)
 		{ "publish", required_argument, NULL, 'p' },
 		{ "keep", required_argument, NULL, 'k' },
 		{ "no-spare", no_argument, NULL, 'S' },
+		{ "no-relay", no_argument, NULL, 'R' },
 		{ "parallel", required_argument, NULL, 'P' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "json", no_argument, NULL, 'J' },
@@ -164,6 +170,7 @@ cmd_pull(int argc, char **argv)
 				    "bad --keep %s", optarg);
 			break;
 		case 'S': o.no_spare = true; break;
+		case 'R': o.no_relay = true; break;
 		case 'P':
 			if (!count_arg(optarg, 64, &o.parallel))
 				return usage_error("pull", usage,

@@ -1,14 +1,20 @@
 /*
- * One pull of one tree (pull.h).
+ * One pull of one tree (pull.h); the head and the manifest are
+ * pull_head.c's.
  *
  * Order of events, and why a crash anywhere is harmless:
  *   1. head and manifest are fetched and verified; nothing is written.
  *   2. content goes to DATA/staging/TREE/objects, each object renamed in
  *      only after its hash matched; it is all re-checked on resume.
+ *      What came for the step, verified, is renamed into the data
+ *      directory for the node to serve onwards (keep.h): whole files,
+ *      whose records (if any) wait for step 4.
  *   3. the version is built in DATA/staging/TREE/build, made durable
  *      (syncfs), and renamed to DATA/versions/TREE/N.  A leftover N from
  *      a crashed attempt is not in the catalog and is built again.
- *   4. the catalog commit makes N the tree's head: the commit point.
+ *   4. the catalog commit makes N the tree's head, indexes its content
+ *      and forgets that of the versions pruned after step 5: the commit
+ *      point.
  *   5. PUBDIR/TREE is switched.  A crash between 4 and 5 is repaired by
  *      the next pull, which finds itself up to date and switches.
  */
@@ -24,53 +30,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "../common/fsx.h"
 #include "../common/hex.h"
 #include "../common/mem.h"
 #include "../protocol/mdiff.h"
-#include "../protocol/mpatch.h"
-#include "../protocol/pack.h"
 #include "../protocol/pathenc.h"
-#include "fetch.h"
-#include "keep.h"
 #include "load.h"
 #include "publish.h"
-#include "pull.h"
-#include "xfer.h"
-
-struct pull {
-	struct cat		*c;
-	const struct nd_pull_opts *o;
-	struct nd_pull_result	*res;
-	struct pd_error		*err;
-	struct nd_fetch		*f;
-	struct cat_tree		 tree;
-	bool			 have_tree;
-	struct pr_manifest	*old;		/* held head, verified */
-	uint64_t		 want;		/* upstream head */
-	unsigned char		 want_id[PD_SHA256_LEN];
-	struct pr_manifest	*m;		/* the new version, verified */
-	struct pd_buf		 signedm;	/* its bytes as signed */
-	char			 versdir[PATH_MAX];	/* DATA/versions/T */
-	char			 sparedir[PATH_MAX];	/* DATA/spare/T */
-	int			 stagefd;	/* DATA/staging/T */
-	int			 objfd;
-	int			 tmpfd;
-	int			 prevfd;	/* versions/T/<old> */
-	struct pr_pack		 pack;		/* what the step needs */
-	bool			 use_pack;	/* ask for its parts */
-	bool			 empty_staged;
-	struct nd_xitem		*items;		/* one per pack item */
-	size_t			 nitems;
-	struct nd_keep		*keep;		/* what comes, to relay */
-	/* The manifest patch as decoded and as it came (both empty: the
-	 * upstream said it is not worth it), if the manifest came so. */
-	bool			 got_patch;
-	struct pd_buf		 patch;
-	struct pd_buf		 zpatch;
-};
+#include "pull_int.h"
 
 static double
 now_sec(void)
@@ -79,235 +46,6 @@ now_sec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* What this node holds of the tree: the key it is held under, the head. */
-static enum pd_err
-load_held(struct pull *p)
-{
-	unsigned char pub[PR_PUBKEY_LEN];
-	struct cat_txn *t;
-	enum pd_err rc;
-
-	if ((rc = cat_begin(p->c, false, &t, p->err)) != PD_OK)
-		return rc;
-	rc = cat_tree_get(t, p->o->tree, &p->tree, p->err);
-	cat_abort(t);
-	if (rc == PD_ERR_NOTFOUND) {
-		pd_error_clear(p->err);
-		return PD_OK;
-	}
-	if (rc != PD_OK)
-		return rc;
-	p->have_tree = true;
-	pr_key_public(p->o->trust, pub);
-	if (p->tree.has_key && memcmp(pub, p->tree.pubkey, sizeof(pub)) != 0)
-		return pd_fail(p->err, PD_ERR_SIGNATURE, "tree %s is held here "
-		    "under another key than the one given with --trust",
-		    p->o->tree);
-	p->res->from_version = p->tree.head;
-	return PD_OK;
-}
-
-/* The held head's manifest, verified: the base of the step. */
-static enum pd_err
-load_old(struct pull *p)
-{
-	if (p->tree.head == 0)
-		return PD_OK;
-	if (nd_load_version(p->c, p->o->tree, p->tree.head, p->o->trust,
-	    NULL, NULL, &p->old, p->err) != PD_OK)
-		return pd_prefix(p->err, "held version %" PRIu64 " of %s",
-		    p->tree.head, p->o->tree);
-	return PD_OK;
-}
-
-/* The id of the manifest of the held head. */
-static enum pd_err
-held_id(struct pull *p, unsigned char id[PD_SHA256_LEN])
-{
-	struct cat_version v;
-	struct cat_txn *t;
-	enum pd_err rc;
-
-	if ((rc = cat_begin(p->c, false, &t, p->err)) != PD_OK)
-		return rc;
-	rc = cat_version_get(t, p->o->tree, p->tree.head, &v, p->err);
-	cat_abort(t);
-	if (rc == PD_OK)
-		memcpy(id, v.manifest_id, PD_SHA256_LEN);
-	return rc;
-}
-
-/* GET the head: a hint, checked against the manifest it names. */
-static enum pd_err
-fetch_head(struct pull *p)
-{
-	char path[PR_TREE_NAME_MAX + 32];
-	struct pd_buf b;
-	json_t *j = NULL, *v;
-	json_error_t je;
-	const char *s;
-	long status;
-	enum pd_err rc;
-
-	pd_buf_init(&b, ND_CONTROL_MAX);
-	snprintf(path, sizeof(path), "/v1/trees/%s/head", p->o->tree);
-	if ((rc = nd_fetch_get(p->f, path, ND_CONTROL_MAX, &b, &status,
-	    p->err)) != PD_OK) {
-		if (rc == PD_ERR_NOTFOUND)
-			pd_prefix(p->err, "upstream %s has no tree %s",
-			    p->o->from, p->o->tree);
-		goto out;
-	}
-	rc = PD_ERR_PARSE;
-	if ((j = json_loadb((const char *)b.data, b.len, JSON_REJECT_DUPLICATES,
-	    &je)) == NULL || !json_is_object(j) ||
-	    (v = json_object_get(j, "tree")) == NULL ||
-	    (s = json_string_value(v)) == NULL ||
-	    strcmp(s, p->o->tree) != 0 ||
-	    (v = json_object_get(j, "version")) == NULL ||
-	    !json_is_integer(v) || json_integer_value(v) < 1 ||
-	    (uint64_t)json_integer_value(v) > PR_VERSION_MAX)
-		goto bad;
-	p->want = (uint64_t)json_integer_value(v);
-	if ((v = json_object_get(j, "manifest")) == NULL ||
-	    (s = json_string_value(v)) == NULL ||
-	    strlen(s) != 2 * PD_SHA256_LEN ||
-	    !pd_hex_decode(s, PD_SHA256_LEN, p->want_id))
-		goto bad;
-	rc = PD_OK;
-	goto out;
-bad:
-	pd_fail(p->err, rc, "upstream %s: malformed head of tree %s",
-	    p->o->from, p->o->tree);
-out:
-	json_decref(j);
-	pd_buf_free(&b);
-	return rc;
-}
-
-struct getpatch {
-	struct pd_buf	*out;
-	long		 status;
-	enum pd_err	 rc;
-};
-
-static enum pd_err
-patch_sink(void *arg, const void *data, size_t n)
-{
-	struct getpatch *g = arg;
-
-	return pd_buf_add(g->out, data, n);
-}
-
-/* As it came: kept if it is zstd, for a relay's receivers. */
-static void
-patch_raw(void *arg, bool zstd, const void *data, size_t n)
-{
-	struct pd_buf *z = arg;
-
-	if (!zstd || pd_buf_add(z, data, n) != PD_OK)
-		pd_buf_reset(z);
-}
-
-static void
-patch_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
-{
-	struct getpatch *g = arg;
-
-	(void)e;
-	g->status = status;
-	g->rc = rc;
-}
-
-/*
- * GET the patch from the held manifest to the new one and apply it into
- * p->m (left NULL if that fails: it only costs the whole manifest).
- * What came stays in p->patch and p->zpatch.
- */
-static void
-fetch_patch(struct pull *p)
-{
-	char path[PR_TREE_NAME_MAX + PD_SHA256_HEX + 64];
-	char hex[PD_SHA256_HEX];
-	struct getpatch g = { &p->patch, 0, PD_OK };
-	struct nd_fetch_req q = { 0 };
-	struct pd_error e = { 0 };
-
-	pd_hex_encode(p->old->id, PD_SHA256_LEN, hex);
-	snprintf(path, sizeof(path), "/v1/trees/%s/versions/%" PRIu64
-	    "/manifest?from=%s", p->o->tree, p->want, hex);
-	q.path = path;
-	q.cap = PR_MANIFEST_MAX;
-	q.sink = patch_sink;
-	q.done = patch_done;
-	q.arg = &g;
-	q.raw = patch_raw;
-	q.raw_arg = &p->zpatch;
-	if (nd_fetch_queue(p->f, &q, &e) != PD_OK ||
-	    nd_fetch_run(p->f, &e) != PD_OK || g.rc != PD_OK)
-		return;
-	/* 303: the upstream keeps that a patch is not worth it. */
-	if (g.status == 303) {
-		pd_buf_reset(&p->patch);
-		pd_buf_reset(&p->zpatch);
-		p->got_patch = true;
-	} else if (g.status == 200 && pr_mpatch_apply(p->old, p->patch.data,
-	    p->patch.len, &p->m, &p->signedm, &e) == PD_OK)
-		p->got_patch = true;
-	else
-		p->m = NULL;
-}
-
-/*
- * The new manifest: a patch against the held one when the upstream can
- * make it, else whole.  Verified before anything else looks at it.
- */
-static enum pd_err
-fetch_manifest(struct pull *p)
-{
-	char path[PR_TREE_NAME_MAX + PD_SHA256_HEX + 64];
-	char tbuf[32];
-	long status;
-	enum pd_err rc;
-	time_t now = time(NULL);
-
-	pd_buf_init(&p->signedm, PR_MANIFEST_MAX);
-	pd_buf_init(&p->patch, PR_MANIFEST_MAX);
-	pd_buf_init(&p->zpatch, PR_MANIFEST_MAX + PR_MANIFEST_MAX / 128);
-	if (p->old)
-		fetch_patch(p);
-	if (p->m == NULL) {
-		pd_buf_reset(&p->signedm);
-		snprintf(path, sizeof(path), "/v1/trees/%s/versions/%" PRIu64
-		    "/manifest", p->o->tree, p->want);
-		if ((rc = nd_fetch_get(p->f, path, PR_MANIFEST_MAX,
-		    &p->signedm, &status, p->err)) != PD_OK ||
-		    (rc = pr_manifest_parse(p->signedm.data, p->signedm.len,
-		    &p->m, p->err)) != PD_OK)
-			goto fail;
-	}
-	if ((rc = pr_manifest_verify(p->m, p->o->trust, p->err)) != PD_OK)
-		goto fail;
-	rc = PD_ERR_CORRUPT;
-	if (strcmp(p->m->tree, p->o->tree) != 0)
-		pd_fail(p->err, rc, "it is signed for tree %s", p->m->tree);
-	else if (p->m->version != p->want ||
-	    memcmp(p->m->id, p->want_id, PD_SHA256_LEN) != 0)
-		pd_fail(p->err, rc, "it is not the one the head names");
-	else if (p->m->expires != 0 && p->m->expires <= (int64_t)now) {
-		strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S UTC",
-		    gmtime(&(time_t){ (time_t)p->m->expires }));
-		pd_fail(p->err, PD_ERR_SIGNATURE, "it expired at %s", tbuf);
-	} else
-		rc = PD_OK;
-	if (rc == PD_OK)
-		return PD_OK;
-fail:
-	p->got_patch = false;
-	return pd_prefix(p->err, "manifest of %s version %" PRIu64 " from %s",
-	    p->o->tree, p->want, p->o->from);
 }
 
 /* Open (making them) the directories of a pull's staging area. */
@@ -640,7 +378,7 @@ up_to_date(struct pull *p)
 	struct stat st;
 	enum pd_err rc;
 
-	if ((rc = held_id(p, id)) != PD_OK)
+	if ((rc = nd_pl_held_id(p, id)) != PD_OK)
 		return rc;
 	if (memcmp(id, p->want_id, PD_SHA256_LEN) != 0)
 		return pd_fail(p->err, PD_ERR_CONFLICT, "upstream %s offers a "
@@ -699,8 +437,8 @@ pull(struct pull *p, double start)
 	enum pd_err rc;
 	size_t i;
 
-	if ((rc = load_held(p)) != PD_OK ||
-	    (rc = fetch_head(p)) != PD_OK)
+	if ((rc = nd_pl_load_held(p)) != PD_OK ||
+	    (rc = nd_pl_fetch_head(p)) != PD_OK)
 		return rc;
 	held = p->have_tree ? p->tree.head : 0;
 	if (held != 0 && p->want < held)
@@ -712,15 +450,16 @@ pull(struct pull *p, double start)
 	 * request and a catalog lookup. */
 	if (held != 0 && p->want == held)
 		return up_to_date(p);
-	if ((rc = load_old(p)) != PD_OK)
+	if ((rc = nd_pl_load_old(p)) != PD_OK)
 		return rc;
-	if ((rc = fetch_manifest(p)) != PD_OK ||
+	if ((rc = nd_pl_fetch_manifest(p)) != PD_OK ||
 	    (rc = open_staging(p)) != PD_OK ||
 	    (rc = plan(p)) != PD_OK)
 		return rc;
 	/* What comes is kept as it came, for the node to serve onwards
 	 * (a relay), once it is verified. */
-	if ((rc = nd_keep_new(p->c, p->tmpfd, &p->keep, p->err)) != PD_OK)
+	if (!p->o->no_relay &&
+	    (rc = nd_keep_new(p->c, p->tmpfd, &p->keep, p->err)) != PD_OK)
 		return rc;
 	if (p->old != NULL) {
 		nd_keep_step(p->keep, p->old->id, p->m->id);

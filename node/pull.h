@@ -30,6 +30,7 @@ struct nd_pull_opts {
 	unsigned	 keep;		/* versions kept, 0 = ND_PULL_KEEP */
 	bool		 no_spare;	/* remove retired versions; else the
 					 * newest is the next build's spare */
+	bool		 no_relay;	/* keep nothing that came (keep.h) */
 	unsigned	 parallel;	/* transfers at once, 0 = 4 */
 	unsigned	 threads;	/* for deltas and hashing, 0: one per
 					 * CPU */

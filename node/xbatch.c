@@ -131,7 +131,7 @@ batch_record(struct batch *b)
 	    tok_sha(tok[1], s1) &&
 	    memcmp(s1, it->e->sha, PD_SHA256_LEN) == 0) {
 		x->hard = true;
-		return pd_fail(&b->err, PD_ERR_NOTFOUND, "%s: the origin does "
+		return pd_fail(&b->err, PD_ERR_NOTFOUND, "%s: upstream does "
 		    "not hold its content", nd_x_item_show(it, ps, sizeof(ps)));
 	}
 bad:

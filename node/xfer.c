@@ -93,7 +93,7 @@ nd_x_item_bad(struct xctx *x, struct nd_xitem *it, const struct pd_error *why)
 	if (++it->bad < 2)
 		return;
 	x->hard = true;
-	pd_fail(x->err, why->code, "%s: content from the origin is wrong "
+	pd_fail(x->err, why->code, "%s: content from upstream is wrong "
 	    "twice: %s", nd_x_item_show(it, ps, sizeof(ps)), why->msg);
 }
 
@@ -249,7 +249,7 @@ alone_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 		nd_x_item_bad(x, it, e);
 	} else if (rc == PD_ERR_NOTFOUND) {
 		nd_x_recv_drop(x, &a->r, false);
-		pd_fail(&why, rc, "%s: the origin does not hold its content",
+		pd_fail(&why, rc, "%s: upstream does not hold its content",
 		    nd_x_item_show(it, ps, sizeof(ps)));
 		nd_x_hard_fail(x, &why);
 	} else {

@@ -1,0 +1,72 @@
+/*
+ * Shared between the two files of a pull only: node/pull.c (staging,
+ * transfer, build, commit, publish: the order of events) and
+ * node/pull_head.c (what is held here and what the upstream offers:
+ * its head, the new manifest, verified).  The interface is pull.h.
+ */
+#ifndef ND_PULL_INT_H
+#define ND_PULL_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/buf.h"
+#include "../protocol/manifest.h"
+#include "../protocol/pack.h"
+#include "fetch.h"
+#include "keep.h"
+#include "pull.h"
+#include "xfer.h"
+
+struct pull {
+	struct cat		*c;
+	const struct nd_pull_opts *o;
+	struct nd_pull_result	*res;
+	struct pd_error		*err;
+	struct nd_fetch		*f;
+	struct cat_tree		 tree;
+	bool			 have_tree;
+	struct pr_manifest	*old;		/* held head, verified */
+	uint64_t		 want;		/* upstream head */
+	unsigned char		 want_id[PD_SHA256_LEN];
+	struct pr_manifest	*m;		/* the new version, verified */
+	struct pd_buf		 signedm;	/* its bytes as signed */
+	char			 versdir[PATH_MAX];	/* DATA/versions/T */
+	char			 sparedir[PATH_MAX];	/* DATA/spare/T */
+	int			 stagefd;	/* DATA/staging/T */
+	int			 objfd;
+	int			 tmpfd;
+	int			 prevfd;	/* versions/T/<old> */
+	struct pr_pack		 pack;		/* what the step needs */
+	bool			 use_pack;	/* ask for its parts */
+	bool			 empty_staged;
+	struct nd_xitem		*items;		/* one per pack item */
+	size_t			 nitems;
+	struct nd_keep		*keep;		/* what comes, to relay */
+	/* The manifest patch as decoded and as it came (both empty: the
+	 * upstream said it is not worth it), if the manifest came so. */
+	bool			 got_patch;
+	struct pd_buf		 patch;
+	struct pd_buf		 zpatch;
+};
+
+/*
+ * pull_head.c.  nd_pl_load_held: the tree as held (p->tree,
+ * p->have_tree), refusing another key than --trust's.  nd_pl_load_old:
+ * the held head's manifest, verified (p->old; none for no head).
+ * nd_pl_held_id: the id of the held head's manifest.  nd_pl_fetch_head:
+ * the upstream's head (p->want, p->want_id), a hint.  nd_pl_fetch_manifest:
+ * the new manifest (p->m, its bytes in p->signedm), from a patch against
+ * p->old when the upstream makes one (what came in p->patch and
+ * p->zpatch, p->got_patch), else whole; verified against --trust, the
+ * head's id, its expiry.  Each fails naming the tree and the upstream.
+ */
+enum pd_err nd_pl_load_held(struct pull *) PD_WARN_UNUSED;
+enum pd_err nd_pl_load_old(struct pull *) PD_WARN_UNUSED;
+enum pd_err nd_pl_held_id(struct pull *, unsigned char id[PD_SHA256_LEN])
+	    PD_WARN_UNUSED;
+enum pd_err nd_pl_fetch_head(struct pull *) PD_WARN_UNUSED;
+enum pd_err nd_pl_fetch_manifest(struct pull *) PD_WARN_UNUSED;
+
+#endif
