@@ -1,17 +1,16 @@
 /*
- * Re-hash a version's objects against its verified manifest.
+ * Re-hash a version's objects against its verified manifest: from the
+ * object store (an origin), or from the files of the published versions
+ * that hold them (a mirror, which serves them from there).
  *
  * Each distinct object is hashed once, on the worker pool, however many
  * paths share it; then every path is judged by its object's result.
  */
-#include <sys/stat.h>
-
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../catalog/objstore.h"
 #include "../common/mem.h"
 #include "../common/pool.h"
 #include "hashfile.h"
@@ -22,7 +21,8 @@ enum { OK = 0, MISSING, WRONG_SIZE, WRONG_HASH, UNREADABLE };
 
 static const char *const reasons[] = {
 	[OK] = "ok",
-	[MISSING] = "content missing from the object store",
+	[MISSING] = "content missing: not in the object store, nor intact "
+	    "in a published version",
 	[WRONG_SIZE] = "stored content has the wrong size",
 	[WRONG_HASH] = "stored content does not match its SHA-256",
 	[UNREADABLE] = "stored content cannot be read or is not a file",
@@ -45,18 +45,17 @@ check_object(void *arg, size_t i, unsigned worker)
 	struct vjob *j = arg;
 	const struct pr_entry *e = &j->m->entries[j->uniq[i]];
 	unsigned char sha[PD_SHA256_LEN];
-	struct stat st;
-	uint64_t n = 0;
+	uint64_t n = 0, size;
 	enum pd_err rc;
 	int fd;
 
-	if ((rc = cat_obj_open(j->cat, e->sha, &fd, NULL)) != PD_OK) {
+	/* A published file of the wrong size is not held at all. */
+	if ((rc = cat_content_open(j->cat, e->sha, 0, &fd, &size, NULL)) !=
+	    PD_OK) {
 		j->status[i] = rc == PD_ERR_NOTFOUND ? MISSING : UNREADABLE;
 		return;
 	}
-	if (fstat(fd, &st) < 0)
-		j->status[i] = UNREADABLE;
-	else if ((uint64_t)st.st_size != e->size)
+	if (size != e->size)
 		j->status[i] = WRONG_SIZE;
 	else if (nd_hash_fd(fd, j->h[worker], j->buf[worker], NULL, &n, sha,
 	    "object", NULL) != PD_OK)

@@ -1,6 +1,7 @@
 /*
  * Verify a stored version: the manifest's signature, then every object it
- * names, re-hashed from the object store.
+ * names, re-hashed from the object store, or on a mirror from the
+ * published file that holds it (cat_content_open).
  */
 #ifndef ND_VERIFY_H
 #define ND_VERIFY_H

@@ -68,6 +68,7 @@ test_expect_success 'the relay pulls version 1 from the origin' '
 	json_check pull.json "d[\"to_version\"] == 1" \
 		"d[\"kept\"][\"batches\"] >= 1" "d[\"kept\"][\"objects\"] >= 1"
 	rsync_clean src rpub/t
+	pd verify --data "$RELAY" --tree t >/dev/null
 '
 
 serve_start "$RELAY"
@@ -172,10 +173,14 @@ test_expect_success 'a file damaged on the relay: the leaf fails naming it' '
 	chmod u+w "$f"
 	"$PYTHON" -c "import sys; p=sys.argv[1]; b=open(p,\"rb\").read(); open(p,\"r+b\").write(bytes([b[0] ^ 1]))" "$f"
 	test_must_fail leaf_pull damaged dpub 2>err
+	test_must_fail pd verify --data "$RELAY" --tree t >verify.out
 	cp -p saved "$f"
 	test_grep "docs/small-20.txt" err
 	test_grep "does not hold" err
 	test_path_is_missing dpub/t
+	test_grep "^bad: docs/small-20.txt: stored content does not match" \
+		verify.out
+	pd verify --data "$RELAY" --tree t >/dev/null
 '
 
 test_expect_success 'a large file damaged or cut on the relay: the same' '
@@ -188,7 +193,9 @@ test_expect_success 'a large file damaged or cut on the relay: the same' '
 	test_path_is_missing dpub/t
 	truncate -s 1000 "$f"
 	test_must_fail leaf_pull damaged2 dpub 2>err
+	test_must_fail pd verify --data "$RELAY" --tree t >verify.out
 	cp -p saved "$f"
+	test_grep "^bad: data/large.img: content missing" verify.out
 	test_grep "data/large.img" err
 	test_path_is_missing dpub/t
 '
@@ -210,6 +217,39 @@ test_expect_success 'content of a version the relay retired is not served' '
 	test "$code" = 404
 	leaf_pull "$LEAF" "$LPUB" >/dev/null
 	rsync_clean src lpub/t
+'
+
+# relay_staged_over BYTES: the relay's staging area holds more than BYTES.
+relay_staged_over() {
+	[ "$(du -sb "$RELAY/staging/t" 2>/dev/null | cut -f1)" -gt "$1" ] \
+	    2>/dev/null
+}
+
+test_expect_success 'a relay pull killed midway resumes; the leaf follows' '
+	head -c $((8 * 1024 * 1024)) /dev/urandom >src/data/fresh.img
+	scatter_edit src/data/large.img 3
+	for i in 21 22 23; do
+		echo "v4 $i" >>src/docs/small-$i.txt
+	done
+	origin_import
+	SERVE_URL=$ORIGIN_URL
+	proxy_start slow 20
+	"$PULPDIST" pull --data "$RELAY" --from "$PROXY_URL" --tree t \
+		--trust "$TRUST" --publish "$RPUB" >/dev/null 2>&1 &
+	pid=$!
+	wait_for 60 relay_staged_over 2000000
+	kill -9 $pid
+	wait $pid || true
+	proxy_stop
+	test "$(basename "$(readlink rpub/t)")" = 3
+	relay_pull --json >pull.json
+	json_check pull.json "d[\"to_version\"] == 4" \
+		"d[\"resumed_bytes\"] > 0"
+	rsync_clean src rpub/t
+	leaf_pull "$LEAF" "$LPUB" --json >pull.json
+	json_check pull.json "d[\"to_version\"] == 4"
+	rsync_clean src lpub/t
+	compare_trees --mtime src lpub/t/
 '
 
 test_done
