@@ -147,6 +147,7 @@ start_item(struct batch *b, const struct nd_bitem *it, struct evbuffer *out,
     struct pd_error *err)
 {
 	char a[PD_SHA256_HEX], z[PD_SHA256_HEX];
+	struct cat_delta rec;
 	struct nd_delta d;
 	enum pd_err rc;
 	bool found;
@@ -161,8 +162,10 @@ start_item(struct batch *b, const struct nd_bitem *it, struct evbuffer *out,
 		return add(out, err, "missing %s\n", a);
 	}
 	pd_hex_encode(it->b, PD_SHA256_LEN, z);
-	if (!cat_content_known(b->cat, it->a) ||
-	    !cat_content_known(b->cat, it->b))
+	/* A delta kept (a relay's, received) needs neither object. */
+	if ((!cat_content_known(b->cat, it->a) ||
+	    !cat_content_known(b->cat, it->b)) &&
+	    cat_delta_lookup(b->cat, it->a, it->b, &rec, NULL) != PD_OK)
 		goto missing;
 	if ((rc = nd_dcache_delta(b->dc, it->a, it->b, &d, err)) != PD_OK) {
 		if (rc != PD_ERR_NOTFOUND)

@@ -586,13 +586,17 @@ static void
 delta(struct nd_req *r)
 {
 	char etag[2 * PD_SHA256_HEX + 16], a[PD_SHA256_HEX], b[PD_SHA256_HEX];
+	struct cat_delta rec;
 	struct nd_delta d;
 	enum pd_err rc;
 
 	pd_hex_encode(r->t.a, PD_SHA256_LEN, a);
 	pd_hex_encode(r->t.b, PD_SHA256_LEN, b);
-	if (!cat_content_known(r->cat, r->t.a) ||
-	    !cat_content_known(r->cat, r->t.b)) {
+	/* A delta kept (a relay's, received) needs neither object: the
+	 * version it starts from may be retired. */
+	if ((!cat_content_known(r->cat, r->t.a) ||
+	    !cat_content_known(r->cat, r->t.b)) &&
+	    cat_delta_lookup(r->cat, r->t.a, r->t.b, &rec, NULL) != PD_OK) {
 		nd_reply_error(r, 404, "no delta %s %s: no object %s", a, b,
 		    cat_content_known(r->cat, r->t.a) ? b : a);
 		return;

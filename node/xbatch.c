@@ -97,10 +97,8 @@ batch_record(struct batch *b)
 			    size, it->e->size);
 		/* Whole, if it was a delta: the origin judged it not worth
 		 * it, and a relay that keeps the judgement judges no more. */
-		if (it->delta) {
-			it->whole = true;
+		if (it->delta)
 			nd_keep_whole(x->o->keep, it);
-		}
 		it->delta = false;
 		b->state = B_BODY;
 		return nd_x_recv_start(x, &b->r, it, false, size, &b->err);

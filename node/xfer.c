@@ -223,7 +223,6 @@ alone_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 		/* The origin judged the delta not worth it. */
 		nd_x_recv_drop(x, &a->r, false);
 		it->delta = false;
-		it->whole = true;
 		nd_keep_whole(x->o->keep, it);
 	} else if (rc == PD_OK && a->err.code == PD_OK) {
 		if (nd_x_recv_close(x, &a->r, &why) != PD_OK)

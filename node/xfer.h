@@ -32,8 +32,6 @@ struct nd_xitem {
 	unsigned	 bad;		/* times its bytes did not match */
 	bool		 trouble;	/* bytes for it were wrong, or missing:
 					 * nothing that carried it is kept */
-	bool		 whole;		/* the upstream judged its delta not
-					 * worth it and sent the object */
 	bool		 kept;		/* its delta was offered as it came */
 };
 

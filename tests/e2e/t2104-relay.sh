@@ -6,7 +6,8 @@
 # origin made, and its deltas and batch responses too; it computes no
 # delta and compresses nothing.  A relay whose published file is damaged
 # on disk makes a leaf fail naming the path, publishing nothing; the
-# relay forgets the content of the versions it retires.
+# relay forgets the content of the versions it retires, not the deltas
+# it kept; a relay pull killed midway resumes.
 . "$(dirname "$0")/lib.sh"
 . "$E2E_DIR/lib-pull.sh"
 
@@ -163,6 +164,8 @@ test_expect_success 'a plain receiver gets deltas the relay kept, computed none'
 	curl -sS -f -o relay.rdiff "$RELAY_URL/v1/deltas/$a/$b"
 	curl -sS -f -o origin.rdiff "$ORIGIN_URL/v1/deltas/$a/$b"
 	cmp relay.rdiff origin.rdiff
+	echo "$a" >large.1
+	echo "$b" >large.2
 	kept_files "$RELAY" deltas >deltas.after
 	test_cmp deltas.before deltas.after
 '
@@ -206,7 +209,7 @@ test_expect_success 'repaired, the relay serves that leaf the whole tree' '
 	compare_trees --mtime src dpub/t/
 '
 
-test_expect_success 'content of a version the relay retired is not served' '
+test_expect_success 'a version retired: its content goes, kept deltas stay' '
 	b=$(pd show --data "$ORIGIN" --tree t --version 1 --json |
 		"$PYTHON" -c "import json,sys; d=json.load(sys.stdin); print(next(e[\"sha256\"] for e in d[\"entries\"] if e[\"path\"] == \"docs/small-9.txt\"))")
 	curl -sS -f -o got "$RELAY_URL/v1/objects/$b"
@@ -215,6 +218,10 @@ test_expect_success 'content of a version the relay retired is not served' '
 	relay_pull --keep 1 >/dev/null
 	code=$(curl -sS -o got -w "%{http_code}" "$RELAY_URL/v1/objects/$b")
 	test "$code" = 404
+	pd verify --data "$RELAY" --tree t >/dev/null
+	# A delta it kept is still served: it needs no basis of its own.
+	curl -sS -f -o relay.rdiff "$RELAY_URL/v1/deltas/$(cat large.1)/$(cat large.2)"
+	cmp relay.rdiff origin.rdiff
 	leaf_pull "$LEAF" "$LPUB" >/dev/null
 	rsync_clean src lpub/t
 '
