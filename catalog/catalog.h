@@ -1,7 +1,8 @@
 /*
  * The catalog: one LMDB environment per node data directory, holding
  * trees, versions, signed manifests, the object index, the import stat
- * cache and the index of derived content (compressed objects, deltas).
+ * cache, the index of derived content (compressed objects, deltas) and
+ * that of the content of a mirror's published versions.
  * See DESIGN.md, "Storage on a node".
  *
  * Transactions are LMDB's: one writer at a time (others wait), any number

@@ -13,6 +13,7 @@
  *              and compared, so a hash collision is a miss, not a lie
  *   deltas     from sha256, to sha256 (64 bytes)
  *   zobjects   sha256 (32 bytes)
+ * The content index (sha256, tree name) is content.c's.
  */
 #include <string.h>
 #include <xxhash.h>
