@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -76,15 +77,25 @@ no_content(struct cat *c, struct pd_error *err)
 	    "(an older catalog, read-only)", c->dir);
 }
 
+static int
+by_sha(const void *a, const void *b)
+{
+	const struct pr_entry *x = *(const struct pr_entry *const *)a;
+	const struct pr_entry *y = *(const struct pr_entry *const *)b;
+
+	return memcmp(x->sha, y->sha, PD_SHA256_LEN);
+}
+
 enum pd_err
 cat_content_index(struct cat_txn *t, const char *tree, uint64_t version,
     const struct pr_manifest *m, struct pd_error *err)
 {
 	unsigned char key[WHERE_KEY_MAX], *p;
-	const struct pr_entry *e;
-	size_t tlen = strlen(tree), i;
+	const struct pr_entry *e, **files = NULL;
+	size_t tlen = strlen(tree), i, n = 0;
+	enum pd_err rc = PD_OK;
 	MDB_val k, v;
-	int rc;
+	int mrc;
 
 	if (!t->write)
 		return pd_fail(err, PD_ERR_USAGE, "indexing content: a "
@@ -92,29 +103,46 @@ cat_content_index(struct cat_txn *t, const char *tree, uint64_t version,
 	if (pr_tree_name_check(tree) != NULL || version == 0)
 		return pd_fail(err, PD_ERR_USAGE, "indexing content: bad tree "
 		    "%s or version", tree);
+	if (m->nentries > 0 && (files = pd_calloc(m->nentries,
+	    sizeof(*files))) == NULL)
+		return pd_fail(err, PD_ERR_NOMEM, "indexing content");
+	for (i = 0; i < m->nentries; i++)
+		if (m->entries[i].type == PR_FILE)
+			files[n++] = &m->entries[i];
+	/* In key order, each content once: the B-tree's pages are then
+	 * written in turn rather than at random, several times faster on
+	 * a tree of many files. */
+	if (n > 0)
+		qsort(files, n, sizeof(*files), by_sha);
 	k.mv_data = key;
-	for (i = 0; i < m->nentries; i++) {
-		e = &m->entries[i];
-		if (e->type != PR_FILE)
+	for (i = 0; i < n; i++) {
+		e = files[i];
+		if (i > 0 && memcmp(e->sha, files[i - 1]->sha,
+		    PD_SHA256_LEN) == 0)
 			continue;
-		if (e->path_len == 0 || e->path_len > PR_PATH_MAX)
-			return pd_fail(err, PD_ERR_USAGE, "indexing content: "
+		if (e->path_len == 0 || e->path_len > PR_PATH_MAX) {
+			rc = pd_fail(err, PD_ERR_USAGE, "indexing content: "
 			    "a path of %" PRIu32 " bytes", e->path_len);
+			break;
+		}
 		k.mv_size = content_key(e->sha, tree, tlen, key);
 		v.mv_size = WHERE_REC_HEAD + e->path_len;
 		v.mv_data = NULL;
 		/* Unconditionally: the newest version wins, and any path
 		 * with the content will do. */
-		if ((rc = mdb_put(t->txn, t->cat->content, &k, &v,
-		    MDB_RESERVE)) != 0)
-			return cat_dberr(t->cat, rc, err, "indexing content");
+		if ((mrc = mdb_put(t->txn, t->cat->content, &k, &v,
+		    MDB_RESERVE)) != 0) {
+			rc = cat_dberr(t->cat, mrc, err, "indexing content");
+			break;
+		}
 		p = v.mv_data;
 		*p++ = WHERE_REC_V;
 		p = cat_be64_put(p, version);
 		p = cat_be64_put(p, e->size);
 		memcpy(p, e->path, e->path_len);
 	}
-	return PD_OK;
+	pd_free(files);
+	return rc;
 }
 
 enum pd_err

@@ -21,6 +21,9 @@
  * crash anywhere leaves nothing, or whole files without their record
  * (which the delta cache never trusts), or everything.
  *
+ * A pull keeps only what came for a step from a version it held: a
+ * first pull's content is the tree, served from its files (node/pull.c).
+ *
  * Offers are best effort: one that cannot be taken (no memory, a write
  * error, over its cap) is dropped, and the server makes that thing
  * itself if it is ever asked for.  Offers may come from any thread;

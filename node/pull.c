@@ -456,12 +456,18 @@ pull(struct pull *p, double start)
 	    (rc = open_staging(p)) != PD_OK ||
 	    (rc = plan(p)) != PD_OK)
 		return rc;
-	/* What comes is kept as it came, for the node to serve onwards
-	 * (a relay), once it is verified. */
-	if (!p->o->no_relay &&
-	    (rc = nd_keep_new(p->c, p->tmpfd, &p->keep, p->err)) != PD_OK)
-		return rc;
-	if (p->old != NULL) {
+	/*
+	 * What comes for a step is kept as it came, once verified, for the
+	 * node to serve onwards to those at the version it had (a relay).
+	 * A first pull keeps nothing: what came is the tree itself, which
+	 * the node serves from its files, and a compressed copy of it all
+	 * would double the disk of every mirror for receivers that may
+	 * never come (they cost one compression each, kept then).
+	 */
+	if (!p->o->no_relay && p->old != NULL && p->prevfd >= 0) {
+		if ((rc = nd_keep_new(p->c, p->tmpfd, &p->keep, p->err)) !=
+		    PD_OK)
+			return rc;
 		nd_keep_step(p->keep, p->old->id, p->m->id);
 		if (p->got_patch)
 			nd_keep_mpatch(p->keep, p->patch.data, p->patch.len,
