@@ -44,7 +44,8 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 	if (json)
 		return print_json(json_pack("{s:s, s:b, s:I, s:I, "
 		    "s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, "
-		    "s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:s}",
+		    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, "
+		    "s:s}",
 		    "tree", tree, "up_to_date", r->up_to_date,
 		    "from_version", (json_int_t)r->from_version,
 		    "to_version", (json_int_t)r->to_version,
@@ -65,6 +66,7 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 		    "sent_bytes", (json_int_t)r->sent_bytes,
 		    "bytes_written", (json_int_t)r->bytes_written,
 		    "recycled", (json_int_t)r->recycled,
+		    "transfer_loops", (json_int_t)r->loops,
 		    "seconds", r->seconds,
 		    "seconds_transfer", r->seconds_transfer,
 		    "seconds_build", r->seconds_build,

@@ -95,6 +95,7 @@ batch_record(struct batch *b)
 		it->delta = false;	/* whole, if it was a delta: the
 					 * origin judged it not worth it */
 		b->state = B_BODY;
+		b->r.anon = true;
 		return nd_x_recv_start(x, &b->r, it, false, size, &b->err);
 	}
 	if (nt == 4 && strcmp(tok[0], "delta") == 0 && it->delta &&
