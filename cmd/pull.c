@@ -49,7 +49,7 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 	if (json)
 		return print_json(json_pack("{s:s, s:b, s:I, s:I, "
 		    "s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, "
-		    "s:I, s:I, s:I, s:I, s:I, s:I, "
+		    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 		    "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
 		    "s:f, s:f, s:f, s:f, s:s}",
 		    "tree", tree, "up_to_date", r->up_to_date,
@@ -72,6 +72,7 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 		    "sent_bytes", (json_int_t)r->sent_bytes,
 		    "bytes_written", (json_int_t)r->bytes_written,
 		    "recycled", (json_int_t)r->recycled,
+		    "transfer_loops", (json_int_t)r->loops,
 		    "kept",
 		    "pack_parts", (json_int_t)r->kept.packs,
 		    "batches", (json_int_t)r->kept.batches,

@@ -35,6 +35,14 @@
 #define DL_ZLEVEL_DEFAULT	3
 
 /*
+ * Content compressed once and kept for every receiver (objects, batch
+ * responses): on source trees level 6 is 13% smaller than 3, which is
+ * what brings a first sync's wire below rsync -z's, at about 60 MB/s a
+ * core, paid by the first receiver only.
+ */
+#define DL_ZLEVEL_KEPT		6
+
+/*
  * Receives n > 0 output bytes at out, valid only during the call.
  * Returns PD_OK to go on; any other code stops the encoder or decoder,
  * which returns that code to its caller.  A sink that wants its own text

@@ -433,7 +433,7 @@ nd_batch(struct nd_req *r)
 	struct batch *b;
 	enum pd_err rc;
 
-	if ((b = batch_new(r, DL_ZLEVEL_DEFAULT)) == NULL)
+	if ((b = batch_new(r, DL_ZLEVEL_KEPT)) == NULL)
 		return;
 	rc = nd_batch_parse(r->input, r->input_len, &b->items, &b->n,
 	    &r->err);

@@ -194,7 +194,7 @@ zcompress(int in_fd, int out_fd, uint64_t *in_len, uint64_t *out_len,
 
 	if ((buf = pd_malloc(DL_IOBUF)) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "compression buffer");
-	if ((rc = dl_zenc_new(DL_ZLEVEL_DEFAULT, false, &z, err)) != PD_OK)
+	if ((rc = dl_zenc_new(DL_ZLEVEL_KEPT, false, &z, err)) != PD_OK)
 		goto out;
 	do {
 		if ((r = pd_read_full(in_fd, buf, DL_IOBUF)) < 0) {

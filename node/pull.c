@@ -39,6 +39,9 @@
 #include "publish.h"
 #include "pull_int.h"
 
+/* Items for which a second transfer loop is set up (xfer.h). */
+#define ND_PULL_SPLIT_MIN	1024
+
 static double
 now_sec(void)
 {
@@ -490,14 +493,19 @@ pull(struct pull *p, double start)
 	for (i = 0; rc == PD_OK && i < p->nitems; i++)
 		if (!p->items[i].done)
 			p->res->content_bytes += p->items[i].e->size;
+	if (rc == PD_OK && p->nitems >= ND_PULL_SPLIT_MIN &&
+	    nd_fetch_new(p->o->from, p->o->parallel, &p->f2, p->err) != PD_OK)
+		pd_error_clear(p->err);	/* one loop does it all */
 	if (rc == PD_OK)
-		rc = nd_xfer_run(&xo, p->items, p->nitems, &xs, p->err);
+		rc = nd_xfer_run2(&xo, p->f2, p->items, p->nitems, &xs,
+		    p->err);
 	p->res->deltas = xs.deltas;
 	p->res->objects = xs.objects;
 	p->res->fallbacks = xs.fallbacks;
 	p->res->resumed = xs.resumed;
 	p->res->pack_parts = xs.packs;
 	p->res->pack_misses = xs.pack_misses;
+	p->res->loops = xs.loops;
 	p->res->bytes_written += xs.bytes_written;
 	p->res->seconds_transfer = now_sec() - start;
 	/* Before the version is recorded: a relay that has it serves its
@@ -546,10 +554,17 @@ nd_pull(struct cat *c, const struct nd_pull_opts *o,
 	rc = pull(&p, start);
 	res->requests = nd_fetch_stats(p.f)->requests;
 	res->sent_bytes = nd_fetch_stats(p.f)->sent_bytes;
-	res->wire_bytes = nd_fetch_stats(p.f)->wire_bytes + res->sent_bytes;
+	res->wire_bytes = nd_fetch_stats(p.f)->wire_bytes;
+	if (p.f2 != NULL) {
+		res->requests += nd_fetch_stats(p.f2)->requests;
+		res->sent_bytes += nd_fetch_stats(p.f2)->sent_bytes;
+		res->wire_bytes += nd_fetch_stats(p.f2)->wire_bytes;
+	}
+	res->wire_bytes += res->sent_bytes;
 out:
 	res->seconds = now_sec() - start;
 	nd_fetch_free(p.f);
+	nd_fetch_free(p.f2);
 	pr_manifest_free(p.old);
 	pr_manifest_free(p.m);
 	pd_buf_free(&p.signedm);

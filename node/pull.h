@@ -53,6 +53,7 @@ struct nd_pull_result {
 	uint64_t	 requests;	/* HTTP requests */
 	uint64_t	 pack_parts;	/* pack parts asked for */
 	uint64_t	 pack_misses;	/* of which the upstream had none */
+	unsigned	 loops;		/* transfer loops run at once */
 	uint64_t	 content_bytes;	/* size of the content that had to come:
 					 * what whole files would have cost */
 	uint64_t	 wire_bytes;	/* bytes received and sent, headers

@@ -25,6 +25,7 @@ struct pull {
 	struct nd_pull_result	*res;
 	struct pd_error		*err;
 	struct nd_fetch		*f;
+	struct nd_fetch		*f2;		/* a second transfer loop's */
 	struct cat_tree		 tree;
 	bool			 have_tree;
 	struct pr_manifest	*old;		/* held head, verified */

@@ -101,6 +101,7 @@ batch_record(struct batch *b)
 			nd_keep_whole(x->o->keep, it);
 		it->delta = false;
 		b->state = B_BODY;
+		b->r.anon = true;
 		return nd_x_recv_start(x, &b->r, it, false, size, &b->err);
 	}
 	if (nt == 4 && strcmp(tok[0], "delta") == 0 && it->delta &&

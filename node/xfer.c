@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -115,10 +116,35 @@ nd_x_recv_start(struct xctx *x, struct recv *r, struct nd_xitem *it, bool delta,
 		return pd_fail(err, PD_ERR_NOMEM, "receiving %s", r->name);
 	if (pd_sha256_init(r->h) != PD_OK)
 		return pd_fail(err, PD_ERR_CRYPTO, "receiving %s", r->name);
+	if (r->anon && !delta) {
+		if ((r->fd = openat(x->o->stagefd, ".", O_TMPFILE | O_WRONLY |
+		    O_CLOEXEC, 0600)) >= 0)
+			return PD_OK;
+		/* A file system without unnamed files: name it. */
+		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+			return pd_fail_errno(err, PD_ERR_IO, errno, "staging "
+			    "%s", r->name);
+		r->anon = false;
+	}
 	if ((r->fd = openat(x->o->tmpfd, r->name, O_WRONLY | O_CREAT |
 	    O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
 		return pd_fail_errno(err, PD_ERR_IO, errno, "staging %s",
 		    r->name);
+	return PD_OK;
+}
+
+/* Name the checked unnamed object r in staging as hex. */
+static enum pd_err
+link_anon(struct xctx *x, struct recv *r, const char *hex,
+    struct pd_error *err)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", r->fd);
+	/* EEXIST: staged already (by an earlier attempt): the same bytes. */
+	if (linkat(AT_FDCWD, proc, x->o->stagefd, hex, AT_SYMLINK_FOLLOW) <
+	    0 && errno != EEXIST)
+		return pd_fail_errno(err, PD_ERR_IO, errno, "staging %s", hex);
 	return PD_OK;
 }
 
@@ -147,7 +173,7 @@ nd_x_recv_drop(struct xctx *x, struct recv *r, bool keep)
 	if (r->fd >= 0) {
 		close(r->fd);
 		r->fd = -1;
-		if (!keep)
+		if (!keep && !(r->anon && !r->delta))
 			unlinkat(x->o->tmpfd, r->name, 0);
 	}
 }
@@ -164,29 +190,38 @@ nd_x_recv_close(struct xctx *x, struct recv *r, struct pd_error *err)
 	unsigned char sha[PD_SHA256_LEN];
 	char hex[PD_SHA256_HEX], ps[PR_SHOW_MAX];
 	struct pd_error why = { 0 };
+	enum pd_err rc;
 
 	if (r->left != 0 && !r->open_end) {
 		nd_x_recv_drop(x, r, false);
 		return pd_fail(err, PD_ERR_PARSE, "%s: body ended early",
 		    r->name);
 	}
-	close(r->fd);
-	r->fd = -1;
 	if (r->delta) {
+		close(r->fd);
+		r->fd = -1;
 		it->got_delta = true;
 		return PD_OK;
 	}
-	if (pd_sha256_final(r->h, sha) != PD_OK)
+	if (pd_sha256_final(r->h, sha) != PD_OK) {
+		nd_x_recv_drop(x, r, false);
 		return pd_fail(err, PD_ERR_CRYPTO, "hashing %s", r->name);
+	}
 	if (memcmp(sha, it->e->sha, sizeof(sha)) != 0) {
-		unlinkat(x->o->tmpfd, r->name, 0);
+		nd_x_recv_drop(x, r, false);
 		pd_fail(&why, PD_ERR_CORRUPT, "%s: SHA-256 does not match "
 		    "the manifest", nd_x_item_show(it, ps, sizeof(ps)));
 		nd_x_item_bad(x, it, &why);
 		return PD_OK;
 	}
 	nd_x_obj_name(it->e->sha, hex);
-	if (renameat(x->o->tmpfd, r->name, x->o->stagefd, hex) < 0)
+	rc = r->anon ? link_anon(x, r, hex, err) : PD_OK;
+	close(r->fd);
+	r->fd = -1;
+	if (rc != PD_OK)
+		return rc;
+	if (!r->anon && renameat(x->o->tmpfd, r->name, x->o->stagefd, hex) <
+	    0)
 		return pd_fail_errno(err, PD_ERR_IO, errno, "staging %s", hex);
 	it->done = true;
 	x->st->objects++;
@@ -577,6 +612,92 @@ nd_xfer_run(const struct nd_xfer_opts *o, struct nd_xitem *items, size_t n,
 		;
 	return pd_fail(err, PD_ERR_CORRUPT, "%s: no good content after %u "
 	    "rounds", nd_x_item_show(&items[i], ps, sizeof(ps)), ROUNDS_MAX);
+}
+
+/* ---- two transfer loops at once ---- */
+
+#define SPLIT_MIN	1024	/* items worth a second loop */
+
+struct half {
+	struct nd_xfer_opts	 o;
+	struct nd_xitem		*items;
+	size_t			 n;
+	struct nd_xfer_stats	 st;
+	struct pd_error		 err;
+	enum pd_err		 rc;
+};
+
+static void *
+half_main(void *arg)
+{
+	struct half *h = arg;
+
+	h->rc = nd_xfer_run(&h->o, h->items, h->n, &h->st, &h->err);
+	return NULL;
+}
+
+/* Where to cut: the part boundary nearest the middle, or 0 for none. */
+static size_t
+split_at(const struct nd_xitem *items, size_t n)
+{
+	size_t d, lo, hi;
+
+	for (d = 0; d < n / 4; d++) {
+		lo = n / 2 - d;
+		hi = n / 2 + d;
+		if (items[lo].part != items[lo - 1].part)
+			return lo;
+		if (hi < n && items[hi].part != items[hi - 1].part)
+			return hi;
+	}
+	return 0;
+}
+
+static void
+stats_add(struct nd_xfer_stats *a, const struct nd_xfer_stats *b)
+{
+	a->objects += b->objects;
+	a->deltas += b->deltas;
+	a->fallbacks += b->fallbacks;
+	a->bytes_written += b->bytes_written;
+	a->requests += b->requests;
+	a->resumed += b->resumed;
+	a->packs += b->packs;
+	a->pack_misses += b->pack_misses;
+}
+
+enum pd_err
+nd_xfer_run2(const struct nd_xfer_opts *o, struct nd_fetch *second,
+    struct nd_xitem *items, size_t n, struct nd_xfer_stats *st,
+    struct pd_error *err)
+{
+	struct half h;
+	pthread_t t;
+	enum pd_err rc;
+	size_t s = 0;
+
+	if (second != NULL && n >= SPLIT_MIN && sysconf(_SC_NPROCESSORS_ONLN) >
+	    1)
+		s = split_at(items, n);
+	st->loops = 1;
+	if (s == 0)
+		return nd_xfer_run(o, items, n, st, err);
+	memset(&h, 0, sizeof(h));
+	h.o = *o;
+	h.o.fetch = second;
+	h.items = items + s;
+	h.n = n - s;
+	if (pthread_create(&t, NULL, half_main, &h) != 0)
+		return nd_xfer_run(o, items, n, st, err);
+	st->loops = 2;
+	rc = nd_xfer_run(o, items, s, st, err);
+	pthread_join(t, NULL);
+	stats_add(st, &h.st);
+	if (rc == PD_OK && h.rc != PD_OK) {
+		*err = h.err;
+		rc = h.rc;
+	}
+	return rc;
 }
 
 /* ---- resuming ---- */

@@ -44,6 +44,7 @@ struct nd_xfer_stats {
 	uint64_t	 resumed;	/* bytes kept from an earlier attempt */
 	uint64_t	 packs;		/* pack parts asked for */
 	uint64_t	 pack_misses;	/* of which the node could not make */
+	unsigned	 loops;		/* transfer loops run at once */
 };
 
 struct nd_xfer_opts {
@@ -72,5 +73,18 @@ enum pd_err nd_xfer_recheck(const struct nd_xfer_opts *,
 /* Fetch every item not done, in rounds, until all are or one fails. */
 enum pd_err nd_xfer_run(const struct nd_xfer_opts *, struct nd_xitem *,
 	    size_t n, struct nd_xfer_stats *, struct pd_error *) PD_WARN_UNUSED;
+
+/*
+ * nd_xfer_run, with the items cut in two at a pack part boundary when
+ * there are many and more than one CPU: the second half on a thread of
+ * its own with its own connections, second (a fetch handle to the same
+ * upstream; its stats are the caller's to add).  On a first sync the
+ * receiving side (decompressing, hashing, creating 80,000 files) is one
+ * core's work per transfer loop.  The first failure, in item order, is
+ * the one reported.
+ */
+enum pd_err nd_xfer_run2(const struct nd_xfer_opts *, struct nd_fetch *second,
+	    struct nd_xitem *, size_t n, struct nd_xfer_stats *,
+	    struct pd_error *) PD_WARN_UNUSED;
 
 #endif

@@ -30,6 +30,9 @@ struct recv {
 	struct nd_xitem		*it;
 	bool			 delta;
 	bool			 open_end;	/* left is a cap, not a size */
+	/* An object as an unnamed file in staging, named when it is
+	 * checked (nothing resumes it). */
+	bool			 anon;
 	int			 fd;
 	struct pd_sha256	*h;
 	uint64_t		 left;	/* bytes still to come */
@@ -56,6 +59,10 @@ void	nd_x_item_bad(struct xctx *, struct nd_xitem *,
  * One body into DIR/tmp: start it (size bytes for it), write to it, close
  * it (an object is checked and staged; PD_OK with the item not done if
  * its bytes were wrong), or drop it (keep: a part file a Range resumes).
+ * With anon set before the start, an object goes to an unnamed file in
+ * the staging directory instead, linked in under its name once checked:
+ * no name made in DIR/tmp and moved, two directory updates fewer for each
+ * of 80,000 small files.
  */
 enum pd_err nd_x_recv_start(struct xctx *, struct recv *,
 	    struct nd_xitem *it, bool delta, uint64_t size,

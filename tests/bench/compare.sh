@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # pulpdist next to rsync on the same data in one run (issue 4): initial
-# sync, update, no-op; every figure both ways, medians, ratios.  Not a
-# test: `make bench` runs it, or by hand:
+# sync, update, no-op, fan-out to 1, 2, 4 and 8 mirrors at once, and lab
+# results (many small logs and a growing big one); every figure both
+# ways, medians, ratios.  Not a test: `make bench` runs it, or by hand:
 #
 #   tests/bench/compare.sh [--quick] [RUNS]
 #
 # Data: V1 and V2 of Debian's linux-source-6.1 (tests/bench/lib.sh);
-# --quick takes only their fs/ subdirectory (2,100 files) and finishes in
-# about two minutes.  RUNS (default 3) runs per scenario, the tools
-# alternating within each run.  Servers run on 127.0.0.1: pulpdist serve
+# --quick takes only their fs/ subdirectory (2,100 files) and a lab tree
+# a twentieth of the size, and finishes in about two minutes.  RUNS
+# (default 3) runs per scenario, the tools alternating within each run;
+# fan-out runs once (it copies 30 starting trees).  BENCH_SETTLE
+# (default 65, 0 with --quick): seconds to let the disk settle after
+# mass deletions (see tests/bench/pull.sh).  Servers run on 127.0.0.1: pulpdist serve
 # and `rsync --daemon --no-detach` with a generated config, each under
 # /usr/bin/time, stopped by pid at the end.
 #
@@ -39,6 +43,8 @@ if [ "${1:-}" = --quick ]; then
 	shift
 fi
 runs=${1:-3}
+settle=${BENCH_SETTLE:-$((quick ? 0 : 65))}
+labdiv=$((quick ? 20 : 1))
 bench_linux_data
 work=${BENCH_WORK:-/tmp/pulpdist-bench-compare}
 rm -rf "$work"
@@ -66,9 +72,16 @@ cleanup() {
 trap cleanup EXIT
 
 hz=$(getconf CLK_TCK)
-cpu_ms() { # PID: CPU ms of PID and its reaped children
-	awk -v hz="$hz" '{ printf "%d", ($14 + $15 + $16 + $17) * 1000 / hz }' \
-	    "/proc/$1/stat"
+# cpu_ms PID: CPU ms of PID's threads (their run time in ns, from
+# schedstat: clock ticks would round a server's few ms to 0) and of its
+# reaped children (ticks: the rsync daemon's work is in its children).
+cpu_ms() {
+	local ns
+
+	ns=$(cat /proc/"$1"/task/*/schedstat 2>/dev/null |
+	    awk '{ n += $1 } END { printf "%d", n }')
+	awk -v hz="$hz" -v ns="$ns" '{ printf "%d", ns / 1e6 +
+	    ($16 + $17) * 1000 / hz }' "/proc/$1/stat"
 }
 lo_bytes() {
 	awk '$1 == "lo:" { print $2 }' /proc/net/dev
@@ -117,8 +130,9 @@ start_rsyncd() {
 	local _
 
 	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	printf 'use chroot = no\n[v1]\n\tpath = %s\n\tread only = yes\n[v2]\n\tpath = %s\n\tread only = yes\n' \
-	    "$v1" "$v2" >rsyncd.conf
+	printf 'use chroot = no\n' >rsyncd.conf
+	printf '[%s]\n\tpath = %s\n\tread only = yes\n' v1 "$v1" v2 "$v2" \
+	    lab "$work/lab" >>rsyncd.conf
 	start_timed rsyncd rsync --daemon --no-detach --address=127.0.0.1 \
 	    --port="$port" --config=rsyncd.conf --log-file="$work/rsyncd.log"
 	rpid=$spid
@@ -154,6 +168,108 @@ same() {
 	n=$(rsync -rlptcn --delete --itemize-changes "$1/" "$2/" | wc -l)
 	[ "$n" = 0 ] || { echo "$2 differs from $1 in $n places" >&2
 	    exit 1; }
+}
+
+# measure_many SCENARIO TOOL RUN SRVPID CMDFILE: run the commands of
+# CMDFILE (one a line) at once; append to results as measure does, with
+# the wall time until the last ends, the receivers' CPU summed and the
+# largest receiver's peak RSS.
+measure_many() {
+	local sc=$1 tool=$2 run=$3 srv=$4 file=$5 c0 c1 w0 w1 t0 wall i=0
+	local line x e u s m cpu=0 rss=0
+	local -a p=()
+
+	sync
+	c0=$(cpu_ms "$srv")
+	w0=$(lo_bytes)
+	t0=$(date +%s.%N)
+	while IFS= read -r line; do
+		/usr/bin/time -f "%e %U %S %M" -o "many-$i.time" \
+		    bash -c "$line" >"many-$i.out" 2>&1 &
+		p+=("$!")
+		i=$((i + 1))
+	done <"$file"
+	for x in "${p[@]}"; do
+		wait "$x" || { echo "$sc/$tool: a command failed:" >&2
+		    cat many-*.out >&2; exit 1; }
+	done
+	wall=$(since "$t0")
+	w1=$(lo_bytes)
+	c1=$(cpu_ms "$srv")
+	for x in $(seq 0 $((i - 1))); do
+		read -r e u s m <"many-$x.time"
+		cpu=$((cpu + $(awk -v u="$u" -v s="$s" \
+		    'BEGIN { printf "%d", (u + s) * 1000 }')))
+		[ "$m" -le "$rss" ] || rss=$m
+	done
+	echo "$sc $tool $run $wall $((w1 - w0)) $((c1 - c0)) $cpu $rss" \
+	    >>results
+}
+
+# 4. Fan-out: N mirrors update V1 -> V2 at once from one origin, from
+# copies of a V1 mirror kept aside before scenario 2.  Each set is
+# removed before the next is copied, then the disk settles (pull.sh).
+fanout() {
+	local n i
+
+	for n in 1 2 4 8; do
+		echo "fan-out: $n at once" >&2
+		: >pd.cmds
+		: >rs.cmds
+		for i in $(seq 1 "$n"); do
+			cp -a fan-m "fm-$i"
+			cp -a fan-p "fp-$i"
+			ln -sfn "$work/fm-$i/versions/linux/1" "fp-$i/linux"
+			cp -a fan-r "fr-$i"
+			echo "'$pd' pull --data '$work/fm-$i' --from '$url'" \
+			    "--tree linux --trust '$work/k.pub' --publish" \
+			    "'$work/fp-$i'" >>pd.cmds
+			echo "rsync -az --delete" \
+			    "rsync://127.0.0.1:$port/v2/ '$work/fr-$i/'" \
+			    >>rs.cmds
+		done
+		sync
+		sleep "$settle"
+		measure_many "fanout-$n" pulpdist 1 "$pdpid" pd.cmds
+		same "$v2" fp-1/linux
+		measure_many "fanout-$n" rsync-az 1 "$rpid" rs.cmds
+		same "$v2" fr-1
+		rm -rf fm-* fp-* fr-*
+	done
+}
+
+# 6. Lab results flowing back: 100,000 small logs and a 200 MiB one
+# (labgen.py), a second tree of the same origin; initial sync, 1% of the
+# logs appended to, the big log grown by 1 MiB.  The origin's import of
+# each change is timed apart: it is done once, whatever the number of
+# mirrors.
+lab() {
+	local step r t0
+
+	echo "lab results: generating the tree" >&2
+	python3 "$top/tests/bench/labgen.py" make lab "$labdiv"
+	"$pd" keygen lk >/dev/null
+	for step in initial append grow; do
+		if [ "$step" != initial ]; then
+			python3 "$top/tests/bench/labgen.py" "$step" lab "$labdiv"
+		fi
+		sync
+		t0=$(date +%s.%N)
+		"$pd" import --data origin --tree lab --key lk.key lab >/dev/null
+		echo "lab_import_$step $(since "$t0")" >>floors
+		for r in $(seq 1 "$runs"); do
+			echo "lab results, $step, run $r of $runs" >&2
+			pull=("$pd" pull --data "lm-$r" --from "$url" --tree lab
+			    --trust lk.pub --publish "lp-$r")
+			measure "lab-$step" pulpdist "$r" "$pdpid" "${pull[@]}"
+			same lab "lp-$r/lab"
+			measure "lab-$step" rsync-a "$r" "$rpid" rsync -a \
+			    --delete "rsync://127.0.0.1:$port/lab/" "la-$r/"
+			measure "lab-$step" rsync-az "$r" "$rpid" rsync -az \
+			    --delete "rsync://127.0.0.1:$port/lab/" "lz-$r/"
+			same lab "lz-$r"
+		done
+	done
 }
 
 # pdpull DATA PUB: the command line of a pull (for measure).
@@ -206,6 +322,10 @@ for r in $(seq 1 "$runs"); do
 	same "$v1" "rz1-$r"
 done
 echo "srv_rss initial pulpdist $(stop_timed "$pdpid" pdserve)" >>results
+# The starting trees of the fan-out, while they are at V1.
+cp -a m1-1 fan-m
+cp -a p1-1 fan-p
+cp -a ra1-1 fan-r
 
 # 2. Update V1 -> V2, from copies of the V1 trees of scenario 1.
 "$pd" import --data origin --tree linux --key k.key "$v2" >/dev/null
@@ -232,6 +352,8 @@ for r in $(seq 1 "$runs"); do
 	measure noop rsync-az "$r" "$rpid" rsync -az --delete \
 	    "rsync://127.0.0.1:$port/v2/" "rz1-$r/"
 done
+fanout
+lab
 echo "srv_rss update pulpdist $(stop_timed "$pdpid" pdserve)" >>results
 echo "srv_rss all rsync $(stop_timed "$rpid" rsyncd)" >>results
 
@@ -273,6 +395,31 @@ table() { # SCENARIO TITLE
 	done
 }
 
+fanout_table() {
+	local n pw rw pc rc pb rb
+
+	echo
+	echo "### 4. Fan-out: N mirrors update V1 → V2 at once (one run)"
+	echo
+	echo "| N | pulpdist wall (s) | rsync -az wall (s) | pulpdist server CPU (ms) | rsync daemon CPU (ms) | pulpdist wire (B) | rsync wire (B) |"
+	echo "| --- | --- | --- | --- | --- | --- | --- |"
+	for n in 1 2 4 8; do
+		pw=$(median "fanout-$n" pulpdist 4)
+		rw=$(median "fanout-$n" rsync-az 4)
+		pc=$(median "fanout-$n" pulpdist 6)
+		rc=$(median "fanout-$n" rsync-az 6)
+		pb=$(median "fanout-$n" pulpdist 5)
+		rb=$(median "fanout-$n" rsync-az 5)
+		echo "| $n | $pw | $rw | $pc | $rc | $pb | $rb |"
+	done
+	echo
+	echo "Server CPU at N=8 over N=1: pulpdist" \
+	    "$(ratio "$(median fanout-8 pulpdist 6)" \
+	    "$(median fanout-1 pulpdist 6)"), rsync" \
+	    "$(ratio "$(median fanout-8 rsync-az 6)" \
+	    "$(median fanout-1 rsync-az 6)") (goal: pulpdist's within 1.5×)."
+}
+
 report() {
 	echo "## pulpdist vs rsync: $what"
 	echo
@@ -282,10 +429,19 @@ report() {
 	table initial "1. Initial sync of V1 into an empty directory"
 	table update "2. Update V1 → V2 (rsync with --delete)"
 	table noop "3. No-op: the mirror is current"
+	fanout_table
+	table lab-initial "6a. Lab results: initial sync"
+	table lab-append "6b. Lab results: 1% of the small logs appended to"
+	table lab-grow "6c. Lab results: the big log grown by 1 MiB"
+	echo
+	echo "The origin's imports of the lab tree (once for any number of"
+	echo "mirrors): initial $(floor lab_import_initial) s, after the appends" \
+	    "$(floor lab_import_append) s, after the growth" \
+	    "$(floor lab_import_grow) s."
 	echo
 	echo "### Servers' peak RSS"
 	echo
-	echo "| pulpdist serve, initial | pulpdist serve, update and no-op | rsync daemon (largest child), all |"
+	echo "| pulpdist serve, initial | pulpdist serve, the rest | rsync daemon (largest child), all |"
 	echo "| --- | --- | --- |"
 	echo "| $(srvrss initial pulpdist) KiB | $(srvrss update pulpdist) KiB | $(srvrss all rsync) KiB |"
 	echo
@@ -298,7 +454,9 @@ report() {
 	echo
 	echo "Goals (issue 4): update wire ≤ 0.06× rsync -az, update server"
 	echo "CPU ≤ 0.05×, update wall ≤ 0.3× rsync -a, no-op wall ≤ 0.01×,"
-	echo "initial wall ≤ 1.0× with wire ≤ rsync -az's, peak RSS ≤ rsync's."
+	echo "initial wall ≤ 1.0× with wire ≤ rsync -az's, peak RSS ≤ rsync's,"
+	echo "fan-out server CPU at N=8 within 1.5× of N=1.  Not measured yet:"
+	echo "5. two hops (origin → relay → leaf)."
 }
 
 report | tee report.md

@@ -273,4 +273,26 @@ test_expect_success 'a relay pull killed midway resumes; the leaf follows' '
 	compare_trees --mtime src lpub/t/
 '
 
+# A pack part holds at most 2,048 items: 3,000 new files make two parts,
+# which the relay receives in two transfer loops at once.
+test_expect_success 'a step of 3,000 files: both loops keep their parts' '
+	mkdir src/many
+	for d in $(seq -w 0 29); do
+		for f in $(seq -w 0 99); do
+			echo "many $d/$f $RANDOM" >src/many/f$d$f
+		done
+	done
+	origin_import
+	relay_pull --json >pull.json
+	json_check pull.json "d[\"to_version\"] == 5" \
+		"d[\"transfer_loops\"] == 2" "d[\"pack_parts\"] >= 2" \
+		"d[\"kept\"][\"pack_parts\"] == d[\"pack_parts\"]"
+	leaf_pull "$LEAF" "$LPUB" --json >pull.json
+	json_check pull.json "d[\"to_version\"] == 5" \
+		"d[\"pack_parts\"] >= 2" "d[\"pack_misses\"] == 0"
+	rsync_clean src lpub/t
+	compare_trees --mtime src lpub/t/
+	same_as_origin packs
+'
+
 test_done
