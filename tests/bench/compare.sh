@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # pulpdist next to rsync on the same data in one run (issue 4): initial
-# sync, update, no-op, fan-out to 1, 2, 4 and 8 mirrors at once, and lab
-# results (many small logs and a growing big one); every figure both
-# ways, medians, ratios.  Not a test: `make bench` runs it, or by hand:
+# sync, update, no-op, fan-out to 1, 2, 4 and 8 mirrors at once, two hops
+# through a relay, and lab results (many small logs and a growing big
+# one); every figure both ways, medians, ratios.  Not a test: `make bench` runs it, or by hand:
 #
 #   tests/bench/compare.sh [--quick] [RUNS]
 #
@@ -80,8 +80,9 @@ cpu_ms() {
 
 	ns=$(cat /proc/"$1"/task/*/schedstat 2>/dev/null |
 	    awk '{ n += $1 } END { printf "%d", n }')
-	awk -v hz="$hz" -v ns="$ns" '{ printf "%d", ns / 1e6 +
-	    ($16 + $17) * 1000 / hz }' "/proc/$1/stat"
+	awk -v hz="$hz" -v ns="$ns" \
+	    '{ printf "%d", ns / 1e6 + ($16 + $17) * 1000 / hz }' \
+	    "/proc/$1/stat"
 }
 lo_bytes() {
 	awk '$1 == "lo:" { print $2 }' /proc/net/dev
@@ -272,6 +273,49 @@ lab() {
 	done
 }
 
+# 5. Two hops: origin -> relay -> leaf.  The relay is a mirror that
+# serves what it pulled (pulpdist serve on its data directory); for
+# rsync, a second daemon serves the relay's copy.  Measured: the leaf's
+# sync from the relay, and above all what the relay's server spends on
+# it.  V1 first (initial, both hops), then V2.
+hop_start() { # V: the relays pull V from the origin, then serve it
+	"$pd" pull --data relay --from "$url" --tree linux --trust k.pub \
+	    --publish relay-pub >/dev/null
+	rsync -a --delete "rsync://127.0.0.1:$port/$1/" relay-rsync/
+}
+relay_servers() {
+	local _
+
+	start_timed relayserve "$pd" serve --data relay --listen 127.0.0.1:0
+	rlpid=$spid
+	for _ in $(seq 100); do
+		grep -qs '^listening on' relayserve.out && break
+		sleep 0.1
+	done
+	rlurl=$(sed -n '1s/^listening on //p' relayserve.out)
+	[ -n "$rlurl" ] || { cat relayserve.err >&2; exit 1; }
+	rport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	printf 'use chroot = no\n[linux]\n\tpath = %s\n\tread only = yes\n' \
+	    "$work/relay-rsync" >rsyncd-relay.conf
+	start_timed rsyncd-relay rsync --daemon --no-detach \
+	    --address=127.0.0.1 --port="$rport" --config=rsyncd-relay.conf \
+	    --log-file="$work/rsyncd-relay.log"
+	rrpid=$spid
+	for _ in $(seq 100); do
+		rsync "rsync://127.0.0.1:$rport/" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+}
+hop() { # STEP V
+	pull=("$pd" pull --data leaf --from "$rlurl" --tree linux
+	    --trust k.pub --publish leaf-pub)
+	measure "relay-$1" pulpdist 1 "$rlpid" "${pull[@]}"
+	same "$2" leaf-pub/linux
+	measure "relay-$1" rsync-az 1 "$rrpid" rsync -az --delete \
+	    "rsync://127.0.0.1:$rport/linux/" leaf-rsync/
+	same "$2" leaf-rsync
+}
+
 # pdpull DATA PUB: the command line of a pull (for measure).
 pdpull() {
 	pull=("$pd" pull --data "$1" --from "$url" --tree linux --trust k.pub
@@ -321,14 +365,23 @@ for r in $(seq 1 "$runs"); do
 	    "rsync://127.0.0.1:$port/v1/" "rz1-$r/"
 	same "$v1" "rz1-$r"
 done
+echo "two hops: the relays take V1" >&2
+hop_start v1
+relay_servers
+hop initial "$v1"
 echo "srv_rss initial pulpdist $(stop_timed "$pdpid" pdserve)" >>results
 # The starting trees of the fan-out, while they are at V1.
 cp -a m1-1 fan-m
 cp -a p1-1 fan-p
 cp -a ra1-1 fan-r
 
-# 2. Update V1 -> V2, from copies of the V1 trees of scenario 1.
+# 2. Update V1 -> V2, from copies of the V1 trees of scenario 1.  The
+# origin's import computes the step's deltas, manifest patch and pack
+# once, whatever the number of mirrors: its time is reported apart.
+sync
+t0=$(date +%s.%N)
 "$pd" import --data origin --tree linux --key k.key "$v2" >/dev/null
+echo "import_v2 $(since "$t0")" >>floors
 start_pd origin
 for r in $(seq 1 "$runs"); do
 	echo "update, run $r of $runs" >&2
@@ -342,6 +395,13 @@ for r in $(seq 1 "$runs"); do
 	same "$v2" "rz1-$r"
 done
 
+echo "two hops: the relays take V2" >&2
+hop_start v2
+hop update "$v2"
+echo "srv_rss relay pulpdist $(stop_timed "$rlpid" relayserve)" >>results
+echo "srv_rss relay rsync $(stop_timed "$rrpid" rsyncd-relay)" >>results
+rm -rf relay relay-pub relay-rsync leaf leaf-pub leaf-rsync
+
 # 3. No-op: each mirror is current already.
 for r in $(seq 1 "$runs"); do
 	echo "no-op, run $r of $runs" >&2
@@ -352,6 +412,9 @@ for r in $(seq 1 "$runs"); do
 	measure noop rsync-az "$r" "$rpid" rsync -az --delete \
 	    "rsync://127.0.0.1:$port/v2/" "rz1-$r/"
 done
+# Their trees are done with: room for the fan-out's 24 trees.  The
+# fan-out lets the disk settle before it measures.
+rm -rf m1-* p1-* ra1-* rz1-* floor-tar
 fanout
 lab
 echo "srv_rss update pulpdist $(stop_timed "$pdpid" pdserve)" >>results
@@ -413,11 +476,44 @@ fanout_table() {
 		echo "| $n | $pw | $rw | $pc | $rc | $pb | $rb |"
 	done
 	echo
+	echo "The origin's import of V2, which made the step's deltas, manifest"
+	echo "patch and pack once for any number of mirrors, took" \
+	    "$(floor import_v2) s."
+	echo
 	echo "Server CPU at N=8 over N=1: pulpdist" \
 	    "$(ratio "$(median fanout-8 pulpdist 6)" \
 	    "$(median fanout-1 pulpdist 6)"), rsync" \
 	    "$(ratio "$(median fanout-8 rsync-az 6)" \
 	    "$(median fanout-1 rsync-az 6)") (goal: pulpdist's within 1.5×)."
+}
+
+relay_table() {
+	local sc f i pd rz
+	local -a name=(wall "wire bytes" "relay server CPU" "leaf CPU"
+	    "leaf peak RSS") unit=(s B ms ms KiB)
+
+	echo
+	echo "### 5. Two hops: the leaf syncs from a relay (one run)"
+	echo
+	echo "The relay pulled from the origin first (pulpdist: \`pull\`, then"
+	echo "\`serve\` on its data directory; rsync: \`rsync -a\` from the"
+	echo "origin's daemon, then a daemon of its own on that copy)."
+	echo
+	echo "| figure | pulpdist, V1 | rsync -az, V1 | pulpdist, V1 → V2 | rsync -az, V1 → V2 | pulpdist / rsync, V1 → V2 |"
+	echo "| --- | --- | --- | --- | --- | --- |"
+	i=0
+	for f in 4 5 6 7 8; do
+		pd=$(median relay-update pulpdist $f)
+		rz=$(median relay-update rsync-az $f)
+		echo "| ${name[$i]} (${unit[$i]}) |" \
+		    "$(median relay-initial pulpdist $f) |" \
+		    "$(median relay-initial rsync-az $f) | $pd | $rz |" \
+		    "$(ratio "$pd" "$rz") |"
+		i=$((i + 1))
+	done
+	echo
+	echo "Relay servers' peak RSS: pulpdist $(srvrss relay pulpdist) KiB," \
+	    "rsync daemon $(srvrss relay rsync) KiB."
 }
 
 report() {
@@ -430,6 +526,7 @@ report() {
 	table update "2. Update V1 → V2 (rsync with --delete)"
 	table noop "3. No-op: the mirror is current"
 	fanout_table
+	relay_table
 	table lab-initial "6a. Lab results: initial sync"
 	table lab-append "6b. Lab results: 1% of the small logs appended to"
 	table lab-grow "6c. Lab results: the big log grown by 1 MiB"
@@ -455,8 +552,8 @@ report() {
 	echo "Goals (issue 4): update wire ≤ 0.06× rsync -az, update server"
 	echo "CPU ≤ 0.05×, update wall ≤ 0.3× rsync -a, no-op wall ≤ 0.01×,"
 	echo "initial wall ≤ 1.0× with wire ≤ rsync -az's, peak RSS ≤ rsync's,"
-	echo "fan-out server CPU at N=8 within 1.5× of N=1.  Not measured yet:"
-	echo "5. two hops (origin → relay → leaf)."
+	echo "fan-out server CPU at N=8 within 1.5× of N=1, no delta or"
+	echo "signature computed on a relay."
 }
 
 report | tee report.md
