@@ -104,6 +104,8 @@ start_timed() {
 		sleep 0.05
 	done
 	[ -n "$spid" ] || { echo "$name did not start" >&2; exit 1; }
+	# Stopping time(1) would leave the server running: stop both.
+	pids+=("$spid")
 }
 stop_timed() { # PID of the command, NAME: stop it, print its peak RSS
 	kill "$1"
