@@ -636,7 +636,25 @@ half_main(void *arg)
 	return NULL;
 }
 
-/* Where to cut: the part boundary nearest the middle, or 0 for none. */
+/*
+ * Does a pack part start at item s, none of it before?  Parts come in
+ * item order; items fetched alone (no part) sit between their members,
+ * so the part to compare with is the last one before s.
+ */
+static bool
+part_starts(const struct nd_xitem *items, size_t s)
+{
+	size_t k;
+
+	if (items[s].part == PR_PACK_NOPART)
+		return false;
+	for (k = s; k-- > 0;)
+		if (items[k].part != PR_PACK_NOPART)
+			return items[k].part != items[s].part;
+	return true;
+}
+
+/* Where to cut: the part start nearest the middle, or 0 for none. */
 static size_t
 split_at(const struct nd_xitem *items, size_t n)
 {
@@ -645,9 +663,9 @@ split_at(const struct nd_xitem *items, size_t n)
 	for (d = 0; d < n / 4; d++) {
 		lo = n / 2 - d;
 		hi = n / 2 + d;
-		if (items[lo].part != items[lo - 1].part)
+		if (part_starts(items, lo))
 			return lo;
-		if (hi < n && items[hi].part != items[hi - 1].part)
+		if (hi < n && part_starts(items, hi))
 			return hi;
 	}
 	return 0;

@@ -16,6 +16,8 @@ test_expect_success 'setup: 3,000 small files and a few larger, imported' '
 	done
 	head -c 3000000 /dev/urandom >src/big1
 	head -c 2000000 /dev/urandom >src/d07/big2
+	# Fetched alone, amid the first pack part, near the middle.
+	head -c 2000000 /dev/urandom >src/d15/f50b
 	origin_import
 '
 
@@ -24,7 +26,7 @@ serve_start "$ORIGIN"
 test_expect_success 'first pull: two loops, the tree exact' '
 	mirror_pull --json >pull.json
 	json_check pull.json "d[\"to_version\"] == 1" \
-		"d[\"transfer_loops\"] == 2" "d[\"objects_fetched\"] == 3002"
+		"d[\"transfer_loops\"] == 2" "d[\"objects_fetched\"] == 3003"
 	rsync_clean src pub/t
 	compare_trees --mtime src pub/t/
 '
@@ -37,11 +39,19 @@ test_expect_success 'an update of every file: two loops over the pack' '
 			echo "more $RANDOM" >>src/d$d/f$f
 		done
 	done
+	scatter_edit src/d15/f50b 4
 	origin_import
-	mirror_pull --json >pull.json
+	proxy_start none
+	mirror_pull_from "$PROXY_URL" --json >pull.json
+	proxy_stop
 	json_check pull.json "d[\"to_version\"] == 2" \
-		"d[\"transfer_loops\"] == 2" "d[\"pack_parts\"] >= 2" \
-		"d[\"pack_misses\"] == 0" "d[\"files\"][\"changed\"] == 3000"
+		"d[\"transfer_loops\"] == 2" "d[\"pack_parts\"] == 2" \
+		"d[\"pack_misses\"] == 0" "d[\"files\"][\"changed\"] == 3001"
+	# Each part asked for once, by the loop that holds all of it; the
+	# file fetched alone splits neither.
+	test $(proxy_log | grep -c "GET .*/pack/0?") = 1
+	test $(proxy_log | grep -c "GET .*/pack/1?") = 1
+	! proxy_log | grep -q "POST /v1/batch"
 	rsync_clean src pub/t
 	compare_trees --mtime src pub/t/
 '
