@@ -117,22 +117,31 @@ stop_timed() { # PID of the command, NAME: stop it, print its peak RSS
 	tail -1 "$2.time"
 }
 
-start_pd() { # DATA
+# start_pdserve NAME DATA: pulpdist serve DATA under time(1); sets spid
+# and surl.
+start_pdserve() {
 	local _
 
-	start_timed pdserve "$pd" serve --data "$1" --listen 127.0.0.1:0
-	pdpid=$spid
+	start_timed "$1" "$pd" serve --data "$2" --listen 127.0.0.1:0
 	for _ in $(seq 100); do
-		grep -qs '^listening on' pdserve.out && break
+		grep -qs '^listening on' "$1.out" && break
 		sleep 0.1
 	done
-	url=$(sed -n '1s/^listening on //p' pdserve.out)
-	[ -n "$url" ] || { cat pdserve.err >&2; exit 1; }
+	surl=$(sed -n '1s/^listening on //p' "$1.out")
+	[ -n "$surl" ] || { cat "$1.err" >&2; exit 1; }
+}
+start_pd() { # DATA: the origin's server; sets pdpid and url
+	start_pdserve pdserve "$1"
+	pdpid=$spid
+	url=$surl
+}
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 start_rsyncd() {
 	local _
 
-	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	port=$(free_port)
 	printf 'use chroot = no\n' >rsyncd.conf
 	printf '[%s]\n\tpath = %s\n\tread only = yes\n' v1 "$v1" v2 "$v2" \
 	    lab "$work/lab" >>rsyncd.conf
@@ -288,15 +297,10 @@ hop_start() { # V: the relays pull V from the origin, then serve it
 relay_servers() {
 	local _
 
-	start_timed relayserve "$pd" serve --data relay --listen 127.0.0.1:0
+	start_pdserve relayserve relay
 	rlpid=$spid
-	for _ in $(seq 100); do
-		grep -qs '^listening on' relayserve.out && break
-		sleep 0.1
-	done
-	rlurl=$(sed -n '1s/^listening on //p' relayserve.out)
-	[ -n "$rlurl" ] || { cat relayserve.err >&2; exit 1; }
-	rport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	rlurl=$surl
+	rport=$(free_port)
 	printf 'use chroot = no\n[linux]\n\tpath = %s\n\tread only = yes\n' \
 	    "$work/relay-rsync" >rsyncd-relay.conf
 	start_timed rsyncd-relay rsync --daemon --no-detach \

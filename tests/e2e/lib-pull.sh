@@ -86,3 +86,20 @@ proxy_log() {
 published_version() {
 	basename "$(readlink "$PUB/t")"
 }
+
+# other_start DATA: a second upstream, pulpdist serve DATA, from inside a
+# test (serve_start is for the top level); sets OTHER_PID and OTHER_URL.
+# The binary itself runs in the background, so that its pid is $!.
+other_start() {
+	"$PULPDIST" serve --data "$1" --listen 127.0.0.1:0 \
+	    >"$E2E_META/other.out" 2>"$E2E_META/other.err" &
+	OTHER_PID=$!
+	echo "$OTHER_PID" >>"$E2E_META/pids"
+	wait_for 10 grep -q "listening on" "$E2E_META/other.out"
+	OTHER_URL=$(sed -n "s/^listening on //p" "$E2E_META/other.out")
+}
+
+other_stop() {
+	kill "$OTHER_PID"
+	wait "$OTHER_PID" || true
+}

@@ -89,16 +89,9 @@ test_expect_success 'origin dies mid-transfer: error; the next pull resumes' '
 '
 
 test_expect_success 'an older version upstream: refused as a rollback' '
-	# The binary itself in the background, so that its pid is $!.
-	"$PULPDIST" serve --data origin-v1 --listen 127.0.0.1:0 >old.out \
-		2>old.err &
-	old_pid=$!
-	echo $old_pid >>"$E2E_META/pids"
-	wait_for 10 grep -q "listening on" old.out
-	old_url=$(sed -n "s/^listening on //p" old.out)
-	test_must_fail mirror_pull_from $old_url 2>err
-	kill $old_pid
-	wait $old_pid || true
+	other_start origin-v1
+	test_must_fail mirror_pull_from $OTHER_URL 2>err
+	other_stop
 	test_grep "refusing to go back" err
 	test "$(published_version)" = 4
 '
@@ -111,15 +104,9 @@ test_expect_success 'the held version number, other content: refused' '
 		pd import --data origin-fork --tree t --key k.key fork-src \
 			>/dev/null
 	done
-	"$PULPDIST" serve --data origin-fork --listen 127.0.0.1:0 >fork.out \
-		2>fork.err &
-	fork_pid=$!
-	echo $fork_pid >>"$E2E_META/pids"
-	wait_for 10 grep -q "listening on" fork.out
-	fork_url=$(sed -n "s/^listening on //p" fork.out)
-	test_must_fail mirror_pull_from $fork_url 2>err
-	kill $fork_pid
-	wait $fork_pid || true
+	other_start origin-fork
+	test_must_fail mirror_pull_from $OTHER_URL 2>err
+	other_stop
 	test_grep "version 4 of t other than the one held here" err
 	test "$(published_version)" = 4
 '
