@@ -341,6 +341,17 @@ all_held(struct nd_req *r, const struct nd_bitem *items, size_t n)
 	return ok;
 }
 
+/* b's whole response compressed, DATA/dir/NAME.zst, made if not kept. */
+static enum pd_err
+batch_zfile(struct batch *b, const char *dir, const char *name, int *fd,
+    bool *kept, struct pd_error *err)
+{
+	char zname[ND_BATCH_NAME_MAX + 8];
+
+	snprintf(zname, sizeof(zname), "%s.zst", name);
+	return nd_derived(b->cat, dir, zname, make_zbatch, b, fd, kept, err);
+}
+
 /*
  * Reply with b's records: from DATA/dir/NAME.zst, made now if it is not
  * kept yet, when the client takes zstd; else streamed plain.  name (hex
@@ -350,16 +361,14 @@ static void
 batch_reply(struct nd_req *r, struct batch *b, const char *dir,
     const char *name)
 {
-	char zname[ND_BATCH_NAME_MAX + 8], etag[ND_BATCH_NAME_MAX + 16];
+	char etag[ND_BATCH_NAME_MAX + 16];
 	struct stat st;
 	enum pd_err rc;
 	bool kept;
 	int fd;
 
 	if (r->zstd_ok) {
-		snprintf(zname, sizeof(zname), "%s.zst", name);
-		rc = nd_derived(r->cat, dir, zname, make_zbatch, b, &fd,
-		    &kept, &r->err);
+		rc = batch_zfile(b, dir, name, &fd, &kept, &r->err);
 		if (rc == PD_OK) {
 			batch_free(b);
 			if (fstat(fd, &st) != 0) {
@@ -409,19 +418,26 @@ failed:
 	pd_error_clear(&r->err);
 }
 
+static void
+batch_init(struct batch *b, struct cat *c, struct nd_dcache *dc, int level)
+{
+	memset(b, 0, sizeof(*b));
+	b->cat = c;
+	b->dc = dc;
+	b->fd = -1;
+	b->level = level;
+}
+
 static struct batch *
 batch_new(struct nd_req *r, int level)
 {
 	struct batch *b;
 
-	if ((b = pd_calloc(1, sizeof(*b))) == NULL) {
+	if ((b = pd_malloc(sizeof(*b))) == NULL) {
 		nd_reply_error(r, 503, "out of memory");
 		return NULL;
 	}
-	b->cat = r->cat;
-	b->dc = r->dc;
-	b->fd = -1;
-	b->level = level;
+	batch_init(b, r->cat, r->dc, level);
 	return b;
 }
 
@@ -598,24 +614,19 @@ prep_part(void *arg, size_t i, unsigned worker)
 {
 	struct prep *pp = arg;
 	struct batch b;
-	char name[ND_BATCH_NAME_MAX + 8];
+	char name[ND_BATCH_NAME_MAX];
 	enum pd_err *rc = &pp->rc[i];
 	bool kept;
 	int fd;
 
 	(void)worker;
-	memset(&b, 0, sizeof(b));
-	b.cat = pp->cat;
-	b.dc = pp->dc;
-	b.fd = -1;
-	b.level = ND_ZLEVEL_ONCE;
+	batch_init(&b, pp->cat, pp->dc, ND_ZLEVEL_ONCE);
 	if ((*rc = part_items(pp->pk, (uint32_t)i, &b.items, &b.n,
 	    &pp->errs[i])) != PD_OK)
 		return;
 	nd_pack_name(pp->from, pp->to, (uint32_t)i, name);
-	memcpy(name + strlen(name), ".zst", 5);
-	if ((*rc = nd_derived(pp->cat, "packs", name, make_zbatch, &b, &fd,
-	    &kept, &pp->errs[i])) == PD_OK)
+	if ((*rc = batch_zfile(&b, "packs", name, &fd, &kept,
+	    &pp->errs[i])) == PD_OK)
 		close(fd);
 	content_done(&b);
 	pd_free(b.items);

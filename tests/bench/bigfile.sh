@@ -47,8 +47,6 @@ timed() {
 	echo "$name $(cat time.out)" >>results
 }
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$server/status"; }
-cpu() { awk '{ print $14 + $15 }' "/proc/$server/stat"; }
-hz=$(getconf CLK_TCK)
 
 echo "making $size MiB of data" >&2
 mkdir src
@@ -85,11 +83,11 @@ with open(sys.argv[1], "r+b") as f:
 EOF
 timed "import-v2" "$pd" import --data origin --tree big --key k.key src >import2.out
 echo 5 >"/proc/$server/clear_refs" # resets VmHWM: V2's figure alone
-c0=$(cpu)
+c0=$(cpu_ms "$server")
 timed "pull-v2" "$pd" pull --data mirror --from "$url" --tree big \
     --trust k.pub --publish pub --json >pull2.json
-c1=$(cpu)
-echo "server-v2 $(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }') $(hwm)" >>results
+c1=$(cpu_ms "$server")
+echo "server-v2 $(awk -v t=$((c1 - c0)) 'BEGIN { printf "%.2f", t / 1000 }') $(hwm)" >>results
 kill "$server"
 wait "$server" 2>/dev/null || true
 server=

@@ -71,19 +71,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-hz=$(getconf CLK_TCK)
-# cpu_ms PID: CPU ms of PID's threads (their run time in ns, from
-# schedstat: clock ticks would round a server's few ms to 0) and of its
-# reaped children (ticks: the rsync daemon's work is in its children).
-cpu_ms() {
-	local ns
-
-	ns=$(cat /proc/"$1"/task/*/schedstat 2>/dev/null |
-	    awk '{ n += $1 } END { printf "%d", n }')
-	awk -v hz="$hz" -v ns="$ns" \
-	    '{ printf "%d", ns / 1e6 + ($16 + $17) * 1000 / hz }' \
-	    "/proc/$1/stat"
-}
 lo_bytes() {
 	awk '$1 == "lo:" { print $2 }' /proc/net/dev
 }

@@ -69,11 +69,41 @@ bench_cleanup() {
 	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$work"
 }
 
-# cpu PID: user + system CPU ticks of PID and of its reaped children.
-cpu() {
-	awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"
-}
+# cpu_ms PID: CPU ms of PID's threads (their run time in ns, from
+# schedstat: clock ticks would round a server's few ms to 0) and of its
+# reaped children (ticks: the rsync daemon's work is in its children).
 hz=$(getconf CLK_TCK)
+cpu_ms() {
+	local ns
+
+	ns=$(cat /proc/"$1"/task/*/schedstat 2>/dev/null |
+	    awk '{ n += $1 } END { printf "%d", n }')
+	awk -v hz="$hz" -v ns="$ns" \
+	    '{ printf "%d", ns / 1e6 + ($16 + $17) * 1000 / hz }' \
+	    "/proc/$1/stat"
+}
+
+# bench_rsync_runs RUNS: for each run R, rsync -az --delete from the
+# daemon of bench_rsyncd into rdst-R; a line "rsync R wall wire cpu_ms
+# rss_kb" each in results.  Wire is both directions: the client sends a
+# checksum of every block of every file whose mtime changed.
+bench_rsync_runs() {
+	local r c0 c1 wall rss wire
+
+	for r in $(seq 1 "$1"); do
+		echo "rsync run $r of $1" >&2
+		sync
+		c0=$(cpu_ms "$rsyncd")
+		/usr/bin/time -f "%e %M" -o time.out rsync -az --delete \
+		    --stats "rsync://127.0.0.1:$port/linux/" "rdst-$r/" \
+		    >rsync.out
+		c1=$(cpu_ms "$rsyncd")
+		read -r wall rss <time.out
+		wire=$(awk -F': ' '/^Total bytes (sent|received): / {
+		    gsub(",", "", $2); n += $2 } END { print n }' rsync.out)
+		echo "rsync $r $wall $wire $((c1 - c0)) $rss" >>results
+	done
+}
 
 # bench_rsyncd DIR: an rsync daemon on 127.0.0.1 serving DIR as module
 # "linux"; sets rsyncd (its pid) and port.

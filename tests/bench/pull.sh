@@ -63,17 +63,17 @@ sleep "${BENCH_SETTLE:-65}"
 for r in $(seq 1 "$runs"); do
 	echo "pulpdist run $r of $runs" >&2
 	sync
-	c0=$(cpu "$server")
+	c0=$(cpu_ms "$server")
 	/usr/bin/time -f "%e %M" -o time.out "$pd" pull --data "mirror-$r" \
 	    --from "$url" --tree linux --trust k.pub --publish "pub-$r" \
 	    --json >pull.json
-	c1=$(cpu "$server")
+	c1=$(cpu_ms "$server")
 	read -r wall rss <time.out
 	wire=$(python3 -c 'import json; print(json.load(open("pull.json"))["wire_bytes"])')
 	n=$(rsync -rlpcn --delete --itemize-changes "$v2/" "pub-$r/linux/" |
 	    wc -l)
 	[ "$n" = 0 ] || { echo "pulpdist mirror differs from V2 in $n places" >&2; exit 1; }
-	echo "pd $r $wall $wire $(((c1 - c0) * 1000 / hz)) $rss" >>results
+	echo "pd $r $wall $wire $((c1 - c0)) $rss" >>results
 	python3 -c 'import json; d = json.load(open("pull.json"))
 print("pulpdist run %s: %.2f s transfer, %.2f s building the version "
       "(%.2f s of it syncfs)" % ("'"$r"'", d["seconds_transfer"],
@@ -81,20 +81,7 @@ print("pulpdist run %s: %.2f s transfer, %.2f s building the version "
 done
 # rsync's runs last: it replaces every file it updates, freeing 80,000
 # inodes a run, which would slow a pull that came after (see above).
-for r in $(seq 1 "$runs"); do
-	echo "rsync run $r of $runs" >&2
-	sync
-	c0=$(cpu "$rsyncd")
-	/usr/bin/time -f "%e %M" -o time.out rsync -az --delete --stats \
-	    "rsync://127.0.0.1:$port/linux/" "rdst-$r/" >rsync.out
-	c1=$(cpu "$rsyncd")
-	read -r wall rss <time.out
-	# Both directions: the client sends a checksum of every block of
-	# every file whose mtime changed.
-	wire=$(awk -F': ' '/^Total bytes (sent|received): / {
-	    gsub(",", "", $2); n += $2 } END { print n }' rsync.out)
-	echo "rsync $r $wall $wire $(((c1 - c0) * 1000 / hz)) $rss" >>results
-done
+bench_rsync_runs "$runs"
 
 median() { # WHO FIELD [FIRST-RUN]
 	awk -v w="$1" -v f="$2" -v from="${3:-1}" \

@@ -72,16 +72,16 @@ sleep "${BENCH_SETTLE:-65}"
 for r in $(seq 1 "$runs"); do
 	echo "pulpdist run $r of $runs" >&2
 	sync
-	c0=$(cpu "$server")
+	c0=$(cpu_ms "$server")
 	/usr/bin/time -f "%e %M" -o time.out "$pd" pull --data "mirror-$r" \
 	    --from "$url" --tree linux --trust k.pub --publish "pub-$r" \
 	    --keep 1 --json >pull.json
-	c1=$(cpu "$server")
+	c1=$(cpu_ms "$server")
 	read -r wall rss <time.out
 	n=$(rsync -rlptcn --delete --itemize-changes v3/ "pub-$r/linux/" |
 	    wc -l)
 	[ "$n" = 0 ] || { echo "pulpdist mirror differs from V3 in $n places" >&2; exit 1; }
-	R=$r W=$wall CPU=$(((c1 - c0) * 1000 / hz)) RSS=$rss python3 -c '
+	R=$r W=$wall CPU=$((c1 - c0)) RSS=$rss python3 -c '
 import json, os
 d = json.load(open("pull.json"))
 e = os.environ
@@ -93,18 +93,7 @@ with open("phases", "a") as f:
           d["seconds_build"], d["seconds_sync"], d["recycled"],
           d["bytes_written"]), file=f)' >>results
 done
-for r in $(seq 1 "$runs"); do
-	echo "rsync run $r of $runs" >&2
-	sync
-	c0=$(cpu "$rsyncd")
-	/usr/bin/time -f "%e %M" -o time.out rsync -az --delete --stats \
-	    "rsync://127.0.0.1:$port/linux/" "rdst-$r/" >rsync.out
-	c1=$(cpu "$rsyncd")
-	read -r wall rss <time.out
-	wire=$(awk -F': ' '/^Total bytes (sent|received): / {
-	    gsub(",", "", $2); n += $2 } END { print n }' rsync.out)
-	echo "rsync $r $wall $wire $(((c1 - c0) * 1000 / hz)) $rss" >>results
-done
+bench_rsync_runs "$runs"
 
 median() { # WHO FIELD
 	awk -v w="$1" -v f="$2" '$1 == w { print $f }' results | sort -g |

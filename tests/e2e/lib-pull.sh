@@ -11,6 +11,17 @@ MIRROR=$TEST_ROOT/mirror
 PUB=$TEST_ROOT/pub
 TRUST=$TEST_ROOT/k.pub
 
+# make_pull_tree: src as the pull tests start it: make_tree's entries of
+# every kind, a 16 MiB file of random bytes and 40 small files.
+make_pull_tree() {
+	make_tree "$TEST_ROOT/src"
+	head -c $((16 * 1024 * 1024)) /dev/urandom \
+	    >"$TEST_ROOT/src/data/large.img"
+	for i in $(seq 1 40); do
+		echo "small file $i $RANDOM" >"$TEST_ROOT/src/docs/small-$i.txt"
+	done
+}
+
 # origin_import: import src as the next version of tree t on the origin.
 origin_import() {
 	pd import --data "$ORIGIN" --tree t --key "$TEST_ROOT/k.key" \

@@ -9,11 +9,7 @@
 test_expect_success 'setup: a tree with a 16 MiB file, imported' '
 	pd keygen k >/dev/null
 	pd keygen other >/dev/null
-	make_tree src
-	head -c $((16 * 1024 * 1024)) /dev/urandom >src/data/large.img
-	for i in $(seq 1 40); do
-		echo "small file $i $RANDOM" >src/docs/small-$i.txt
-	done
+	make_pull_tree
 	origin_import
 '
 
