@@ -7,12 +7,12 @@ CFLAGS	?= -O2 -g
 WARN	 = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 	   -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 PKGS	 = openssl lmdb libxxhash jansson libzstd libevent libevent_pthreads \
-	   libcurl
+	   libevent_openssl libcurl inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(WARN) -D_GNU_SOURCE $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
-# librsync ships no pkg-config file in Debian 12.
-LIBS	 = $(PKG_LIBS) -lrsync -lpthread
+# librsync and libinotifytools ship no pkg-config file in Debian 12.
+LIBS	 = $(PKG_LIBS) -lrsync -linotifytools -lpthread
 
 # pulpdist's modules, one folder each (DESIGN.md, "Layout of the code").
 COMMON	 = $(sort $(wildcard common/*.c))
