@@ -183,6 +183,7 @@ ctl_parse(const char *cmd, const char *usage, int argc, char **argv,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *why;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -193,19 +194,19 @@ ctl_parse(const char *cmd, const char *usage, int argc, char **argv,
 		case 'j': o->json = true; break;
 		case 't':
 			if (!lists)
-				return usage_error(cmd, usage, "no --tree here");
-			if (pr_tree_name_check(optarg) != NULL)
+				return usage_error(cmd, usage, "no --tree");
+			if ((why = pr_tree_name_check(optarg)) != NULL)
 				return usage_error(cmd, usage, "bad tree name "
-				    "%s: %s", optarg, pr_tree_name_check(optarg));
+				    "%s: %s", optarg, why);
 			o->tree = optarg;
 			break;
 		case 'l':
 			if (!lists)
-				return usage_error(cmd, usage, "no --limit here");
-			if (!parse_u64_arg(optarg, &o->limit) || o->limit == 0 ||
-			    o->limit > ND_TASKS_LIST_MAX)
-				return usage_error(cmd, usage, "bad --limit %s "
-				    "(1 to %d)", optarg, ND_TASKS_LIST_MAX);
+				return usage_error(cmd, usage, "no --limit");
+			if (!parse_u64_arg(optarg, &o->limit) ||
+			    o->limit == 0 || o->limit > ND_TASKS_LIST_MAX)
+				return usage_error(cmd, usage, "bad --limit "
+				    "%s (1 to %d)", optarg, ND_TASKS_LIST_MAX);
 			break;
 		case 'h': help(); return 0;
 		default: return bad_option(cmd, usage, argv);
@@ -215,8 +216,8 @@ ctl_parse(const char *cmd, const char *usage, int argc, char **argv,
 		return usage_error(cmd, usage, "--node URL is needed");
 	if (strncmp(o->node, "http://", 7) != 0 &&
 	    strncmp(o->node, "https://", 8) != 0)
-		return usage_error(cmd, usage, "--node %s: want http://HOST:PORT "
-		    "or https://HOST:PORT", o->node);
+		return usage_error(cmd, usage, "--node %s: want "
+		    "http://HOST:PORT or https://HOST:PORT", o->node);
 	return -1;
 }
 
