@@ -46,6 +46,7 @@ struct nd_sched {
 	uint64_t	 bits[NFIELDS];	/* bit v set: value v matches */
 	bool		 dom_star;	/* day-of-month started with '*' */
 	bool		 dow_star;
+	bool		 hour_star;	/* hour field started with '*' */
 };
 
 struct range {
@@ -252,6 +253,8 @@ parse_cron(struct nd_sched *s, const char *text, struct pd_error *err)
 			s->dom_star = *start == '*';
 		if (f == F_DOW)
 			s->dow_star = *start == '*';
+		if (f == F_HOUR)
+			s->hour_star = *start == '*';
 	}
 	while (*p == ' ' || *p == '\t')
 		p++;
@@ -326,7 +329,11 @@ day_matches(const struct nd_sched *s, const struct tm *tm)
 	return dom || dow;
 }
 
-/* Whether local minute t also happened an hour (or half) earlier. */
+/*
+ * Whether local minute t also happened an hour (or half) earlier: the
+ * clocks went back.  A job at a fixed hour does not run twice then; one
+ * whose hour field starts with '*' runs in both (as in Vixie cron).
+ */
 static bool
 repeated(time_t t, const struct tm *tm)
 {
@@ -380,7 +387,8 @@ nd_sched_next(const struct nd_sched *s, time_t after)
 			t = midnight(tm, 0, 1, t);
 		else if (!has(s, F_HOUR, tm.tm_hour))
 			t += (time_t)(60 - tm.tm_min) * 60;
-		else if (!has(s, F_MIN, tm.tm_min) || repeated(t, &tm))
+		else if (!has(s, F_MIN, tm.tm_min) ||
+		    (!s->hour_star && repeated(t, &tm)))
 			t += 60;
 		else
 			return t;

@@ -20,7 +20,9 @@
  *
  * Local time and daylight saving: a cron minute or a window edge that
  * does not exist on a day (clocks go forward) is skipped that day; a
- * minute that occurs twice (clocks go back) fires only the first time.
+ * minute that occurs twice (clocks go back) fires only the first time,
+ * unless the hour field starts with "*" (then it fires in both, as in
+ * Vixie cron: "every 5 minutes" keeps its pace).
  *
  * Objects are immutable once parsed and may be read from any thread
  * (localtime_r and mktime are thread-safe; tzset is the caller's).
