@@ -368,7 +368,7 @@ add_sched(void)
 	static const struct unit_test tests[] = {
 		{ "durations", test_duration },
 		{ "every DURATION", test_every },
-		{ "cron fields, lists, ranges, steps, names", test_cron_fields },
+		{ "cron lists, ranges, steps, names", test_cron_fields },
 		{ "cron day-of-month and day-of-week", test_cron_days },
 		{ "cron across daylight saving changes", test_cron_dst },
 		{ "cron errors name the field", test_cron_errors },
