@@ -29,6 +29,8 @@ _Static_assert(offsetof(struct nd_conf_tree, nupstream) ==
     offsetof(struct nd_conf_tree, upstream) + sizeof(void *),
     "nupstream follows upstream");
 
+/* Defaults are text, parsed like values; the ND_CONF_* constants of
+ * config.h say the same, and tests/unit/test_config.c checks both. */
 const struct keydef nd_conf_keys[] = {
 	{ "name", T_NAME, N(name), 0, 0, NULL, K_REQUIRED | K_RESTART },
 	{ "data", T_PATH, N(data), 0, 0, NULL,
@@ -45,7 +47,7 @@ const struct keydef nd_conf_keys[] = {
 	{ "connections", T_UINT, N(connections), 1, 100000,
 	    STR(ND_CONF_CONNECTIONS), 0 },
 	{ "timeout", T_DURATION, N(timeout), 1, 86400,
-	    STR(ND_CONF_TIMEOUT), 0 },
+	    "60s", 0 },
 	{ "log_level", T_LEVEL, N(log_level), 0, 0, "info", 0 },
 
 	{ "role", T_ROLE, TR(W_TREE, role), 0, 0, NULL,
@@ -54,7 +56,7 @@ const struct keydef nd_conf_keys[] = {
 	{ "priority", T_UINT, TR(W_TREE, priority), 0, 100, "0", 0 },
 	{ "on_publish", T_COMMAND, TR(W_TREE, on_publish), 0, 0, NULL, 0 },
 	{ "hook_timeout", T_DURATION, TR(W_TREE, hook_timeout), 1, 86400,
-	    STR(ND_CONF_HOOK_TIMEOUT), 0 },
+	    "60s", 0 },
 
 	{ "source", T_PATH, TR(W_ORIGIN, source), 0, 0, NULL,
 	    K_REQUIRED | K_DIR },
@@ -62,7 +64,7 @@ const struct keydef nd_conf_keys[] = {
 	    K_REQUIRED | K_FILE | K_PRIVATE },
 	{ "watch", T_BOOL, TR(W_ORIGIN, watch), 0, 0, "no", 0 },
 	{ "quiet", T_DURATION, TR(W_ORIGIN, quiet), 0, 3600,
-	    STR(ND_CONF_QUIET), 0 },
+	    "5s", 0 },
 	{ "expires", T_DURATION, TR(W_ORIGIN, expires), 60, ND_DURATION_MAX,
 	    "365d", K_NEVER },
 

@@ -732,6 +732,47 @@ test_examples(void)
 	}
 }
 
+/* doc/CONFIG.md has a row for every key, with its default and reload. */
+static void
+test_doc(void)
+{
+	struct pd_error err = { 0 };
+	const struct keydef *k;
+	struct pd_buf doc;
+	char path[4096], cell[128];
+	const char *row, *end;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/../../doc/CONFIG.md",
+	    unit_vectors_dir);
+	pd_buf_init(&doc, 1 << 20);
+	CU_ASSERT_EQUAL_FATAL(pd_read_file(path, 1 << 20, &doc, &err), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(pd_buf_add(&doc, "", 1), PD_OK);
+	for (i = 0; i < nd_conf_nkeys; i++) {
+		k = &nd_conf_keys[i];
+		snprintf(cell, sizeof(cell), "\n| `%s` |", k->name);
+		row = strstr((const char *)doc.data, cell);
+		if (row == NULL)
+			fprintf(stderr, "\n%s: no row for %s\n", path, k->name);
+		CU_ASSERT_PTR_NOT_NULL(row);
+		if (row == NULL)
+			continue;
+		end = strchr(row + 1, '\n');
+		CU_ASSERT_PTR_NOT_NULL_FATAL(end);
+		if (k->def != NULL) {
+			snprintf(cell, sizeof(cell), "| `%s` |", k->def);
+			CU_ASSERT(memmem(row, (size_t)(end - row), cell,
+			    strlen(cell)) != NULL);
+		}
+		if (k->flags & K_REQUIRED)
+			CU_ASSERT(memmem(row, (size_t)(end - row),
+			    "| required |", 12) != NULL);
+		CU_ASSERT_EQUAL(memmem(row, (size_t)(end - row),
+		    "| restart |", 11) != NULL, (k->flags & K_RESTART) != 0);
+	}
+	pd_buf_free(&doc);
+}
+
 static int
 add_config(void)
 {
@@ -744,6 +785,7 @@ add_config(void)
 		{ "files the configuration names", test_check_files },
 		{ "independent loads and their diff", test_reload },
 		{ "the examples in contrib/", test_examples },
+		{ "doc/CONFIG.md has every key", test_doc },
 	};
 
 	return UNIT_SUITE("config", suite_init, suite_cleanup, tests);
