@@ -634,9 +634,8 @@ test_reload(void)
 static void
 example_files(const char *root)
 {
-	static const char *const dirs[] = { "", "/etc", "/etc/pulpdist",
-	    "/srv", "/srv/kernel", "/srv/docs", "/srv/mirror", "/var",
-	    "/var/lib" };
+	static const char *const dirs[] = { "etc", "etc/pulpdist", "srv",
+	    "srv/kernel", "srv/docs", "srv/mirror", "var", "var/lib" };
 	static const char *const pems[] = { "site-a.crt", "site-a.key",
 	    "site-b.crt", "site-b.key", "ca.crt" };
 	static const char *const trees[] = { "kernel", "docs" };
@@ -645,11 +644,12 @@ example_files(const char *root)
 	char p[4096], etc[4096], name[64];
 	size_t i;
 
+	CU_ASSERT_EQUAL_FATAL(mkdir(root, 0755), 0);
 	for (i = 0; i < NELEM(dirs); i++) {
-		snprintf(p, sizeof(p), "%s%s", root, dirs[i]);
+		unit_pjoin(p, sizeof(p), root, dirs[i]);
 		CU_ASSERT_EQUAL_FATAL(mkdir(p, 0755), 0);
 	}
-	snprintf(etc, sizeof(etc), "%s/etc/pulpdist", root);
+	unit_pjoin(etc, sizeof(etc), root, "etc/pulpdist");
 	for (i = 0; i < NELEM(pems); i++)
 		unit_write(etc, pems[i], "pem", 3);
 	for (i = 0; i < NELEM(trees); i++) {
@@ -732,6 +732,40 @@ test_examples(void)
 	}
 }
 
+/* Every allocation of a load failing in turn: PD_ERR_NOMEM, no leak. */
+static void
+test_nomem(void)
+{
+	static const char text[] = PLAIN_NODE
+	    "[tree t]\nrole = origin\nsource = /s\nkey = /k\nwatch = yes\n"
+	    "on_publish = /bin/true\nschedule = 0 2 * * *\n"
+	    "[tree u]\nrole = mirror\nupstream = http://127.0.0.1:1 "
+	    "http://localhost:2\ntrust = /t\npublish = /p\n"
+	    "window = 22:00-06:00\n";
+	struct pd_error err;
+	struct nd_conf *c;
+	enum pd_err rc;
+	uint64_t i;
+
+	for (i = 1; i < 1000; i++) {
+		c = NULL;
+		pd_error_clear(&err);
+		unit_write(tmp, "node.conf", text, strlen(text));
+		pd_mem_fail_at(pd_mem_allocations() + i);
+		rc = nd_conf_load(conf_path, &c, &err);
+		pd_mem_fail_at(0);
+		if (rc == PD_OK) {
+			CU_ASSERT_EQUAL(nd_conf_ntrees(c), 2);
+			nd_conf_free(c);
+			break;
+		}
+		CU_ASSERT_EQUAL(rc, PD_ERR_NOMEM);
+		CU_ASSERT_PTR_NULL(c);
+	}
+	/* It did succeed, after failing at each allocation before. */
+	CU_ASSERT(i > 10 && i < 1000);
+}
+
 /* doc/CONFIG.md has a row for every key, with its default and reload. */
 static void
 test_doc(void)
@@ -785,6 +819,7 @@ add_config(void)
 		{ "files the configuration names", test_check_files },
 		{ "independent loads and their diff", test_reload },
 		{ "the examples in contrib/", test_examples },
+		{ "every allocation failing in turn", test_nomem },
 		{ "doc/CONFIG.md has every key", test_doc },
 	};
 
