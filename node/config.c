@@ -199,6 +199,10 @@ handler(void *arg, const char *section, const char *name, const char *value)
 	(void)section;	/* ours (header) is whole, libinih's may be cut */
 	if (p->first.code != PD_OK)
 		return 0;
+	if (name[0] == '\0') {
+		perr(p, "a value without a key");
+		return 0;
+	}
 	if (p->ns == 0) {
 		perr(p, "%s: a key before any [section]", name);
 		return 0;

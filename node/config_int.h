@@ -36,6 +36,7 @@
 #define K_PRIVATE	0x20u	/* a private Ed25519 key file */
 #define K_PUBLIC	0x40u	/* a public Ed25519 key file */
 #define K_NEVER		0x80u	/* a duration that may be "never" (0) */
+#define K_READ		0x100u	/* a directory this process can read */
 
 enum ktype {
 	T_NAME,		/* const char *, tree name rules */

@@ -59,7 +59,7 @@ const struct keydef nd_conf_keys[] = {
 	    "60s", 0 },
 
 	{ "source", T_PATH, TR(W_ORIGIN, source), 0, 0, NULL,
-	    K_REQUIRED | K_DIR },
+	    K_REQUIRED | K_DIR | K_READ },
 	{ "key", T_PATH, TR(W_ORIGIN, key), 0, 0, NULL,
 	    K_REQUIRED | K_FILE | K_PRIVATE },
 	{ "watch", T_BOOL, TR(W_ORIGIN, watch), 0, 0, "no", 0 },
@@ -164,6 +164,10 @@ check_path(const struct nd_conf *c, const char *sect, const struct keydef *k,
 			return pd_fail(err, PD_ERR_NOTFOUND, "%s:%u: [%s] %s: "
 			    "%s: not a directory", c->path, line, sect,
 			    k->name, path);
+		if ((k->flags & K_READ) &&
+		    faccessat(AT_FDCWD, path, R_OK | X_OK, AT_EACCESS) != 0)
+			return pd_fail_errno(err, PD_ERR_IO, errno, "%s:%u: "
+			    "[%s] %s: %s", c->path, line, sect, k->name, path);
 		return PD_OK;
 	}
 	/* Open it as the daemon will: readable, and a regular file. */

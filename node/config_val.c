@@ -336,6 +336,7 @@ nd_conf_parse_value(const struct keydef *k, const char *v, void *base,
 	struct nd_conf_addr *addr;
 	struct pd_error e = { 0 };
 	const char *why;
+	size_t len;
 
 	switch (k->type) {
 	case T_NAME:
@@ -345,9 +346,17 @@ nd_conf_parse_value(const struct keydef *k, const char *v, void *base,
 	case T_PATH:
 		if (v[0] != '/')
 			return "want an absolute path";
-		if (strlen(v) >= PATH_MAX)
+		if ((len = strlen(v)) >= PATH_MAX)
 			return "path too long";
-		return copy_str(v, FIELD(base, k, const char *), a, nomem);
+		/* "/srv/mirror/" is "/srv/mirror"; "/" stays. */
+		while (len > 1 && v[len - 1] == '/')
+			len--;
+		if ((*FIELD(base, k, const char *) = pd_arena_copy(a, v,
+		    len)) == NULL) {
+			*nomem = true;
+			return "out of memory";
+		}
+		return NULL;
 	case T_COMMAND:
 		if (v[0] == '\0')
 			return "want a command";

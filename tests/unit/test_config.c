@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../common/buf.h"
 #include "../../common/fsx.h"
@@ -308,6 +309,7 @@ test_errors(void)
 		{ PLAIN_NODE "name = again\n", "6: [node] name: given twice "
 		    "(first at line 2)" },
 		{ PLAIN_NODE "bogus = 1\n", "6: [node] bogus: unknown key" },
+		{ PLAIN_NODE " = 1\n", "6: a value without a key" },
 		/* Bad values. */
 		{ PLAIN_NODE "workers = many\n", "6: [node] workers: "
 		    "\"many\": want a whole number from 0 to 1024" },
@@ -584,6 +586,58 @@ test_check_files(void)
 	    "12: [tree m] publish: ");
 }
 
+/* In a child without root's DAC override: the check of c fails with
+ * "Permission denied" on key `want`.  0 if so. */
+static int
+check_denied(const struct nd_conf *c, const char *want)
+{
+	struct pd_error err = { 0 };
+	pid_t pid = fork();
+
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		if (unit_drop_dac_caps() != 0)
+			_exit(10);
+		if (nd_conf_check_files(c, &err) != PD_ERR_IO)
+			_exit(11);
+		if (strstr(err.msg, want) == NULL ||
+		    strstr(err.msg, "Permission denied") == NULL)
+			_exit(12);
+		_exit(0);
+	}
+	return unit_child_status(pid);
+}
+
+static void
+test_unreadable(void)
+{
+	char dir[2048], text[8192];
+	struct nd_conf *c;
+
+	make_files();
+	unit_pjoin(dir, sizeof(dir), tmp, "files");
+	snprintf(text, sizeof(text), "%s/locked", dir);
+	CU_ASSERT_FATAL(mkdir(text, 0) == 0 || errno == EEXIST);
+	unit_write(dir, "locked.key", "x", 1);
+	snprintf(text, sizeof(text), "%s/locked.key", dir);
+	CU_ASSERT_EQUAL_FATAL(chmod(text, 0), 0);
+
+	snprintf(text, sizeof(text), PLAIN_NODE "[tree o]\nrole = origin\n"
+	    "source = %s/locked/\nkey = %s/t.key\nwatch = yes\n", dir, dir);
+	c = load_ok(text);
+	/* The final '/' does not count. */
+	CU_ASSERT_EQUAL(strcmp(nd_conf_tree(c, 0)->source + strlen(dir),
+	    "/locked"), 0);
+	CU_ASSERT_EQUAL(check_denied(c, ":8: [tree o] source: "), 0);
+	nd_conf_free(c);
+
+	snprintf(text, sizeof(text), PLAIN_NODE "[tree o]\nrole = origin\n"
+	    "source = %s\nkey = %s/locked.key\nwatch = yes\n", dir, dir);
+	c = load_ok(text);
+	CU_ASSERT_EQUAL(check_denied(c, ":9: [tree o] key: "), 0);
+	nd_conf_free(c);
+}
+
 struct diffs {
 	char	 log[1024];
 };
@@ -817,6 +871,7 @@ add_config(void)
 		{ "each error names file, line, section, key", test_errors },
 		{ "long lines, NUL, BOM, indents, long names", test_lines },
 		{ "files the configuration names", test_check_files },
+		{ "files this process cannot read", test_unreadable },
 		{ "independent loads and their diff", test_reload },
 		{ "the examples in contrib/", test_examples },
 		{ "every allocation failing in turn", test_nomem },
