@@ -26,6 +26,10 @@ int	cmd_verify(int, char **);
 int	cmd_pull(int, char **);
 int	cmd_serve(int, char **);
 int	cmd_node(int, char **);
+int	cmd_status(int, char **);
+int	cmd_tasks(int, char **);
+int	cmd_sync(int, char **);
+int	cmd_cancel(int, char **);
 
 /* Print "pulpdist CMD: message" and the usage to stderr; returns 2. */
 int	usage_error(const char *cmd, const char *usage, const char *fmt, ...)

@@ -24,6 +24,10 @@ static const struct command {
 	{ "pull", cmd_pull, "mirror a tree's newest version from a node" },
 	{ "serve", cmd_serve, "serve trees to other nodes over HTTP" },
 	{ "node", cmd_node, "check a node configuration file" },
+	{ "status", cmd_status, "what a running node holds and does" },
+	{ "tasks", cmd_tasks, "list a node's newest tasks" },
+	{ "sync", cmd_sync, "tell a node to bring a tree up to date now" },
+	{ "cancel", cmd_cancel, "cancel a task on a node" },
 	{ "verify", cmd_verify, "re-hash stored content against the signed "
 	    "manifest" },
 };

@@ -1,6 +1,9 @@
 /*
  * POST /v1/batch (spec/PROTOCOL.md): many small objects and deltas in
- * one response, one record per item in request order, then "end".
+ * one response, one record per item in request order, then "end"; and
+ * the parts of a step's pack, whose records are the same without the
+ * hashes (both sides derive the items from the two manifests, so naming
+ * them again would only add two hashes a record to the wire).
  *
  * The response is made by a small state machine that appends records to
  * a buffer a piece at a time (an object's content or a delta's decoded
@@ -32,6 +35,7 @@
 #include "serve.h"
 
 #define BATCH_TYPE	"application/vnd.pulpdist.batch"
+#define PACK_TYPE	"application/vnd.pulpdist.pack"
 #define BATCH_ZMAX	(64ULL << 20)	/* plain bytes compressed at most */
 
 struct batch {
@@ -48,6 +52,8 @@ struct batch {
 	uint64_t		 missing;	/* "missing" records */
 	bool			 too_big;	/* over BATCH_ZMAX */
 	int			 level;		/* of zstd */
+	bool			 pack;		/* a pack part: records
+						 * without hashes */
 	/* Makes items when first needed: a response kept compressed
 	 * is served without them. */
 	enum pd_err		(*fill)(void *, struct nd_bitem **, size_t *,
@@ -127,7 +133,8 @@ start_object(struct batch *b, const unsigned char *sha, struct evbuffer *out,
 		return rc == PD_ERR_NOTFOUND ? PD_OK : pd_fail(err, rc, "%s",
 		    why.msg);
 	pd_hex_encode(sha, PD_SHA256_LEN, hex);
-	if ((rc = add(out, err, "object %s %llu\n", hex,
+	if ((rc = b->pack ? add(out, err, "o %llu\n",
+	    (unsigned long long)size) : add(out, err, "object %s %llu\n", hex,
 	    (unsigned long long)size)) != PD_OK) {
 		close(fd);
 		return rc;
@@ -159,7 +166,8 @@ start_item(struct batch *b, const struct nd_bitem *it, struct evbuffer *out,
 		if (found)
 			return PD_OK;
 		b->missing++;
-		return add(out, err, "missing %s\n", a);
+		return b->pack ? add(out, err, "m\n") :
+		    add(out, err, "missing %s\n", a);
 	}
 	pd_hex_encode(it->b, PD_SHA256_LEN, z);
 	/* A delta kept (a relay's, received) needs neither object. */
@@ -185,13 +193,14 @@ start_item(struct batch *b, const struct nd_bitem *it, struct evbuffer *out,
 	b->fd = d.fd;
 	if ((rc = nd_zread_new(d.fd, d.zsize, d.size, &b->zr, err)) != PD_OK)
 		return rc;
-	if ((rc = add(out, err, "delta %s %s %llu\n", a, z,
-	    (unsigned long long)d.size)) != PD_OK)
-		return rc;
-	return PD_OK;
+	if (b->pack)
+		return add(out, err, "d %llu\n", (unsigned long long)d.size);
+	return add(out, err, "delta %s %s %llu\n", a, z,
+	    (unsigned long long)d.size);
 missing:
 	b->missing++;
-	return add(out, err, "missing %s %s\n", a, z);
+	return b->pack ? add(out, err, "m\n") :
+	    add(out, err, "missing %s %s\n", a, z);
 }
 
 /* Append up to n more bytes of the object being sent. */
@@ -361,6 +370,7 @@ static void
 batch_reply(struct nd_req *r, struct batch *b, const char *dir,
     const char *name)
 {
+	const char *type = b->pack ? PACK_TYPE : BATCH_TYPE;
 	char etag[ND_BATCH_NAME_MAX + 16];
 	struct stat st;
 	enum pd_err rc;
@@ -377,7 +387,7 @@ batch_reply(struct nd_req *r, struct batch *b, const char *dir,
 				return;
 			}
 			nd_reply_file(r, fd, 0, (uint64_t)st.st_size);
-			nd_reply_header(r, "Content-Type", BATCH_TYPE);
+			nd_reply_header(r, "Content-Type", "%s", type);
 			nd_reply_header(r, "Content-Encoding", "zstd");
 			nd_reply_header(r, "Vary", "Accept-Encoding");
 			snprintf(etag, sizeof(etag), "\"%s-zstd\"", name);
@@ -399,7 +409,7 @@ batch_reply(struct nd_req *r, struct batch *b, const char *dir,
 	r->ctx = b;
 	r->ctx_free = batch_free;
 	r->produce = produce_batch;
-	nd_reply_header(r, "Content-Type", BATCH_TYPE);
+	nd_reply_header(r, "Content-Type", "%s", type);
 	nd_reply_header(r, "Vary", "Accept-Encoding");
 	if (all_held(r, b->items, b->n)) {
 		snprintf(etag, sizeof(etag), "\"%s\"", name);
@@ -594,6 +604,7 @@ nd_pack_reply(struct nd_req *r, const unsigned char *from,
 	memcpy(pr->from, from, PD_SHA256_LEN);
 	memcpy(pr->to, to, PD_SHA256_LEN);
 	pr->part = r->t.part;
+	b->pack = true;
 	b->fill = pack_items;
 	b->fill_arg = pr;
 	nd_pack_name(from, to, r->t.part, name);
@@ -621,6 +632,7 @@ prep_part(void *arg, size_t i, unsigned worker)
 
 	(void)worker;
 	batch_init(&b, pp->cat, pp->dc, ND_ZLEVEL_ONCE);
+	b.pack = true;
 	if ((*rc = part_items(pp->pk, (uint32_t)i, &b.items, &b.n,
 	    &pp->errs[i])) != PD_OK)
 		return;

@@ -15,6 +15,7 @@
 
 #include "../common/hex.h"
 #include "../protocol/manifest.h"
+#include "control.h"
 #include "serve.h"
 
 static bool
@@ -63,6 +64,53 @@ part_arg(const char *s, size_t n, uint32_t *out)
 	return true;
 }
 
+/* A tree name from the network into out; NULL, or why it is not one. */
+static const char *
+tree_arg(const char *s, size_t n, char *out)
+{
+	if (n > PR_TREE_NAME_MAX)
+		return "too long";
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return pr_tree_name_check(out);
+}
+
+/*
+ * The query of GET /v1/tasks: none, or "tree=T", "limit=N" or both
+ * joined by "&", each at most once.
+ */
+static enum pd_err
+tasks_query(const char *q, struct nd_target *t, struct pd_error *err)
+{
+	const char *amp, *why;
+	uint64_t v;
+	size_t n;
+	bool tree = false, limit = false;
+
+	t->limit = ND_TASKS_LIST_DEFAULT;
+	while (q != NULL) {
+		amp = strchr(q, '&');
+		n = amp ? (size_t)(amp - q) : strlen(q);
+		if (n > 5 && strncmp(q, "tree=", 5) == 0 && !tree) {
+			tree = true;
+			if ((why = tree_arg(q + 5, n - 5, t->tree)) != NULL)
+				return pd_fail(err, PD_ERR_PARSE, "malformed "
+				    "tree name: %s", why);
+		} else if (n > 6 && strncmp(q, "limit=", 6) == 0 && !limit) {
+			limit = true;
+			if (!version_arg(q + 6, n - 6, &v) ||
+			    v > ND_TASKS_LIST_MAX)
+				return pd_fail(err, PD_ERR_PARSE, "malformed "
+				    "limit: want 1 to %d", ND_TASKS_LIST_MAX);
+			t->limit = (unsigned)v;
+		} else
+			return pd_fail(err, PD_ERR_PARSE, "malformed query: "
+			    "want tree=T, limit=N or both, joined by &");
+		q = amp ? amp + 1 : NULL;
+	}
+	return PD_OK;
+}
+
 #define NSEG	7
 
 enum pd_err
@@ -104,19 +152,25 @@ nd_target_parse(const char *path, const char *query, struct nd_target *t,
 			    "name: want two of 64 lowercase hex digits");
 	} else if (IS(1, "batch") && n == 2) {
 		t->route = ND_R_BATCH;
+	} else if (IS(1, "status") && n == 2) {
+		t->route = ND_R_STATUS;
+	} else if (IS(1, "tasks") && n == 2) {
+		t->route = ND_R_TASKS;
+		return tasks_query(query, t, err);
+	} else if (IS(1, "tasks") && n == 4 && IS(3, "cancel")) {
+		t->route = ND_R_CANCEL;
+		if (!version_arg(seg[2], len[2], &t->task))
+			return pd_fail(err, PD_ERR_PARSE, "malformed task id");
 	} else if (IS(1, "trees") && n == 2) {
 		t->route = ND_R_TREES;
 	} else if (IS(1, "trees") && (n == 4 || n == 6 || n == 7)) {
-		if (len[2] > PR_TREE_NAME_MAX)
-			return pd_fail(err, PD_ERR_PARSE, "malformed tree "
-			    "name: longer than %d bytes", PR_TREE_NAME_MAX);
-		memcpy(t->tree, seg[2], len[2]);
-		t->tree[len[2]] = '\0';
-		if ((why = pr_tree_name_check(t->tree)) != NULL)
+		if ((why = tree_arg(seg[2], len[2], t->tree)) != NULL)
 			return pd_fail(err, PD_ERR_PARSE, "malformed tree "
 			    "name: %s", why);
 		if (n == 4 && IS(3, "head"))
 			t->route = ND_R_HEAD;
+		else if (n == 4 && IS(3, "sync"))
+			t->route = ND_R_SYNC;
 		else if (n == 6 && IS(3, "versions") && IS(5, "manifest")) {
 			t->route = query ? ND_R_PATCH : ND_R_MANIFEST;
 			if (!version_arg(seg[4], len[4], &t->version))

@@ -75,41 +75,14 @@ lookup_failed(struct nd_req *r, enum pd_err rc, const char *fmt, ...)
 static void
 trees(struct nd_req *r)
 {
-	struct cat_txn *t = NULL;
-	struct cat_tree *list = NULL;
-	struct cat_version v;
-	char id[PD_SHA256_HEX];
-	json_t *arr = NULL;
-	size_t n = 0, i;
+	json_t *arr;
 
-	if (cat_begin(r->cat, false, &t, &r->err) != PD_OK ||
-	    cat_tree_list(t, &list, &n, &r->err) != PD_OK)
-		goto fail;
-	if ((arr = json_array()) == NULL)
-		goto fail;
-	for (i = 0; i < n; i++) {
-		/* A tree whose first import never committed. */
-		if (list[i].head == 0)
-			continue;
-		if (cat_version_get(t, list[i].name, list[i].head, &v,
-		    &r->err) != PD_OK)
-			goto fail;
-		pd_hex_encode(v.manifest_id, PD_SHA256_LEN, id);
-		if (json_array_append_new(arr, json_pack("{s:s, s:I, s:s}",
-		    "name", list[i].name, "version", (json_int_t)v.number,
-		    "manifest", id)) != 0)
-			goto fail;
+	if (nd_trees_json(r->cat, &arr, &r->err) != PD_OK) {
+		nd_reply_error(r, 500, "internal error");
+		return;
 	}
 	nd_reply_json(r, 200, json_pack("{s:o}", "trees", arr));
-	arr = NULL;
 	nd_reply_header(r, "Cache-Control", "no-cache");
-	goto out;
-fail:
-	nd_reply_error(r, 500, "internal error");
-out:
-	json_decref(arr);
-	pd_free(list);
-	cat_abort(t);
 }
 
 /*
@@ -655,6 +628,12 @@ nd_handle(struct nd_req *r)
 		break;
 	case ND_R_PACK:
 		pack(r);
+		break;
+	case ND_R_STATUS:
+	case ND_R_TASKS:
+	case ND_R_SYNC:
+	case ND_R_CANCEL:
+		nd_control_reply(r);
 		break;
 	}
 }

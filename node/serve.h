@@ -25,8 +25,10 @@
 #include "../catalog/catalog.h"
 #include "../common/sha256.h"
 #include "../protocol/limits.h"
+#include "control.h"
 #include "dcache.h"
 #include "prepare.h"
+#include "server.h"
 
 #define ND_CHUNK		(256 * 1024)	/* body bytes per step */
 #define ND_BATCH_BODY_MAX	(1024 * 1024)	/* bytes of a batch request */
@@ -50,6 +52,10 @@ enum nd_route {
 	ND_R_DELTA,		/* GET /v1/deltas/FROM/TO */
 	ND_R_BATCH,		/* POST /v1/batch */
 	ND_R_PACK,		/* GET .../versions/N/pack/K?from=ID */
+	ND_R_STATUS,		/* GET /v1/status */
+	ND_R_TASKS,		/* GET /v1/tasks[?tree=T][&limit=N] */
+	ND_R_SYNC,		/* POST /v1/trees/T/sync */
+	ND_R_CANCEL,		/* POST /v1/tasks/ID/cancel */
 };
 
 /* What a request path names. */
@@ -60,6 +66,8 @@ struct nd_target {
 	unsigned char	 a[PD_SHA256_LEN];	/* object, delta from, base */
 	unsigned char	 b[PD_SHA256_LEN];	/* delta to */
 	uint32_t	 part;			/* of a pack */
+	uint64_t	 task;			/* to cancel */
+	unsigned	 limit;			/* tasks to list */
 };
 
 /*
@@ -145,6 +153,10 @@ struct nd_req {
 	char			 inm[ND_HEADER_MAX];	/* If-None-Match */
 	unsigned char		*input;		/* POST body */
 	size_t			 input_len;
+	const struct nd_control	*control;	/* a daemon's, or NULL */
+	/* GET /v1/status: the loop's counters when the request came. */
+	struct nd_server_stats	 stats;
+	int64_t			 uptime;	/* seconds serving */
 
 	/* The reply, filled by the handler on a worker. */
 	int			 status;
@@ -173,6 +185,15 @@ struct nd_req {
 
 /* routes.c: answer r (worker). */
 void	nd_handle(struct nd_req *);
+/*
+ * control.c: the trees with a committed version, [{"name", "version",
+ * "manifest"}...], as GET /v1/trees and /v1/status list them.
+ */
+enum pd_err nd_trees_json(struct cat *, json_t **out, struct pd_error *)
+	    PD_WARN_UNUSED;
+/* control.c: GET /v1/status, GET /v1/tasks, POST .../sync and
+ * .../cancel (worker). */
+void	nd_control_reply(struct nd_req *);
 /* batch.c: answer a POST /v1/batch (worker). */
 void	nd_batch(struct nd_req *);
 /*

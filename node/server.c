@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -56,6 +57,8 @@ struct nd_server {
 	struct nd_workq		*wq;
 	struct event		*sigint, *sigterm;
 	unsigned		 max_queue;
+	const struct nd_control	*control;	/* or NULL */
+	time_t			 started;
 	char			 addr[ND_ADDR_MAX];
 	struct inflight		*all;		/* every request alive */
 	struct nd_server_stats	 stats;
@@ -408,7 +411,8 @@ prepare_done(void *arg)
 static bool
 method_ok(enum nd_route route, enum evhttp_cmd_type cmd)
 {
-	if (route == ND_R_BATCH)
+	if (route == ND_R_BATCH || route == ND_R_SYNC ||
+	    route == ND_R_CANCEL)
 		return cmd == EVHTTP_REQ_POST;
 	return cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
 }
@@ -456,14 +460,19 @@ on_request(struct evhttp_request *req, void *arg)
 	}
 	if (!method_ok(r->t.route, f->cmd)) {
 		nd_reply_error(r, 405, "method not allowed");
-		nd_reply_header(r, "Allow", r->t.route == ND_R_BATCH ?
-		    "POST" : "GET, HEAD");
+		nd_reply_header(r, "Allow", method_ok(r->t.route,
+		    EVHTTP_REQ_POST) ? "POST" : "GET, HEAD");
 		goto now;
 	}
 	if (nd_workq_pending(s->wq) >= s->max_queue) {
 		nd_reply_error(r, 503, "overloaded, try again later");
 		nd_reply_header(r, "Retry-After", RETRY_AFTER);
 		goto now;
+	}
+	r->control = s->control;
+	if (r->t.route == ND_R_STATUS) {
+		r->stats = s->stats;
+		r->uptime = (int64_t)(time(NULL) - s->started);
 	}
 	r->zstd_ok = nd_accepts_zstd(evhttp_find_header(in,
 	    "Accept-Encoding"));
@@ -580,6 +589,8 @@ nd_server_new(struct cat *cat, struct nd_dcache *dc,
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		workers = ncpu > 0 ? (unsigned)ncpu : 1;
 	}
+	s->control = o->control;
+	s->started = time(NULL);
 	s->max_queue = o->max_queue ? o->max_queue :
 	    QUEUE_PER_WORKER * workers;
 	if ((s->base = event_base_new()) == NULL ||

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "../catalog/catalog.h"
+#include "control.h"
 #include "dcache.h"
 
 /* Longest "HOST:PORT" nd_server_addr() gives. */
@@ -31,6 +32,8 @@ struct nd_server_opts {
 					 * request gets 503; 0: 64 per worker */
 	unsigned	 timeout;	/* seconds a connection may stall
 					 * reading or writing; 0: 60 */
+	/* A daemon's status, tasks and actions (control.h), or NULL. */
+	const struct nd_control *control;
 };
 
 /* Counters, kept by the loop thread. */

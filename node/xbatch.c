@@ -60,6 +60,79 @@ tok_size(const char *tok, uint64_t *v)
 	return errno == 0 && *end == '\0';
 }
 
+/* An "object" record for it, of size bytes: the content whole. */
+static enum pd_err
+rec_object(struct batch *b, struct nd_xitem *it, uint64_t size)
+{
+	struct xctx *x = b->x;
+	char ps[PR_SHOW_MAX];
+
+	if (size != it->e->size)
+		return pd_fail(&b->err, PD_ERR_CORRUPT, "%s: the origin sends "
+		    "%" PRIu64 " bytes, the manifest says %" PRIu64,
+		    nd_x_item_show(it, ps, sizeof(ps)), size, it->e->size);
+	/* Whole, if it was a delta: the origin judged it not worth it, and
+	 * a relay that keeps the judgement judges no more. */
+	if (it->delta)
+		nd_keep_whole(x->o->keep, it);
+	it->delta = false;
+	b->state = B_BODY;
+	b->r.anon = true;
+	return nd_x_recv_start(x, &b->r, it, false, size, &b->err);
+}
+
+/* A "delta" record for it (a delta item), of size bytes. */
+static enum pd_err
+rec_delta(struct batch *b, struct nd_xitem *it, uint64_t size)
+{
+	char ps[PR_SHOW_MAX];
+
+	if (size > ND_X_DELTA_CAP(it->e->size))
+		return pd_fail(&b->err, PD_ERR_LIMIT, "%s: delta of %" PRIu64
+		    " bytes is over the cap", nd_x_item_show(it, ps,
+		    sizeof(ps)), size);
+	b->state = B_BODY;
+	return nd_x_recv_start(b->x, &b->r, it, true, size, &b->err);
+}
+
+/* A "missing" record for it: a delta gives way to the object, which
+ * another request asks for; missing content is the end of this pull. */
+static enum pd_err
+rec_missing(struct batch *b, struct nd_xitem *it)
+{
+	struct xctx *x = b->x;
+	char ps[PR_SHOW_MAX];
+
+	if (!it->delta) {
+		x->hard = true;
+		return pd_fail(&b->err, PD_ERR_NOTFOUND, "%s: upstream does "
+		    "not hold its content", nd_x_item_show(it, ps, sizeof(ps)));
+	}
+	it->delta = false;
+	it->trouble = true;	/* a response to make again */
+	x->st->fallbacks++;
+	b->cur++;
+	return PD_OK;
+}
+
+/* A pack part's record: "o SIZE", "d SIZE" or "m", for the next item. */
+static enum pd_err
+pack_record(struct batch *b, struct nd_xitem *it, char **tok, size_t nt)
+{
+	uint64_t size;
+
+	if (nt == 2 && strcmp(tok[0], "o") == 0 && tok_size(tok[1], &size))
+		return rec_object(b, it, size);
+	if (nt == 2 && strcmp(tok[0], "d") == 0 && it->delta &&
+	    tok_size(tok[1], &size))
+		return rec_delta(b, it, size);
+	if (nt == 1 && strcmp(tok[0], "m") == 0)
+		return rec_missing(b, it);
+	return pd_fail(&b->err, PD_ERR_PARSE, "pack part %" PRIu32 ": "
+	    "record %zu of %zu is not what was asked for", b->part,
+	    b->cur + 1, b->n);
+}
+
 /*
  * One record's line, checked against the item it must be for: the
  * origin answers in request order, with nothing we did not ask for.
@@ -67,11 +140,9 @@ tok_size(const char *tok, uint64_t *v)
 static enum pd_err
 batch_record(struct batch *b)
 {
-	struct xctx *x = b->x;
 	struct nd_xitem *it;
 	char *tok[5], *save = NULL, *p = b->line;
 	unsigned char s1[PD_SHA256_LEN], s2[PD_SHA256_LEN];
-	char ps[PR_SHOW_MAX];
 	uint64_t size;
 	size_t nt = 0;
 
@@ -87,55 +158,31 @@ batch_record(struct batch *b)
 		goto bad;
 	}
 	it = b->items[b->cur];
+	if (b->pack)
+		return pack_record(b, it, tok, nt);
 	if (nt == 3 && strcmp(tok[0], "object") == 0 &&
 	    tok_sha(tok[1], s1) && tok_size(tok[2], &size) &&
-	    memcmp(s1, it->e->sha, PD_SHA256_LEN) == 0) {
-		if (size != it->e->size)
-			return pd_fail(&b->err, PD_ERR_CORRUPT, "%s: the "
-			    "origin sends %" PRIu64 " bytes, the manifest "
-			    "says %" PRIu64, nd_x_item_show(it, ps, sizeof(ps)),
-			    size, it->e->size);
-		/* Whole, if it was a delta: the origin judged it not worth
-		 * it, and a relay that keeps the judgement judges no more. */
-		if (it->delta)
-			nd_keep_whole(x->o->keep, it);
-		it->delta = false;
-		b->state = B_BODY;
-		b->r.anon = true;
-		return nd_x_recv_start(x, &b->r, it, false, size, &b->err);
-	}
+	    memcmp(s1, it->e->sha, PD_SHA256_LEN) == 0)
+		return rec_object(b, it, size);
 	if (nt == 4 && strcmp(tok[0], "delta") == 0 && it->delta &&
 	    tok_sha(tok[1], s1) && tok_sha(tok[2], s2) &&
 	    tok_size(tok[3], &size) &&
 	    memcmp(s1, it->basis->sha, PD_SHA256_LEN) == 0 &&
-	    memcmp(s2, it->e->sha, PD_SHA256_LEN) == 0) {
-		if (size > ND_X_DELTA_CAP(it->e->size))
-			return pd_fail(&b->err, PD_ERR_LIMIT, "%s: delta of "
-			    "%" PRIu64 " bytes is over the cap",
-			    nd_x_item_show(it, ps, sizeof(ps)), size);
-		b->state = B_BODY;
-		return nd_x_recv_start(x, &b->r, it, true, size, &b->err);
-	}
+	    memcmp(s2, it->e->sha, PD_SHA256_LEN) == 0)
+		return rec_delta(b, it, size);
 	if (nt == 3 && strcmp(tok[0], "missing") == 0 && it->delta &&
 	    tok_sha(tok[1], s1) && tok_sha(tok[2], s2) &&
 	    memcmp(s1, it->basis->sha, PD_SHA256_LEN) == 0 &&
-	    memcmp(s2, it->e->sha, PD_SHA256_LEN) == 0) {
-		it->delta = false;
-		it->trouble = true;	/* a response to make again */
-		x->st->fallbacks++;
-		b->cur++;
-		return PD_OK;
-	}
+	    memcmp(s2, it->e->sha, PD_SHA256_LEN) == 0)
+		return rec_missing(b, it);
 	if (nt == 2 && strcmp(tok[0], "missing") == 0 && !it->delta &&
 	    tok_sha(tok[1], s1) &&
-	    memcmp(s1, it->e->sha, PD_SHA256_LEN) == 0) {
-		x->hard = true;
-		return pd_fail(&b->err, PD_ERR_NOTFOUND, "%s: upstream does "
-		    "not hold its content", nd_x_item_show(it, ps, sizeof(ps)));
-	}
+	    memcmp(s1, it->e->sha, PD_SHA256_LEN) == 0)
+		return rec_missing(b, it);
 bad:
-	return pd_fail(&b->err, PD_ERR_PARSE, "batch response: record %zu "
-	    "of %zu is not what was asked for", b->cur + 1, b->n);
+	return pd_fail(&b->err, PD_ERR_PARSE, "%s response: record %zu "
+	    "of %zu is not what was asked for", b->pack ? "pack part" :
+	    "batch", b->cur + 1, b->n);
 }
 
 static enum pd_err

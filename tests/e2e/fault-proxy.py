@@ -63,15 +63,16 @@ def flip(b, i):
 
 
 def batch_damage(body, kind):
-    """Damage the first record of kind ("object" or "delta") of a batch."""
+    """Damage the first record of kind ("object" or "delta") of a batch
+    or a pack part (whose records are "o SIZE" and "d SIZE")."""
     i = 0
     while i < len(body):
         nl = body.index(b"\n", i)
         words = body[i:nl].split(b" ")
         i = nl + 1
-        if words[0] in (b"object", b"delta"):
+        if words[0] in (b"object", b"delta", b"o", b"d"):
             size = int(words[-1])
-            if words[0].decode() == kind and size > 0:
+            if words[0].decode()[0] == kind[0] and size > 0:
                 return flip(body, i + size // 2), True
             i += size
     return body, False

@@ -70,6 +70,55 @@ test_paths_good(void)
 	CU_ASSERT_EQUAL(t.part, 4294967294U);
 }
 
+/* The node control endpoints, and their queries, exactly. */
+static void
+test_paths_control(void)
+{
+	static const char *const badq[] = {
+		"", "limit=", "limit=0", "limit=01", "limit=1001", "limit=-1",
+		"tree=", "tree=.x", "tree=a/b", "limit=5&limit=6",
+		"tree=a&tree=b", "limit=5&", "&limit=5", "x=1", "limit=5&x=1",
+		"tree=a%20b",
+	};
+	struct nd_target t;
+	size_t i;
+
+	CU_ASSERT_EQUAL(route_of("/v1/status", NULL, &t), ND_R_STATUS);
+	CU_ASSERT_EQUAL(route_of("/v1/tasks", NULL, &t), ND_R_TASKS);
+	CU_ASSERT_EQUAL(t.limit, ND_TASKS_LIST_DEFAULT);
+	CU_ASSERT_STRING_EQUAL(t.tree, "");
+	CU_ASSERT_EQUAL(route_of("/v1/tasks", "limit=7&tree=docs", &t),
+	    ND_R_TASKS);
+	CU_ASSERT_EQUAL(t.limit, 7);
+	CU_ASSERT_STRING_EQUAL(t.tree, "docs");
+	CU_ASSERT_EQUAL(route_of("/v1/tasks", "tree=k", &t), ND_R_TASKS);
+	CU_ASSERT_STRING_EQUAL(t.tree, "k");
+	CU_ASSERT_EQUAL(route_of("/v1/tasks", "limit=1000", &t), ND_R_TASKS);
+	CU_ASSERT_EQUAL(t.limit, 1000);
+	for (i = 0; i < sizeof(badq) / sizeof(badq[0]); i++)
+		if (route_of("/v1/tasks", badq[i], &t) != (enum nd_route)-1)
+			CU_FAIL(badq[i]);
+	CU_ASSERT_EQUAL(route_of("/v1/tasks/42/cancel", NULL, &t),
+	    ND_R_CANCEL);
+	CU_ASSERT_EQUAL(t.task, 42);
+	CU_ASSERT_EQUAL(route_of("/v1/trees/docs/sync", NULL, &t), ND_R_SYNC);
+	CU_ASSERT_STRING_EQUAL(t.tree, "docs");
+	CU_ASSERT_EQUAL(route_of("/v1/tasks/0/cancel", NULL, &t),
+	    (enum nd_route)-1);
+	CU_ASSERT_EQUAL(route_of("/v1/tasks/07/cancel", NULL, &t),
+	    (enum nd_route)-1);
+	CU_ASSERT_EQUAL(route_of("/v1/tasks/x/cancel", NULL, &t),
+	    (enum nd_route)-1);
+	CU_ASSERT_EQUAL(route_of("/v1/tasks/1/stop", NULL, &t),
+	    (enum nd_route)-1);
+	CU_ASSERT_EQUAL(route_of("/v1/status", "x=1", &t), (enum nd_route)-1);
+	CU_ASSERT_EQUAL(route_of("/v1/status/", NULL, &t), (enum nd_route)-1);
+	CU_ASSERT_EQUAL(route_of("/v1/trees/../sync", NULL, &t),
+	    (enum nd_route)-1);
+	CU_ASSERT_EQUAL(route_of("/v1/trees/docs/sync", "now=1", &t),
+	    (enum nd_route)-1);
+}
+
 static void
 test_paths_bad(void)
 {
@@ -443,6 +492,7 @@ suite_server(void)
 	static const struct unit_test tests[] = {
 		{ "paths of every endpoint", test_paths_good },
 		{ "malformed paths and queries", test_paths_bad },
+		{ "node control paths", test_paths_control },
 		{ "Range", test_range },
 		{ "Accept-Encoding", test_accept_encoding },
 		{ "batch request shapes", test_batch_parse },
