@@ -12,7 +12,9 @@
  * bytes, while tree names may have 64.  Lines longer than libinih's
  * buffer are refused by the reader rather than split by libinih.
  * Continuation lines (libinih's multi-line values) are turned off, so an
- * indented "key = value" is a key of its own.
+ * indented "key = value" is a key of its own: Debian's libinih has its
+ * options as process-wide variables (ini_allow_multiline), set around
+ * the parse and put back after it.
  *
  * Then, in order: the pairs of each section become typed values
  * (config_val.c, driven by the key table in config_use.c), required keys
