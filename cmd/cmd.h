@@ -25,6 +25,7 @@ int	cmd_diff(int, char **);
 int	cmd_verify(int, char **);
 int	cmd_pull(int, char **);
 int	cmd_serve(int, char **);
+int	cmd_node(int, char **);
 int	cmd_status(int, char **);
 int	cmd_tasks(int, char **);
 int	cmd_sync(int, char **);
