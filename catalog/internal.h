@@ -11,7 +11,8 @@
 struct cat {
 	char		*dir;		/* the data directory */
 	MDB_env		*env;
-	MDB_dbi		 meta;		/* "schema", "next-tree-id" */
+	MDB_dbi		 meta;		/* "schema", "next-tree-id",
+					 * "next-task-id" */
 	MDB_dbi		 trees;		/* name -> tree record */
 	MDB_dbi		 versions;	/* name NUL be64(n) -> version record */
 	MDB_dbi		 manifests;	/* id -> signed manifest bytes */
@@ -20,8 +21,11 @@ struct cat {
 	MDB_dbi		 deltas;	/* from to -> delta record */
 	MDB_dbi		 zobjs;		/* sha256 -> compressed object */
 	MDB_dbi		 content;	/* sha256 tree -> where it is held */
+	MDB_dbi		 tasks;		/* be64(id) -> task record */
+	MDB_dbi		 taskq;		/* be64(id) of queued and running */
 	bool		 has_derived;	/* deltas and zobjs exist (schema 2) */
 	bool		 has_content;	/* content exists (schema 3) */
+	bool		 has_tasks;	/* tasks and taskq exist (schema 4) */
 	int		 objfd;		/* DATA/objects */
 	int		 lockfd;	/* DATA/locks */
 	bool		 rdonly;

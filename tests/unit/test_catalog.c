@@ -246,7 +246,8 @@ test_schema(void)
 static int
 make_schema1(const char *data)
 {
-	static const char *const dbs[] = { "deltas", "zobjects", "content" };
+	static const char *const dbs[] = { "deltas", "zobjects", "content",
+	    "tasks", "taskq" };
 	struct raw r;
 	size_t i;
 	int rc;
@@ -324,7 +325,7 @@ test_migrate(void)
 	c = NULL;
 	CU_ASSERT_EQUAL_FATAL(raw_begin(&r, data, "meta"), 0);
 	CU_ASSERT_EQUAL(mdb_get(r.txn, r.dbi, &k, &v), 0);
-	CU_ASSERT(v.mv_size == 1 && memcmp(v.mv_data, "3", 1) == 0);
+	CU_ASSERT(v.mv_size == 1 && memcmp(v.mv_data, "4", 1) == 0);
 	CU_ASSERT_EQUAL(raw_end(&r), 0);
 	CU_ASSERT_EQUAL_FATAL(cat_open(data, CAT_RDONLY, &c, NULL), PD_OK);
 	CU_ASSERT_EQUAL(cat_delta_lookup(c, a, b, &dl, NULL), PD_OK);
