@@ -360,9 +360,9 @@ cat_task_add(struct cat_txn *t, const struct cat_task_new *n, int64_t now,
 		return pd_fail(err, PD_ERR_USAGE, "%s task: bad tree name "
 		    "\"%s\": %s", cat_task_kind_name(n->kind), n->tree, why);
 	if (n->arg != NULL && strlen(n->arg) > CAT_TASK_ARG_MAX)
-		return pd_fail(err, PD_ERR_USAGE, "%s task of tree %s: argument "
-		    "longer than %d bytes", cat_task_kind_name(n->kind),
-		    n->tree, CAT_TASK_ARG_MAX);
+		return pd_fail(err, PD_ERR_USAGE, "%s task of tree %s: "
+		    "argument longer than %d bytes",
+		    cat_task_kind_name(n->kind), n->tree, CAT_TASK_ARG_MAX);
 	if (n->max_attempts > CAT_TASK_ATTEMPTS_MAX)
 		return pd_fail(err, PD_ERR_USAGE, "%s task of tree %s: %u "
 		    "attempts, more than %d", cat_task_kind_name(n->kind),
