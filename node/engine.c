@@ -248,12 +248,12 @@ run_one(struct nd_engine *e, struct nd_task_ctx *c)
 			break;
 		}
 	e->st.running--;
-	if (frc == PD_ERR_CONFLICT)
+	if (frc == PD_ERR_CONFLICT || atomic_load(&c->lost))
 		e->st.lost++;
-	else if (frc != PD_OK)
-		e->st.db_errors++;
-	else
+	if (frc == PD_OK)
 		count(e, end, &after);
+	else if (frc != PD_ERR_CONFLICT)
+		e->st.db_errors++;
 	e->gen++;
 	pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);

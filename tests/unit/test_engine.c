@@ -656,6 +656,7 @@ test_stale(void)
 	struct cat *c = new_cat(&tmp, data, sizeof(data));
 	struct cat_clock clk = { fake_clock, NULL };
 	struct nd_engine_opts o = { 0 };
+	struct nd_engine_stats st;
 	struct cat_tree tr;
 	struct cat_txn *txn;
 	struct cat_task t;
@@ -682,6 +683,9 @@ test_stale(void)
 	CU_ASSERT_EQUAL(cat_tree_get(txn, "docs", &tr, NULL),
 	    PD_ERR_NOTFOUND);
 	cat_abort(txn);
+	nd_engine_stats(e, &st);
+	CU_ASSERT_EQUAL(st.lost, 1);
+	CU_ASSERT_EQUAL(st.failed, 1);
 	nd_engine_free(e);
 	pr_key_free(imp.key);
 	cat_close(c);

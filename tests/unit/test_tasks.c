@@ -704,6 +704,7 @@ test_import_lease(void)
 static void
 test_json(void)
 {
+	struct nd_engine_stats st;
 	struct cat_task task;
 	json_t *j, *a;
 
@@ -728,6 +729,13 @@ test_json(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a = nd_tasks_json(&task, 1));
 	CU_ASSERT_EQUAL(json_array_size(a), 1);
 	json_decref(a);
+	memset(&st, 0, sizeof(st));
+	st.retries = 7;
+	st.running = 2;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j = nd_engine_stats_json(&st));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "retries")), 7);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "running")), 2);
+	json_decref(j);
 }
 
 static int
