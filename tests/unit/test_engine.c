@@ -5,15 +5,12 @@
  * (a run waits, boundedly, for another to be in flight), retries are
  * driven by a fake clock the test moves, and waits for the engine are
  * bounded only so that a broken engine fails the test instead of
- * hanging it.  The crash test SIGKILLs a child process while its task
- * runs, then resumes the task in the parent.
+ * hanging it.  Runs that lose their lease, and a kill -9 mid-task, are
+ * test_lease.c's.
  */
-#include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +22,6 @@
 #include "../../catalog/tasks.h"
 #include "../../common/mem.h"
 #include "../../node/engine.h"
-#include "../../node/import.h"
-#include "../../protocol/sign.h"
 #include "unit.h"
 
 /* Past this, a wait for the engine is a failure (never a measure). */
@@ -601,217 +596,6 @@ test_stop_resume(void)
 	unit_rmdir(tmp);
 }
 
-/* What an import task needs: a source and the tree's key. */
-static struct {
-	char		 src[4096];
-	struct pr_key	*key;
-	int		 pipe_w;	/* the child's line to the parent */
-	atomic_int	 lost_seen;
-} imp;
-
-static enum pd_err
-import_run(void *arg, const struct cat_task *t, struct nd_task_ctx *ctx,
-    struct pd_error *err)
-{
-	struct cat *c = arg;
-	struct nd_import_opts o = { 0 };
-	struct nd_import_result res;
-
-	o.tree = t->tree;
-	o.src = imp.src;
-	o.key = imp.key;
-	o.threads = 1;
-	o.lease = nd_task_lease(ctx);
-	return nd_import(c, &o, &res, err);
-}
-
-/* A worker stalls past its lease: its import publishes nothing. */
-static enum pd_err
-stall_run(void *arg, const struct cat_task *t, struct nd_task_ctx *ctx,
-    struct pd_error *err)
-{
-	struct pd_error e = { 0 };
-
-	atomic_fetch_add(&fake_now, 10 * 60000);
-	if (nd_task_heartbeat(ctx, &e) == PD_ERR_CONFLICT &&
-	    nd_task_stopping(ctx))
-		atomic_store(&imp.lost_seen, 1);
-	return import_run(arg, t, ctx, err);
-}
-
-static void
-make_src(const char *tmp)
-{
-	unit_pjoin(imp.src, sizeof(imp.src), tmp, "src");
-	CU_ASSERT_EQUAL_FATAL(mkdir(imp.src, 0755), 0);
-	unit_write(imp.src, "a.txt", "alpha\n", 6);
-	unit_write(imp.src, "b.txt", "beta\n", 5);
-	CU_ASSERT_EQUAL_FATAL(pr_key_generate(&imp.key, NULL), PD_OK);
-}
-
-static void
-test_stale(void)
-{
-	char *tmp, data[4096];
-	struct cat *c = new_cat(&tmp, data, sizeof(data));
-	struct cat_clock clk = { fake_clock, NULL };
-	struct nd_engine_opts o = { 0 };
-	struct nd_engine_stats st;
-	struct cat_tree tr;
-	struct cat_txn *txn;
-	struct cat_task t;
-	struct nd_engine *e;
-	uint64_t id;
-
-	make_src(tmp);
-	atomic_store(&fake_now, 5000000);
-	atomic_store(&imp.lost_seen, 0);
-	o.workers = 1;
-	o.clock = &clk;
-	o.lease_ms = 60000;
-	e = new_engine(c, &o);
-	CU_ASSERT_EQUAL(nd_engine_register(e, CAT_TASK_IMPORT, stall_run, c,
-	    NULL), PD_OK);
-	CU_ASSERT_EQUAL_FATAL(nd_engine_start(e, NULL), PD_OK);
-	id = submit(e, CAT_TASK_IMPORT, "docs", 0, 1);
-	CU_ASSERT_TRUE_FATAL(wait_ends(1));
-	CU_ASSERT_EQUAL(atomic_load(&imp.lost_seen), 1);
-	t = get(e, id);
-	CU_ASSERT_EQUAL(t.state, CAT_TASK_FAILED);
-	CU_ASSERT_PTR_NOT_NULL(strstr(t.error, "expired"));
-	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &txn, NULL), PD_OK);
-	CU_ASSERT_EQUAL(cat_tree_get(txn, "docs", &tr, NULL),
-	    PD_ERR_NOTFOUND);
-	cat_abort(txn);
-	nd_engine_stats(e, &st);
-	CU_ASSERT_EQUAL(st.lost, 1);
-	CU_ASSERT_EQUAL(st.failed, 1);
-	nd_engine_free(e);
-	pr_key_free(imp.key);
-	cat_close(c);
-	unit_rmdir(tmp);
-}
-
-/* The child: run the task's first attempt and get killed inside it. */
-static enum pd_err
-doomed_run(void *arg, const struct cat_task *t, struct nd_task_ctx *ctx,
-    struct pd_error *err)
-{
-	(void)arg;
-	(void)t;
-	(void)ctx;
-	(void)err;
-	if (write(imp.pipe_w, "R", 1) != 1)
-		_exit(3);
-	for (;;)
-		pause();
-}
-
-static void
-crash_child(const char *data)
-{
-	struct nd_engine_opts o = { 0 };
-	struct nd_engine *e;
-	struct cat *c;
-
-	if (cat_open(data, 0, &c, NULL) != PD_OK ||
-	    nd_engine_new(c, &o, &e, NULL) != PD_OK ||
-	    nd_engine_register(e, CAT_TASK_IMPORT, doomed_run, NULL, NULL) !=
-	    PD_OK || nd_engine_start(e, NULL) != PD_OK) {
-		if (write(imp.pipe_w, "E", 1) != 1)
-			_exit(2);
-		_exit(1);
-	}
-	for (;;)
-		pause();
-}
-
-static void
-test_crash_resume(void)
-{
-	char *tmp, data[4096], buf = 0;
-	struct cat *c = new_cat(&tmp, data, sizeof(data));
-	struct cat_task_new n = { CAT_TASK_IMPORT, "docs", 0, 3, NULL, 0 };
-	struct nd_engine_opts o = { 0 };
-	struct nd_engine_stats st;
-	struct cat_version v;
-	struct cat_task t, *list;
-	struct cat_tree tr;
-	struct cat_txn *txn;
-	struct nd_engine *e;
-	struct pd_error err;
-	size_t cnt;
-	pid_t pid;
-	int fds[2];
-	char owner[32];
-
-	make_src(tmp);
-	CU_ASSERT_EQUAL_FATAL(cat_begin(c, true, &txn, NULL), PD_OK);
-	CU_ASSERT_EQUAL_FATAL(cat_task_add(txn, &n, cat_clock_now(NULL), &t,
-	    NULL), PD_OK);
-	CU_ASSERT_EQUAL_FATAL(cat_commit(txn, NULL), PD_OK);
-	/* LMDB handles must not cross a fork: the child opens its own. */
-	cat_close(c);
-	CU_ASSERT_EQUAL_FATAL(pipe(fds), 0);
-	pid = fork();
-	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
-		close(fds[0]);
-		imp.pipe_w = fds[1];
-		crash_child(data);
-	}
-	close(fds[1]);
-	CU_ASSERT_EQUAL(read(fds[0], &buf, 1), 1);
-	close(fds[0]);
-	CU_ASSERT_EQUAL(buf, 'R');
-	CU_ASSERT_EQUAL_FATAL(cat_open(data, 0, &c, NULL), PD_OK);
-	/* The child runs it: running, its lease the child's. */
-	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &txn, NULL), PD_OK);
-	CU_ASSERT_EQUAL(cat_task_get(txn, t.id, &t, NULL), PD_OK);
-	cat_abort(txn);
-	snprintf(owner, sizeof(owner), "pid %ld", (long)pid);
-	CU_ASSERT_EQUAL(t.state, CAT_TASK_RUNNING);
-	CU_ASSERT_STRING_EQUAL(t.owner, owner);
-	pd_error_clear(&err);
-	CU_ASSERT_EQUAL(nd_engine_new(c, &o, &e, &err), PD_ERR_CONFLICT);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "another process"));
-
-	CU_ASSERT_EQUAL(kill(pid, SIGKILL), 0);
-	CU_ASSERT_EQUAL(unit_child_status(pid), -1);
-	e = new_engine(c, &o);
-	nd_engine_stats(e, &st);
-	CU_ASSERT_EQUAL(st.resumed, 1);
-	t = get(e, t.id);
-	CU_ASSERT_EQUAL(t.state, CAT_TASK_QUEUED);
-	CU_ASSERT_EQUAL(t.epoch, 2);
-	CU_ASSERT_PTR_NOT_NULL(strstr(t.error, "died during attempt 1"));
-	CU_ASSERT_EQUAL(nd_engine_register(e, CAT_TASK_IMPORT, import_run, c,
-	    NULL), PD_OK);
-	CU_ASSERT_EQUAL_FATAL(nd_engine_start(e, NULL), PD_OK);
-	CU_ASSERT_TRUE_FATAL(wait_ends(1));
-
-	/* Resumed and done; the tree published; the history tells. */
-	CU_ASSERT_EQUAL(nd_engine_list(e, "docs", 10, &list, &cnt, NULL),
-	    PD_OK);
-	CU_ASSERT_EQUAL_FATAL(cnt, 1);
-	CU_ASSERT_EQUAL(list[0].id, t.id);
-	CU_ASSERT_EQUAL(list[0].state, CAT_TASK_DONE);
-	CU_ASSERT_EQUAL(list[0].attempts, 2);
-	CU_ASSERT_EQUAL(list[0].epoch, 3);
-	CU_ASSERT_PTR_NOT_NULL(strstr(list[0].error, owner));
-	pd_free(list);
-	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &txn, NULL), PD_OK);
-	CU_ASSERT_EQUAL(cat_tree_get(txn, "docs", &tr, NULL), PD_OK);
-	CU_ASSERT_EQUAL(tr.head, 1);
-	CU_ASSERT_EQUAL(cat_version_get(txn, "docs", 1, &v, NULL), PD_OK);
-	CU_ASSERT_EQUAL(v.files, 2);
-	cat_abort(txn);
-	nd_engine_free(e);
-	pr_key_free(imp.key);
-	cat_close(c);
-	unit_rmdir(tmp);
-}
-
 static int
 add_engine(void)
 {
@@ -821,8 +605,6 @@ add_engine(void)
 		{ "retries with backoff, then failed", test_retry },
 		{ "cancel queued and running tasks", test_cancel },
 		{ "a stop requeues, the next start resumes", test_stop_resume },
-		{ "a run past its lease publishes nothing", test_stale },
-		{ "kill -9 mid-task, resumed on restart", test_crash_resume },
 	};
 
 	return UNIT_SUITE("engine", NULL, NULL, tests);

@@ -3,7 +3,8 @@
  * and its one-running-per-tree rule, leases and their epochs (also
  * inside a real import's commit), retries and their backoff, cancel,
  * recovery after a crash, pruning and the schema upgrade.  The engine
- * that runs the tasks is test_engine.c's.
+ * that runs the tasks is test_engine.c's; leases checked by real
+ * commits are test_lease.c's.
  */
 #include <sys/stat.h>
 
@@ -16,9 +17,7 @@
 #include "../../catalog/catalog.h"
 #include "../../catalog/tasks.h"
 #include "../../common/mem.h"
-#include "../../node/import.h"
 #include "../../node/taskjson.h"
-#include "../../protocol/sign.h"
 #include "unit.h"
 
 #define NOW	1000000		/* an arbitrary clock, ms */
@@ -626,81 +625,6 @@ test_schema(void)
 	unit_rmdir(tmp);
 }
 
-/*
- * The commit of a real import checks the lease in its transaction: a
- * stale one publishes nothing, the current one publishes the version.
- */
-static void
-test_import_lease(void)
-{
-	char *tmp, data[4096], src[4096];
-	struct cat *c = new_cat(&tmp, data, sizeof(data));
-	struct nd_import_opts o = { 0 };
-	struct nd_import_result res;
-	struct cat_lease stale, cur;
-	struct cat_version *vs;
-	struct cat_tree tr;
-	struct cat_txn *t;
-	struct pr_key *key;
-	struct pd_error e;
-	uint64_t id;
-	size_t n;
-
-	unit_pjoin(src, sizeof(src), tmp, "src");
-	CU_ASSERT_EQUAL_FATAL(mkdir(src, 0755), 0);
-	unit_write(src, "a.txt", "alpha\n", 6);
-	unit_write(src, "b.txt", "beta\n", 5);
-	CU_ASSERT_EQUAL_FATAL(pr_key_generate(&key, NULL), PD_OK);
-	id = add(c, CAT_TASK_IMPORT, "docs", 0, 0);
-	CU_ASSERT_EQUAL(claim(c, cat_clock_now(NULL), NULL), id);
-	/* Taken back and claimed again (its lease ran out): epoch 3. */
-	CU_ASSERT_EQUAL(claim(c, cat_clock_now(NULL) + LEASE, NULL), id);
-	stale.task = cur.task = id;
-	stale.epoch = 1;
-	cur.epoch = 3;
-	stale.clock = cur.clock = NULL;
-	CU_ASSERT_EQUAL_FATAL(cat_begin(c, true, &t, NULL), PD_OK);
-	CU_ASSERT_EQUAL(cat_task_renew(t, &cur, cat_clock_now(NULL), 60000,
-	    NULL, NULL), PD_OK);
-	CU_ASSERT_EQUAL_FATAL(cat_commit(t, NULL), PD_OK);
-
-	o.tree = "docs";
-	o.src = src;
-	o.key = key;
-	o.threads = 1;
-	o.lease = &stale;
-	pd_error_clear(&e);
-	CU_ASSERT_EQUAL(nd_import(c, &o, &res, &e), PD_ERR_CONFLICT);
-	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "stale"));
-	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &t, NULL), PD_OK);
-	CU_ASSERT_EQUAL(cat_tree_get(t, "docs", &tr, NULL), PD_ERR_NOTFOUND);
-	CU_ASSERT_EQUAL(cat_version_list(t, "docs", &vs, &n, NULL), PD_OK);
-	CU_ASSERT_EQUAL(n, 0);
-	pd_free(vs);
-	cat_abort(t);
-
-	o.lease = &cur;
-	CU_ASSERT_EQUAL(nd_import(c, &o, &res, NULL), PD_OK);
-	CU_ASSERT_EQUAL(res.version.number, 1);
-	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &t, NULL), PD_OK);
-	CU_ASSERT_EQUAL(cat_tree_get(t, "docs", &tr, NULL), PD_OK);
-	CU_ASSERT_EQUAL(tr.head, 1);
-	cat_abort(t);
-
-	/* Finished, the task's lease publishes nothing more. */
-	CU_ASSERT_EQUAL(finish(c, id, 3, CAT_END_DONE, NULL, NOW, 0, NULL),
-	    PD_OK);
-	unit_write(src, "c.txt", "gamma\n", 6);
-	CU_ASSERT_EQUAL(nd_import(c, &o, &res, NULL), PD_ERR_CONFLICT);
-	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &t, NULL), PD_OK);
-	CU_ASSERT_EQUAL(cat_tree_get(t, "docs", &tr, NULL), PD_OK);
-	CU_ASSERT_EQUAL(tr.head, 1);
-	cat_abort(t);
-	pr_key_free(key);
-	cat_close(c);
-	unit_rmdir(tmp);
-}
-
 static void
 test_json(void)
 {
@@ -751,7 +675,6 @@ add_tasks(void)
 		{ "cancel queued and running tasks", test_cancel },
 		{ "recover after a crash; prune history", test_recover_prune },
 		{ "schema 3 catalogs", test_schema },
-		{ "a stale lease cannot publish an import", test_import_lease },
 		{ "tasks as JSON", test_json },
 	};
 
