@@ -149,6 +149,9 @@ cat_task_claim(struct cat_txn *t, const char *owner, int64_t now,
 		*next_due = INT64_MAX;
 	if ((e = cat_task_need_write(t, err, "claiming a task")) != PD_OK)
 		return e;
+	if (lease_ms <= 0)
+		return pd_fail(err, PD_ERR_USAGE, "a lease of %" PRId64 " ms",
+		    lease_ms);
 	if (strlen(owner) > CAT_TASK_OWNER_MAX)
 		return pd_fail(err, PD_ERR_USAGE, "task owner name longer "
 		    "than %d bytes", CAT_TASK_OWNER_MAX);

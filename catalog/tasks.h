@@ -154,7 +154,9 @@ enum pd_err cat_task_list(struct cat_txn *, const char *tree, size_t limit,
  * is runnable: PD_ERR_NOTFOUND, and *next_due (if not NULL) is when the
  * earliest queued task becomes due (INT64_MAX if none waits only for
  * time).  busy, if not NULL, is asked whether a tree may not be claimed
- * for reasons of the caller's (arg is busy_arg).
+ * for reasons of the caller's (arg is busy_arg).  Commit the transaction
+ * after PD_ERR_NOTFOUND too: the leases taken back are written.
+ * PD_ERR_USAGE for a lease_ms that is not positive.
  */
 enum pd_err cat_task_claim(struct cat_txn *, const char *owner,
 	    int64_t now, int64_t lease_ms,

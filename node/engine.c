@@ -148,11 +148,14 @@ claim(struct nd_engine *e, struct cat_task *task, int64_t *due,
 		return rc;
 	rc = cat_task_claim(t, e->owner, now_ms(e), e->o.lease_ms,
 	    tree_running, e, task, due, err);
-	if (rc != PD_OK) {
+	if (rc != PD_OK && rc != PD_ERR_NOTFOUND) {
 		cat_abort(t);
 		return rc;
 	}
-	return cat_commit(t, err);
+	/* Even with nothing to run: leases taken back are kept. */
+	if (cat_commit(t, rc == PD_OK ? err : NULL) != PD_OK && rc == PD_OK)
+		return PD_ERR_DB;
+	return rc;
 }
 
 /* How the run ended, as cat_task_finish takes it. */

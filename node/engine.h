@@ -126,7 +126,9 @@ void	nd_engine_free(struct nd_engine *);
  * For the task function.  nd_task_stopping: whether the run should stop
  * now (canceled, the engine stopping, or the lease lost); cheap, poll
  * it between steps.  nd_task_heartbeat: renew the lease now (the keeper
- * does it too), PD_ERR_CONFLICT if it is lost.  nd_task_lease: what to
+ * does it too), PD_ERR_CONFLICT if it is lost; it begins a write
+ * transaction, so never call it inside one of the run's own (LMDB has
+ * one writer: the thread would wait for itself).  nd_task_lease: what to
  * pass to the commit of the result; lives as long as the run.
  */
 bool	nd_task_stopping(struct nd_task_ctx *);

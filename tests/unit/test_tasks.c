@@ -385,6 +385,20 @@ test_lease(void)
 	    NULL), PD_OK);
 	/* Done: no lease holds any more. */
 	CU_ASSERT_EQUAL(check(c, id, 3, NULL), PD_ERR_CONFLICT);
+
+	/* Taken back even when nothing can be claimed (its tree busy for
+	 * the caller), once the claim's transaction commits. */
+	id = add(c, CAT_TASK_SYNC, "b", 0, 0);
+	CU_ASSERT_EQUAL(claim(c, now, NULL), id);
+	CU_ASSERT_EQUAL_FATAL(cat_begin(c, true, &t, NULL), PD_OK);
+	CU_ASSERT_EQUAL(cat_task_claim(t, "w", now + LEASE, LEASE, busy_b,
+	    NULL, &task, NULL, NULL), PD_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(cat_task_claim(t, "w", now, 0, NULL, NULL, &task,
+	    NULL, NULL), PD_ERR_USAGE);
+	CU_ASSERT_EQUAL_FATAL(cat_commit(t, NULL), PD_OK);
+	task = get(c, id);
+	CU_ASSERT_EQUAL(task.state, CAT_TASK_QUEUED);
+	CU_ASSERT_EQUAL(task.epoch, 2);
 	cat_close(c);
 	unit_rmdir(tmp);
 }
