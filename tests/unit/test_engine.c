@@ -549,6 +549,43 @@ test_cancel(void)
 	unit_rmdir(tmp);
 }
 
+/*
+ * A cancel written to the catalog by someone else (another thread, the
+ * CLI of a later release) reaches the run through the keeper's renew.
+ */
+static void
+test_cancel_by_record(void)
+{
+	char *tmp, data[4096];
+	struct cat *c = new_cat(&tmp, data, sizeof(data));
+	struct nd_engine_opts o = { 0 };
+	struct nd_engine *e;
+	struct cat_txn *txn;
+	struct cat_task t;
+	uint64_t r;
+
+	blk.entered = 0;
+	o.workers = 1;
+	o.lease_ms = 3000;
+	e = new_engine(c, &o);
+	CU_ASSERT_EQUAL(nd_engine_register(e, CAT_TASK_SYNC, block_run, NULL,
+	    NULL), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(nd_engine_start(e, NULL), PD_OK);
+	r = submit(e, CAT_TASK_SYNC, "a", 0, 0);
+	CU_ASSERT_TRUE_FATAL(wait_entered(1));
+	CU_ASSERT_EQUAL_FATAL(cat_begin(c, true, &txn, NULL), PD_OK);
+	CU_ASSERT_EQUAL(cat_task_cancel(txn, r, cat_clock_now(NULL), &t,
+	    NULL), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(cat_commit(txn, NULL), PD_OK);
+	CU_ASSERT_TRUE_FATAL(wait_ends(1));
+	t = get(e, r);
+	CU_ASSERT_EQUAL(t.state, CAT_TASK_CANCELED);
+	CU_ASSERT_EQUAL(t.attempts, 1);
+	nd_engine_free(e);
+	cat_close(c);
+	unit_rmdir(tmp);
+}
+
 /* A stop interrupts a run: queued again, resumed by the next engine. */
 static void
 test_stop_resume(void)
@@ -604,6 +641,8 @@ add_engine(void)
 		{ "priority before age", test_priority },
 		{ "retries with backoff, then failed", test_retry },
 		{ "cancel queued and running tasks", test_cancel },
+		{ "a cancel in the catalog reaches the run",
+		    test_cancel_by_record },
 		{ "a stop requeues, the next start resumes", test_stop_resume },
 	};
 
