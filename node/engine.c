@@ -15,7 +15,9 @@
  * question), so the order is always transaction, then mutex.
  *
  * The keeper renews every run's lease each third of a lease, in one
- * transaction, and reads back each task's cancel flag.
+ * transaction, and reads back each task's cancel flag.  An outcome the
+ * catalog refuses to record leaves its task running under a lease that
+ * nobody renews: it expires, and a later claim takes the task back.
  */
 #include <sys/eventfd.h>
 
