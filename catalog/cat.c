@@ -88,11 +88,11 @@ write_schema(struct cat *c, MDB_txn *txn, struct pd_error *err)
 /*
  * Open every database the schema has, in one transaction with the schema
  * check.  Upgrading an older catalog happens here, in that transaction,
- * so it is all or nothing: schemas 2 and 3 added databases, which
+ * so it is all or nothing: schemas 2, 3 and 4 added databases, which
  * opening them with MDB_CREATE makes, and 3 fills its content index from
  * the versions on disk.  Read-only, an older catalog is read as it is
- * and the later databases are missing (c->has_derived, c->has_content
- * false).
+ * and the later databases are missing (c->has_derived, c->has_content,
+ * c->has_tasks false).
  */
 static enum pd_err
 open_dbs(struct cat *c, struct pd_error *err)
@@ -110,6 +110,8 @@ open_dbs(struct cat *c, struct pd_error *err)
 		{ "deltas", offsetof(struct cat, deltas), 2 },
 		{ "zobjects", offsetof(struct cat, zobjs), 2 },
 		{ "content", offsetof(struct cat, content), 3 },
+		{ "tasks", offsetof(struct cat, tasks), 4 },
+		{ "taskq", offsetof(struct cat, taskq), 4 },
 	};
 	struct cat_txn ct;
 	unsigned flags = c->rdonly ? 0 : MDB_CREATE;
@@ -140,6 +142,7 @@ open_dbs(struct cat *c, struct pd_error *err)
 	}
 	c->has_derived = !c->rdonly || schema >= 2;
 	c->has_content = !c->rdonly || schema >= 3;
+	c->has_tasks = !c->rdonly || schema >= 4;
 	ct.cat = c;
 	ct.txn = txn;
 	ct.write = !c->rdonly;

@@ -28,13 +28,14 @@
 /*
  * Layout of the records below.  1: trees, versions, manifests, objects,
  * stat cache.  2: adds deltas and zobjects.  3: adds the content index
- * (what a mirror holds in the files of its published versions).  An
- * older catalog opened for writing is upgraded in place, in one
- * transaction (to 3: every version still on disk under DATA/versions is
- * indexed); one opened read-only reads as one without the later
+ * (what a mirror holds in the files of its published versions).  4:
+ * adds the task queue (tasks.h).  An older catalog opened for writing
+ * is upgraded in place, in one transaction (to 3: every version
+ * still on disk under DATA/versions is indexed; to 4: empty task
+ * databases); one opened read-only reads as one without the later
  * records.  A newer schema than this is refused.
  */
-#define CAT_SCHEMA	3
+#define CAT_SCHEMA	4
 
 #define CAT_CREATE	0x1	/* create the data directory if missing */
 #define CAT_RDONLY	0x2	/* open for reading only */

@@ -7,11 +7,13 @@
 #include <lmdb.h>
 
 #include "catalog.h"
+#include "tasks.h"
 
 struct cat {
 	char		*dir;		/* the data directory */
 	MDB_env		*env;
-	MDB_dbi		 meta;		/* "schema", "next-tree-id" */
+	MDB_dbi		 meta;		/* "schema", "next-tree-id",
+					 * "next-task-id" */
 	MDB_dbi		 trees;		/* name -> tree record */
 	MDB_dbi		 versions;	/* name NUL be64(n) -> version record */
 	MDB_dbi		 manifests;	/* id -> signed manifest bytes */
@@ -20,8 +22,11 @@ struct cat {
 	MDB_dbi		 deltas;	/* from to -> delta record */
 	MDB_dbi		 zobjs;		/* sha256 -> compressed object */
 	MDB_dbi		 content;	/* sha256 tree -> where it is held */
+	MDB_dbi		 tasks;		/* be64(id) -> task record */
+	MDB_dbi		 taskq;		/* be64(id) of queued and running */
 	bool		 has_derived;	/* deltas and zobjs exist (schema 2) */
 	bool		 has_content;	/* content exists (schema 3) */
+	bool		 has_tasks;	/* tasks and taskq exist (schema 4) */
 	int		 objfd;		/* DATA/objects */
 	int		 lockfd;	/* DATA/locks */
 	bool		 rdonly;
@@ -61,6 +66,28 @@ cat_be64_get(const unsigned char *p, uint64_t *v)
  */
 enum pd_err cat_content_migrate(struct cat_txn *, struct pd_error *)
 	    PD_WARN_UNUSED;
+
+/*
+ * tasks.c, for lease.c: _need_write fails unless t is a write
+ * transaction of a catalog with a task queue; _load reads task id
+ * (PD_ERR_NOTFOUND, PD_ERR_CORRUPT); _store writes it and keeps the
+ * active index (taskq) in step with its state; _setstr copies s into a
+ * field of cap + 1 bytes, cut at cap.
+ */
+enum pd_err cat_task_need_write(struct cat_txn *, struct pd_error *,
+	    const char *what) PD_WARN_UNUSED;
+enum pd_err cat_task_load(struct cat_txn *, uint64_t id, struct cat_task *,
+	    struct pd_error *) PD_WARN_UNUSED;
+enum pd_err cat_task_store(struct cat_txn *, const struct cat_task *,
+	    struct pd_error *) PD_WARN_UNUSED;
+void	cat_task_setstr(char *dst, size_t cap, const char *s);
+
+/* Queued or running: in the active index. */
+static inline bool
+cat_task_active(enum cat_task_state s)
+{
+	return s == CAT_TASK_QUEUED || s == CAT_TASK_RUNNING;
+}
 
 /* Fail with an LMDB error code, naming what was being done. */
 enum pd_err cat_dberr(struct cat *, int rc, struct pd_error *,

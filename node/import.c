@@ -584,6 +584,10 @@ commit(struct cat *c, const struct nd_import_opts *o, struct cat_tree *tree,
 	if ((rc = cat_stat_clear(t, tree->id, err)) != PD_OK ||
 	    (rc = put_stats(t, tree->id, s, false, err)) != PD_OK)
 		goto fail;
+	/* A task that lost its lease must not publish over newer work. */
+	if (o->lease != NULL &&
+	    (rc = cat_task_lease_check(t, o->lease, err)) != PD_OK)
+		goto fail;
 	return cat_commit(t, err);
 fail:
 	cat_abort(t);

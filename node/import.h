@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "../catalog/catalog.h"
+#include "../catalog/tasks.h"
 #include "../protocol/sign.h"
 #include "scan.h"
 
@@ -28,6 +29,9 @@ struct nd_import_opts {
 	unsigned	 threads;	/* hashing threads, 0 = one per CPU */
 	nd_warn_fn	*warn;		/* warnings about entries, or NULL */
 	void		*warn_arg;
+	const struct cat_lease *lease;	/* the task's, checked in the commit
+					 * (PD_ERR_CONFLICT if lost); NULL:
+					 * no task */
 };
 
 struct nd_import_result {

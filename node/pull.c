@@ -343,6 +343,10 @@ commit(struct pull *p, double start)
 	    v.number - keep, p->err)) != PD_OK) ||
 	    (rc = nd_keep_records(p->keep, t, p->err)) != PD_OK)
 		goto fail;
+	/* A task that lost its lease must not publish over newer work. */
+	if (p->o->lease != NULL &&
+	    (rc = cat_task_lease_check(t, p->o->lease, p->err)) != PD_OK)
+		goto fail;
 	return cat_commit(t, p->err);
 fail:
 	cat_abort(t);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "../catalog/catalog.h"
+#include "../catalog/tasks.h"
 #include "../protocol/sign.h"
 #include "keep.h"
 
@@ -34,6 +35,9 @@ struct nd_pull_opts {
 	unsigned	 parallel;	/* transfers at once, 0 = 4 */
 	unsigned	 threads;	/* for deltas and hashing, 0: one per
 					 * CPU */
+	const struct cat_lease *lease;	/* the task's, checked in the commit
+					 * (PD_ERR_CONFLICT if lost); NULL:
+					 * no task */
 };
 
 struct nd_pull_result {
