@@ -107,15 +107,16 @@ static void
 print_task(json_t *t)
 {
 	char when[32] = "-";
-	long long at = jint(t, "created");
+	long long at = jint(t, "created_ms");
+	const char *error = jstr(t, "error", "");
 
 	if (at > 0)
-		fmt_time(at, when, sizeof(when));
+		fmt_time(at / 1000, when, sizeof(when));
 	printf("  %6lld  %-8s %-16s %-9s try %lld  %s", jint(t, "id"),
 	    jstr(t, "kind", "?"), jstr(t, "tree", "?"), jstr(t, "state", "?"),
 	    jint(t, "attempts"), when);
-	if (jstr(t, "error", NULL) != NULL)
-		printf("  %s", jstr(t, "error", ""));
+	if (error[0] != '\0')
+		printf("  %s", error);
 	printf("\n");
 }
 
