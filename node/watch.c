@@ -189,7 +189,7 @@ queue_report(struct nd_watch *w, struct tree *t)
 		r->flags |= flags;
 		r->error = t->err;
 		if (write(w->efd, &one, sizeof(one)) < 0) {
-			/* The counter is already high: the fd stays readable. */
+			/* Counter already high: the fd stays readable. */
 		}
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -462,8 +462,8 @@ reset(struct nd_watch *w)
 		e = inotifytools_error();
 		for (t = w->trees; t != NULL; t = t->next) {
 			pd_error_clear(&t->err);
-			pd_fail_errno(&t->err, PD_ERR_IO, e, "watching tree %s: "
-			    "restarting inotify", t->name);
+			pd_fail_errno(&t->err, PD_ERR_IO, e, "watching tree "
+			    "%s: restarting inotify", t->name);
 			t->rescan = t->rescanned = true;
 			mark(t, now);
 		}
