@@ -270,6 +270,7 @@ enum pd_err
 nd_hook_run(const struct nd_hook_req *req, struct nd_hook_result *res,
     struct pd_error *err)
 {
+	const char *sig;
 	int64_t deadline;
 	bool done, killed = false;
 	int outfd = -1, pidfd, st, i, fl;
@@ -320,10 +321,10 @@ nd_hook_run(const struct nd_hook_req *req, struct nd_hook_result *res,
 	}
 	if (WIFSIGNALED(st)) {
 		res->end = ND_HOOK_SIGNALED;
+		sig = sigabbrev_np(res->code);
 		return pd_fail(err, PD_ERR_IO, "on_publish hook of tree %s "
 		    "version %" PRIu64 ": killed by signal %d (SIG%s)",
-		    req->tree, req->version, res->code, sigabbrev_np(res->code) ?
-		    sigabbrev_np(res->code) : "?");
+		    req->tree, req->version, res->code, sig ? sig : "?");
 	}
 	res->end = ND_HOOK_EXITED;
 	if (res->code != 0)
