@@ -165,15 +165,32 @@ read_some(int *fd, struct nd_hook_result *res)
 	*fd = -1;
 }
 
-/* Has pid exited?  Not reaped: the group id stays reserved. */
+/*
+ * Has pid exited?  Not reaped: the group id stays reserved.  ECHILD
+ * (SIGCHLD ignored by the process: the kernel reaped it) counts as yes.
+ */
 static bool
 exited(pid_t pid)
 {
 	siginfo_t si;
+	int rc;
 
 	memset(&si, 0, sizeof(si));
-	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
-	    0 && si.si_pid == pid;
+	rc = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+	return (rc == 0 && si.si_pid == pid) || (rc < 0 && errno == ECHILD);
+}
+
+/* Move fd above stderr, where the spawn's dup2 cannot clobber it. */
+static int
+above_stdio(int fd)
+{
+	int nfd;
+
+	if (fd < 0 || fd > 2)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return nfd;
 }
 
 /*
@@ -222,12 +239,17 @@ spawn(const struct nd_hook_req *req, pid_t *pid, int *outfd,
 	if ((env = make_env(req)) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "on_publish hook of tree "
 		    "%s", req->tree);
-	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
-	    pipe2(p, O_CLOEXEC) != 0) {
+	if ((devnull = above_stdio(open("/dev/null",
+	    O_RDONLY | O_CLOEXEC))) < 0 || pipe2(p, O_CLOEXEC) != 0 ||
+	    (p[0] = above_stdio(p[0])) < 0 || (p[1] = above_stdio(p[1])) < 0) {
 		rc = errno;
 		free_env(env);
 		if (devnull >= 0)
 			close(devnull);
+		if (p[0] >= 0)
+			close(p[0]);
+		if (p[1] >= 0)
+			close(p[1]);
 		return pd_fail_errno(err, PD_ERR_IO, rc, "on_publish hook "
 		    "of tree %s: pipe for its output", req->tree);
 	}
@@ -275,7 +297,7 @@ nd_hook_run(const struct nd_hook_req *req, struct nd_hook_result *res,
 	bool done, killed = false;
 	int outfd = -1, pidfd, st, i, fl;
 	enum pd_err rc;
-	pid_t pid;
+	pid_t pid, reaped;
 
 	memset(res, 0, sizeof(*res));
 	res->end = ND_HOOK_NOT_RUN;
@@ -298,7 +320,7 @@ nd_hook_run(const struct nd_hook_req *req, struct nd_hook_result *res,
 		/* Whatever of the group is left, SIGTERM or not. */
 		kill(-pid, SIGKILL);
 	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+	while ((reaped = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
 		continue;
 	if (pidfd >= 0)
 		close(pidfd);
@@ -311,6 +333,13 @@ nd_hook_run(const struct nd_hook_req *req, struct nd_hook_result *res,
 	if (outfd >= 0)
 		close(outfd);
 
+	if (reaped != pid) {
+		res->end = killed ? ND_HOOK_TIMED_OUT : ND_HOOK_EXITED;
+		res->code = -1;
+		return pd_fail(err, PD_ERR_IO, "on_publish hook of tree %s "
+		    "version %" PRIu64 ": its exit status is lost (SIGCHLD "
+		    "ignored?)", req->tree, req->version);
+	}
 	res->code = WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st);
 	if (killed) {
 		res->end = ND_HOOK_TIMED_OUT;

@@ -391,18 +391,21 @@ reset(struct nd_watch *w)
 			drop_slot(w, (int)wd);
 	w->ndead = 0;
 	if (!inotifytools_initialize()) {
+		/* Say so once; try again each turn, without spinning. */
 		e = inotifytools_error();
-		for (t = w->trees; t != NULL; t = t->next) {
+		for (t = w->trees; t != NULL && !w->down; t = t->next) {
 			pd_error_clear(&t->err);
 			pd_fail_errno(&t->err, PD_ERR_IO, e, "watching tree "
 			    "%s: restarting inotify", t->name);
 			t->rescan = t->rescanned = true;
 			mark(t, now);
+			(void)queue_report(w, t);
 		}
-		/* Try again on the next turn, without spinning. */
+		w->down = true;
 		sleep(WAIT_S);
 		return;
 	}
+	w->down = false;
 	/* Events of the closed instance still in the library's buffer. */
 	while (inotifytools_next_events(0, 1) != NULL)
 		continue;
@@ -471,7 +474,7 @@ tick(struct nd_watch *w, uint64_t now)
 		if (!queue_report(w, t))
 			continue;
 		t->dirty = false;
-		t->rescanned = false;
+		t->rescanned = t->started = false;
 		/* Not fully watched: report again after the retry delay. */
 		if (t->rescan)
 			mark(t, now);
@@ -500,6 +503,12 @@ add_tree(struct nd_watch *w, struct cmd *c, uint64_t now)
 	t->next = w->trees;
 	w->trees = t;
 	t->started = true;
+	if (w->reset) {
+		/* reset() walks it, with the other trees. */
+		t->rescan = true;
+		mark(t, now);
+		return;
+	}
 	if (walk(w, t, t->root, true, &t->err) == PD_OK) {
 		(void)queue_report(w, t);
 		t->started = false;
@@ -582,8 +591,9 @@ nd_w_run(void *arg)
 	int e;
 
 	while (run_commands(w, now_ms())) {
-		if (w->reset)
-			reset(w);
+		/* No library call while it is down (reset failed). */
+		if (w->reset && (reset(w), w->reset))
+			continue;
 		ev = inotifytools_next_events(WAIT_S, 1);
 		if (ev == NULL && (e = inotifytools_error()) != 0 &&
 		    e != EINTR) {

@@ -75,6 +75,7 @@ struct nd_watch {
 	size_t		 nlive;		/* slots in use */
 	size_t		 ndead;		/* records the library keeps in vain */
 	bool		 reset;		/* start the library afresh */
+	bool		 down;		/* the library could not restart */
 };
 
 /* The watcher thread's main function; arg is the struct nd_watch. */
