@@ -17,13 +17,16 @@
  *
  * When the watches of a tree can no longer be trusted they are rebuilt
  * from scratch (a "rescan") and the tree is reported changed with
- * ND_WATCH_RESCANNED: after an inotify queue overflow (all trees, events
- * were lost), after a directory was moved within, into or out of the
- * tree (the watches under it carry stale paths), or when a watch could
- * not be added (the max_user_watches limit, a directory moved from one
- * tree to another).  A rescan that fails leaves the report's error set;
- * the tree is retried, with a growing delay, and reported changed at
- * each retry, so that a tree that cannot be watched is still imported.
+ * ND_WATCH_RESCANNED: after an inotify queue overflow (all trees: events
+ * were lost), after a directory was moved within or out of the tree
+ * (the watches under it carry stale paths; one moved in from outside is
+ * simply watched), when a watch could not be added (the max_user_watches
+ * limit, a directory moved from one tree to another), and, for all
+ * trees, every few thousand deleted directories (libinotifytools keeps
+ * a record of each until it is restarted).  A rescan that fails leaves
+ * the report's error set; the tree is retried, with a growing delay (up
+ * to ten minutes), and reported changed at each retry, so that a tree
+ * that cannot be watched is still imported.
  *
  * Reports reach the event loop without blocking it: nd_watch_fd() is a
  * descriptor that is readable while reports are queued (add it to the
@@ -32,8 +35,9 @@
  *
  * Timing: libinotifytools waits for events in whole seconds, so a report
  * may come up to about a second after the quiet period ended, a newly
- * added tree is watched within about a second, and nd_watch_free takes
- * up to about a second.
+ * added tree is watched within about a second (plus the walk of its
+ * directories), and nd_watch_free takes up to about a second (or the
+ * rest of a walk under way).
  */
 #ifndef ND_WATCH_H
 #define ND_WATCH_H
