@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../common/fsx.h"
 #include "../../common/mem.h"
 #include "../../node/watch.h"
 #include "unit.h"
@@ -218,6 +220,19 @@ test_new_dirs(void)
 	CU_ASSERT_EQUAL(settle(w), 0);
 	unit_pjoin(p, sizeof(p), tmp, "d/e");
 	unit_write(p, "f", "3", 1);
+	expect(w, "t", ND_WATCH_CHANGED, &n);
+	CU_ASSERT_EQUAL(settle(w), 0);
+
+	/* Deleted and made again at the same path (the library still
+	 * holds the dead watches' paths), then a file deep inside. */
+	unit_pjoin(p, sizeof(p), tmp, "new");
+	CU_ASSERT_EQUAL(pd_remove_tree_at(AT_FDCWD, p, NULL), PD_OK);
+	mkdirp(tmp, "new");
+	mkdirp(tmp, "new/a");
+	expect(w, "t", ND_WATCH_CHANGED, &n);
+	CU_ASSERT_EQUAL(settle(w), 0);
+	unit_pjoin(p, sizeof(p), tmp, "new/a");
+	unit_write(p, "f", "4", 1);
 	expect(w, "t", ND_WATCH_CHANGED, &n);
 	CU_ASSERT_EQUAL(n, 0);
 	nd_watch_free(w);
