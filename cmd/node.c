@@ -1,30 +1,44 @@
 /*
- * pulpdist node --check-config FILE: read and check a node configuration
- * (node/config.h, doc/CONFIG.md) as the daemon will, and say what it
- * describes.  Checking is the only mode of this command so far.
+ * pulpdist node: run a node daemon from its configuration file
+ * (node/daemon.h), or, with --check-config, only read and check that
+ * file (node/config.h, doc/CONFIG.md) as the daemon will and say what it
+ * describes.
  */
 #include <getopt.h>
 #include <stdio.h>
 
 #include "../common/log.h"
 #include "../node/config.h"
+#include "../node/daemon.h"
 #include "cmd.h"
 
-static const char usage[] = "pulpdist node --check-config FILE";
+static const char usage[] = "pulpdist node --config FILE "
+    "[--log-level LEVEL] | --check-config FILE";
 
 static void
 help(void)
 {
 	printf("usage: %s\n\n"
-	    "Check the node configuration FILE (see doc/CONFIG.md) as the\n"
-	    "node daemon will read it: every section, key and value, the\n"
-	    "rules between keys, and the files and directories it names\n"
-	    "(keys, trust roots, TLS files, sources, publish and data\n"
-	    "directories).  Prints a summary and \"configuration OK\", or\n"
-	    "one line naming the file, line, section and key that are\n"
-	    "wrong, and exits 1.  Nothing is changed.\n\n"
-	    "Checking is the only mode of 'pulpdist node' in this release;\n"
-	    "the daemon that runs from FILE is not part of it yet.\n", usage);
+	    "Run the node daemon from the configuration FILE (see\n"
+	    "doc/CONFIG.md): it imports its origin trees (on a schedule or\n"
+	    "when their source changes), syncs and publishes its mirrored\n"
+	    "trees from their upstreams (on a schedule, within their\n"
+	    "windows, or when told with 'pulpdist sync'), runs each\n"
+	    "tree's on_publish command, and serves every tree to other\n"
+	    "nodes.  Every import and sync is a durable task: one at a time\n"
+	    "per tree, retried with backoff, resumed after a crash\n"
+	    "('pulpdist tasks', 'pulpdist status').  The first line printed\n"
+	    "is \"listening on URL\".  SIGHUP reloads FILE (a file that does\n"
+	    "not check is refused and the running configuration kept);\n"
+	    "SIGTERM or SIGINT stops taking work, lets running tasks end or\n"
+	    "stop at a checkpoint (to resume at the next start) and exits.\n"
+	    "--log-level (error, warn, info, debug) wins over the file's.\n\n"
+	    "--check-config FILE checks FILE as the daemon will read it:\n"
+	    "every section, key and value, the rules between keys, and the\n"
+	    "files and directories it names.  Prints a summary and\n"
+	    "\"configuration OK\", or one line naming the file, line,\n"
+	    "section and key that are wrong, and exits 1.  Nothing is\n"
+	    "changed.\n", usage);
 }
 
 static void
@@ -63,25 +77,43 @@ cmd_node(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "check-config", required_argument, NULL, 'c' },
+		{ "config", required_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct nd_daemon_opts o = { 0 };
 	struct nd_conf *conf = NULL;
 	struct pd_error err;
+	enum pd_log_level level;
 	const char *file = NULL;
 	int c, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': file = optarg; break;
+		case 'f': o.config = optarg; break;
+		case 'l':
+			if (pd_log_parse_level(optarg, &level) != PD_OK)
+				return usage_error("node", usage, "bad "
+				    "--log-level %s", optarg);
+			pd_log_set_level(level);
+			o.log_level_set = true;
+			break;
 		case 'h': help(); return 0;
 		default: return bad_option("node", usage, argv);
 		}
 	}
-	if (file == NULL || optind != argc)
-		return usage_error("node", usage, "give --check-config FILE, "
-		    "nothing else");
+	if ((file == NULL) == (o.config == NULL) || optind != argc)
+		return usage_error("node", usage, "give --config FILE or "
+		    "--check-config FILE, nothing else");
 	pd_error_clear(&err);
+	if (o.config != NULL) {
+		o.announce = stdout;
+		if (nd_daemon_run(&o, &err) != PD_OK)
+			return fail(&err);
+		return 0;
+	}
 	if (nd_conf_load(file, &conf, &err) != PD_OK ||
 	    nd_conf_check_files(conf, &err) != PD_OK)
 		goto out;

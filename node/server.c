@@ -637,6 +637,12 @@ nd_server_addr(const struct nd_server *s)
 	return s->addr;
 }
 
+struct event_base *
+nd_server_base(const struct nd_server *s)
+{
+	return s->base;
+}
+
 enum pd_err
 nd_server_run(struct nd_server *s, struct pd_error *err)
 {

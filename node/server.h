@@ -15,6 +15,8 @@
 
 #include <stdint.h>
 
+#include <event2/event.h>
+
 #include "../catalog/catalog.h"
 #include "control.h"
 #include "dcache.h"
@@ -63,6 +65,12 @@ enum pd_err nd_server_new(struct cat *, struct nd_dcache *,
 
 /* "HOST:PORT" with the port actually bound; lives with the server. */
 const char *nd_server_addr(const struct nd_server *);
+
+/*
+ * The server's event loop, for a daemon's own timers and events on the
+ * same thread (never to run or free).
+ */
+struct event_base *nd_server_base(const struct nd_server *);
 
 /*
  * Serve until SIGINT or SIGTERM (then PD_OK; replies in flight are cut)

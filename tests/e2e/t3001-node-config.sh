@@ -161,15 +161,17 @@ test_expect_success 'a missing configuration file' '
 	test_file_is_empty out
 '
 
-test_expect_success 'usage: --check-config is the only mode' '
+test_expect_success 'usage: --config or --check-config, one of them' '
 	pd node --help >out 2>err
-	test_grep "^usage: pulpdist node --check-config FILE$" out
+	test_grep "^usage: pulpdist node --config FILE \[--log-level LEVEL\] | --check-config FILE$" out
 	test_file_is_empty err
 	test_must_fail_usage pd node >out 2>err
-	test_grep "usage: pulpdist node --check-config FILE" err
-	test_must_fail_usage pd node --config origin.conf 2>err
-	test_grep -e "--config" err
+	test_grep "usage: pulpdist node --config FILE" err
+	test_must_fail_usage pd node --config origin.conf \
+		--check-config origin.conf 2>err
+	test_grep -e "--config FILE or --check-config FILE" err
 	test_must_fail_usage pd node --check-config origin.conf extra 2>err
+	test_must_fail_usage pd node --config origin.conf --log-level loud
 '
 
 test_done

@@ -1,0 +1,77 @@
+/*
+ * Between the parts of the node daemon (daemon.h): the loop and its
+ * schedules (daemon.c), the task functions (dtask.c) and the node
+ * control answers (dstatus.c).
+ */
+#ifndef ND_DAEMON_INT_H
+#define ND_DAEMON_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "../catalog/catalog.h"
+#include "../catalog/tasks.h"
+#include "config.h"
+#include "control.h"
+#include "daemon.h"
+#include "dcache.h"
+#include "engine.h"
+#include "server.h"
+#include "watch.h"
+
+/* A configured tree, as the loop schedules it. */
+struct dtree {
+	const struct nd_conf_tree *conf;	/* in d->conf */
+	struct event	*timer;		/* its next scheduled run */
+	time_t		 next;		/* when it fires */
+	struct nd_daemon *d;
+	bool		 watched;
+};
+
+struct nd_daemon {
+	const struct nd_daemon_opts *o;
+	/*
+	 * The configuration in force.  Workers and control answers read it
+	 * under lock; a reload swaps it under the write lock and keeps the
+	 * old one until exit, so pointers taken from any configuration stay
+	 * valid while the process lives.
+	 */
+	pthread_rwlock_t	 lock;
+	struct nd_conf		*conf;
+	struct nd_conf		**retired;
+	size_t			 nretired;
+
+	struct cat		*cat;
+	struct nd_dcache	*dc;
+	struct nd_engine	*eng;
+	struct nd_server	*srv;
+	struct nd_watch		*watch;		/* NULL: no tree watched */
+	struct event_base	*base;		/* the server's */
+	struct event		*sighup, *watch_ev;
+	struct nd_control	 control;
+	time_t			 started;
+
+	/* Loop thread only. */
+	struct dtree		*trees;
+	size_t			 ntrees;
+};
+
+/* daemon.c: queue a task of tree (import for an origin, sync for a
+ * mirror) unless one is queued; its id in *id (the queued one's, with
+ * PD_ERR_CONFLICT).  Any thread. */
+enum pd_err dm_submit(struct nd_daemon *, const char *tree, uint64_t *id,
+	    struct pd_error *) PD_WARN_UNUSED;
+
+/* dtask.c: the engine's functions, and its done callback. */
+enum pd_err dm_register(struct nd_daemon *, struct pd_error *)
+	    PD_WARN_UNUSED;
+void	dm_task_done(void *arg, const struct cat_task *);
+
+/* dstatus.c: the node control callbacks (control.h). */
+void	dm_control_init(struct nd_daemon *);
+
+#endif

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# pulpdist node: an origin daemon imports its source when it starts and
+# whenever inotify says it changed; a mirror daemon syncs it at start and
+# when told (pulpdist sync), publishes it, runs its on_publish hook, and
+# keeps every step as a task (pulpdist tasks, pulpdist status).  SIGHUP
+# reloads the configuration (and refuses a bad one), SIGTERM stops, a
+# second daemon on the same data directory is refused.
+. "$(dirname "$0")/lib.sh"
+. "$E2E_DIR/lib-node.sh"
+
+# origin_conf FILE: the origin's configuration.
+origin_conf() {
+	cat >"$1" <<-EOF
+	[node]
+	name = origin
+	data = $TEST_ROOT/odata
+	listen = 127.0.0.1:0
+	insecure_http = yes
+	workers = 2
+
+	[tree docs]
+	role = origin
+	source = $TEST_ROOT/src
+	key = $TEST_ROOT/k.key
+	watch = yes
+	quiet = 1s
+	EOF
+}
+
+# mirror_conf FILE [EXTRA-SECTION-FILE]: the mirror's configuration.
+mirror_conf() {
+	cat >"$1" <<-EOF
+	[node]
+	name = mirror
+	data = $TEST_ROOT/mdata
+	listen = 127.0.0.1:0
+	insecure_http = yes
+	workers = 2
+
+	[tree docs]
+	role = mirror
+	upstream = $(node_url origin)
+	trust = $TEST_ROOT/k.pub
+	publish = $TEST_ROOT/pub
+	schedule = every 1h
+	on_publish = env | grep ^PULPDIST_ | sort >"$TEST_ROOT/hook.\$PULPDIST_VERSION"
+	EOF
+	[ -z "${2:-}" ] || cat "$2" >>"$1"
+}
+
+test_expect_success 'setup: a key and a source tree' '
+	pd keygen k >/dev/null &&
+	make_tree src &&
+	mkdir pub &&
+	origin_conf origin.conf
+'
+node_start origin "$TEST_ROOT/origin.conf"
+
+test_expect_success 'the origin imports its source when it starts' '
+	wait_version origin docs 1 &&
+	pd show --data odata --tree docs --version 1 --json >v1.json &&
+	json_check v1.json "d[\"version\"] == 1"
+'
+
+mirror_conf mirror.conf
+node_start mirror "$TEST_ROOT/mirror.conf"
+
+test_expect_success 'the mirror syncs at start and publishes it' '
+	wait_version mirror docs 1 &&
+	compare_trees --mtime src pub/docs/
+'
+
+test_expect_success 'on_publish ran with the tree, versions and paths' '
+	wait_for 20 test -s hook.1 &&
+	test_grep "^PULPDIST_TREE=docs$" hook.1 &&
+	test_grep "^PULPDIST_VERSION=1$" hook.1 &&
+	test_grep "^PULPDIST_PREV_VERSION=0$" hook.1 &&
+	test_grep "^PULPDIST_PUBLISH=$TEST_ROOT/pub/docs$" hook.1 &&
+	test_grep "^PULPDIST_PATH=$TEST_ROOT/mdata/versions/docs/1$" hook.1
+'
+
+test_expect_success 'a change in the source is imported by itself' '
+	echo "a new file" >src/new.txt &&
+	echo "more" >>src/README &&
+	wait_version origin docs 2
+'
+
+test_expect_success 'pulpdist sync: the mirror syncs now' '
+	pd sync --node "$(node_url mirror)" docs >out &&
+	test_grep "^tree docs: task [0-9]* \(queued\|was queued already\)$" out &&
+	wait_version mirror docs 2 &&
+	compare_trees --mtime src pub/docs/ &&
+	wait_for 20 test -s hook.2 &&
+	test_grep "^PULPDIST_PREV_VERSION=1$" hook.2
+'
+
+test_expect_success 'pulpdist tasks and status tell what ran' '
+	pd tasks --node "$(node_url mirror)" --json >tasks.json &&
+	json_check tasks.json \
+		"len([t for t in d[\"tasks\"] if t[\"kind\"] == \"sync\" and t[\"state\"] == \"done\"]) >= 2" \
+		"all(t[\"tree\"] == \"docs\" for t in d[\"tasks\"])" &&
+	pd tasks --node "$(node_url origin)" --json >otasks.json &&
+	json_check otasks.json \
+		"len([t for t in d[\"tasks\"] if t[\"kind\"] == \"import\" and t[\"state\"] == \"done\"]) >= 2" &&
+	node_status mirror st.json &&
+	json_check st.json "d[\"node\"][\"name\"] == \"mirror\"" \
+		"d[\"trees\"][0][\"role\"] == \"mirror\"" \
+		"d[\"trees\"][0][\"schedule\"] == \"every 1h\"" \
+		"d[\"engine\"][\"done\"] >= 2" &&
+	pd status --node "$(node_url mirror)" >out &&
+	test_grep "^node mirror, up [0-9]*s, 1 trees$" out &&
+	test_grep "^  docs  *mirror  *v2 " out
+'
+
+test_expect_success 'the log names the tree and task on every line' '
+	node_log mirror >log &&
+	test_grep "pulpdist: info: \[docs task [0-9]*\] published version 2" log &&
+	! grep -v "^[0-9-]*T[0-9:]*Z pulpdist: [a-z]*: \[[^ ]* [^]]*\] " log
+'
+
+test_expect_success 'sync of a tree the node does not have: 404, named' '
+	test_must_fail pd sync --node "$(node_url mirror)" nosuch 2>err &&
+	test_grep "HTTP 404: no tree nosuch on this node" err
+'
+
+test_expect_success 'a second daemon on the same data directory is refused' '
+	test_must_fail pd node --config mirror.conf >out 2>err &&
+	test_grep "task" err
+'
+
+test_expect_success 'SIGHUP with a broken file: refused, the node goes on' '
+	cp mirror.conf mirror.good &&
+	echo "bogus = 1" >>mirror.conf &&
+	kill -HUP "$(node_pid mirror)" &&
+	wait_for 20 grep -q "reload refused" "$E2E_META/node.mirror.err" &&
+	test_grep "mirror.conf:[0-9]*: \[tree docs\] bogus" "$E2E_META/node.mirror.err" &&
+	pd status --node "$(node_url mirror)" >/dev/null
+'
+
+test_expect_success 'SIGHUP adds a tree, which is synced at once' '
+	pd import --data odata --tree lab --key k.key src >/dev/null &&
+	cat >lab.section <<-EOF &&
+
+	[tree lab]
+	role = mirror
+	upstream = $(node_url origin)
+	trust = $TEST_ROOT/k.pub
+	publish = $TEST_ROOT/pub
+	EOF
+	mirror_conf mirror.conf lab.section &&
+	kill -HUP "$(node_pid mirror)" &&
+	wait_for 20 grep -q "reloaded: 2 trees" "$E2E_META/node.mirror.err" &&
+	wait_version mirror lab 1 &&
+	compare_trees src pub/lab/
+'
+
+test_expect_success 'SIGTERM: both stop, exit status 0' '
+	node_stop mirror &&
+	node_stop origin
+'
+
+test_done
