@@ -25,6 +25,7 @@ int	cmd_diff(int, char **);
 int	cmd_verify(int, char **);
 int	cmd_pull(int, char **);
 int	cmd_serve(int, char **);
+int	cmd_ca(int, char **);
 
 /* Print "pulpdist CMD: message" and the usage to stderr; returns 2. */
 int	usage_error(const char *cmd, const char *usage, const char *fmt, ...)

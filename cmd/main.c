@@ -23,6 +23,7 @@ static const struct command {
 	{ "diff", cmd_diff, "what changed between two versions" },
 	{ "pull", cmd_pull, "mirror a tree's newest version from a node" },
 	{ "serve", cmd_serve, "serve trees to other nodes over HTTP" },
+	{ "ca", cmd_ca, "a deployment CA and the nodes' TLS certificates" },
 	{ "verify", cmd_verify, "re-hash stored content against the signed "
 	    "manifest" },
 };
