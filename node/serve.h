@@ -27,6 +27,7 @@
 #include "../protocol/limits.h"
 #include "dcache.h"
 #include "prepare.h"
+#include "tls.h"
 
 #define ND_CHUNK		(256 * 1024)	/* body bytes per step */
 #define ND_BATCH_BODY_MAX	(1024 * 1024)	/* bytes of a batch request */
@@ -145,6 +146,9 @@ struct nd_req {
 	char			 inm[ND_HEADER_MAX];	/* If-None-Match */
 	unsigned char		*input;		/* POST body */
 	size_t			 input_len;
+	char			 peer[ND_PEER_MAX];	/* the client node's
+					 * name (certificate CN); "" over
+					 * plain HTTP */
 
 	/* The reply, filled by the handler on a worker. */
 	int			 status;
