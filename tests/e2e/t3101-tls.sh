@@ -9,6 +9,24 @@
 CA=$TEST_ROOT/ca
 OTHER=$TEST_ROOT/other
 
+test_expect_success 'ca: help, and usage errors are status 2' '
+	pd ca --help >out
+	test_grep "^usage: pulpdist ca init DIR" out
+	test_grep "DNS:NODENAME only, unless --host adds more" out
+	pd help ca >out.help
+	test_cmp out out.help
+	test_must_fail_usage pd ca 2>err
+	test_grep "usage: pulpdist ca" err
+	test_must_fail_usage pd ca frob
+	test_must_fail_usage pd ca init
+	test_must_fail_usage pd ca init a b
+	test_must_fail_usage pd ca issue "$CA"
+	test_must_fail_usage pd ca issue "$CA" n --frobnicate
+	test_must_fail_usage pd ca issue "$CA" n --start yesterday
+	test_path_is_missing "$CA"
+	test_path_is_missing a
+'
+
 test_expect_success 'ca init and issue: keys 0600, nothing overwritten' '
 	pd ca init "$CA" >out
 	test_grep "ca.key" out
