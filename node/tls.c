@@ -289,7 +289,7 @@ on_info(const SSL *ssl, int where, int ret)
 	const char *why;
 	long v;
 
-	if (!(where & SSL_CB_ACCEPT_EXIT) || ret > 0 ||
+	if ((where & SSL_CB_ACCEPT_EXIT) != SSL_CB_ACCEPT_EXIT || ret > 0 ||
 	    (e = ERR_peek_last_error()) == 0)
 		return;
 	peer_addr(ssl, addr, sizeof(addr));

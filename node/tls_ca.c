@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -339,19 +340,24 @@ nd_ca_init(const char *dir, struct pd_error *err)
 	X509 *x = NULL;
 	int64_t now = (int64_t)time(NULL);
 	enum pd_err rc;
+	bool made = false;
 
 	if ((rc = join(keypath, dir, "ca", ".key", err)) != PD_OK ||
 	    (rc = join(crtpath, dir, "ca", ".crt", err)) != PD_OK)
 		return rc;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (mkdir(dir, 0700) == 0)
+		made = true;
+	else if (errno != EEXIST)
 		return pd_fail_errno(err, PD_ERR_IO, errno, "mkdir %s", dir);
 	if ((rc = absent(keypath, err)) != PD_OK ||
 	    (rc = absent(crtpath, err)) != PD_OK)
-		return rc;
+		goto out;
 	/* Two deployments' CAs never share a name: a certificate of one
 	 * is never even matched against the other's key. */
-	if (RAND_bytes(id, sizeof(id)) != 1)
-		return nd_ssl_fail(err, PD_ERR_CRYPTO, "random CA name");
+	if (RAND_bytes(id, sizeof(id)) != 1) {
+		rc = nd_ssl_fail(err, PD_ERR_CRYPTO, "random CA name");
+		goto out;
+	}
 	pd_hex_encode(id, sizeof(id), hex);
 	snprintf(cn, sizeof(cn), "pulpdist CA %s", hex);
 	if ((rc = new_key(&key, err)) != PD_OK ||
@@ -361,6 +367,8 @@ nd_ca_init(const char *dir, struct pd_error *err)
 		goto out;
 	rc = write_pair(keypath, crtpath, key, x, err);
 out:
+	if (rc != PD_OK && made)
+		rmdir(dir);
 	EVP_PKEY_free(key);
 	X509_free(x);
 	return rc;

@@ -557,11 +557,13 @@ test_tls_handshake(void)
 	cctx = client_ctx(NULL, NULL);
 	handshake(t, cctx, 0, &h);
 	CU_ASSERT(!h.server_ok && !h.client_ok);
-	CU_ASSERT_EQUAL(h.server_reason, SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE);
+	CU_ASSERT_EQUAL(h.server_reason,
+	    SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE);
 	CU_ASSERT_STRING_EQUAL(h.peer, "");
 	handshake(t, cctx, TLS1_2_VERSION, &h);
 	CU_ASSERT(!h.server_ok && !h.client_ok);
-	CU_ASSERT_EQUAL(h.server_reason, SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE);
+	CU_ASSERT_EQUAL(h.server_reason,
+	    SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE);
 	/* Nor below TLS 1.2. */
 	handshake(t, cctx, TLS1_1_VERSION, &h);
 	CU_ASSERT(!h.server_ok && !h.client_ok);
