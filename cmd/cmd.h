@@ -30,6 +30,7 @@ int	cmd_status(int, char **);
 int	cmd_tasks(int, char **);
 int	cmd_sync(int, char **);
 int	cmd_cancel(int, char **);
+int	cmd_ca(int, char **);
 
 /* Print "pulpdist CMD: message" and the usage to stderr; returns 2. */
 int	usage_error(const char *cmd, const char *usage, const char *fmt, ...)

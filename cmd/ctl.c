@@ -13,6 +13,10 @@
 #include "../protocol/manifest.h"
 #include "cmd.h"
 
+#define TLS_HELP "\nTLS is --tls-cert F --tls-key F --tls-ca F: this node's " \
+    "certificate,\nits key and the deployment CA's, for an https:// " \
+    "node.\n"
+
 /* Largest control answer taken: a status or a list of tasks. */
 #define CTL_BODY_MAX	(4 * 1024 * 1024)
 
@@ -54,10 +58,11 @@ call_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 	json_decref(j);
 }
 
-/* GET (body NULL) or POST path on node; its JSON object in *out. */
+/* GET (body NULL) or POST path on node (over TLS with tls, when not
+ * NULL); its JSON object in *out. */
 static enum pd_err
-ctl_call(const char *node, const char *path, const char *body,
-    json_t **out, struct pd_error *err)
+ctl_call(const char *node, const struct nd_tls_files *tls, const char *path,
+    const char *body, json_t **out, struct pd_error *err)
 {
 	struct nd_fetch *f = NULL;
 	struct pd_buf b = { 0 };
@@ -68,6 +73,7 @@ ctl_call(const char *node, const char *path, const char *body,
 	*out = NULL;
 	pd_buf_init(&b, CTL_BODY_MAX);
 	if ((rc = nd_fetch_new(node, 1, &f, err)) != PD_OK ||
+	    (tls != NULL && (rc = nd_fetch_set_tls(f, tls, err)) != PD_OK) ||
 	    (rc = nd_fetch_add(f, path, body, body ? strlen(body) : 0, 0,
 	    CTL_BODY_MAX, call_sink, call_done, &c, err)) != PD_OK ||
 	    (rc = nd_fetch_run(f, err)) != PD_OK || (rc = c.rc) != PD_OK)
@@ -166,6 +172,8 @@ print_status(json_t *st)
  * for `tasks` (lists says whether the command takes them). */
 struct ctl_opts {
 	const char	*node;
+	struct nd_tls_files tls;	/* all three, or none */
+	const struct nd_tls_files *tlsp; /* &tls, or NULL */
 	bool		 json;
 	const char	*tree;
 	uint64_t	 limit;
@@ -181,11 +189,14 @@ ctl_parse(const char *cmd, const char *usage, int argc, char **argv,
 		{ "json", no_argument, NULL, 'j' },
 		{ "tree", required_argument, NULL, 't' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "tls-ca", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *why;
-	int c;
+	int c, ntls;
 
 	memset(o, 0, sizeof(*o));
 	o->limit = ND_TASKS_LIST_DEFAULT;
@@ -209,20 +220,31 @@ ctl_parse(const char *cmd, const char *usage, int argc, char **argv,
 				return usage_error(cmd, usage, "bad --limit "
 				    "%s (1 to %d)", optarg, ND_TASKS_LIST_MAX);
 			break;
+		case 'C': o->tls.cert = optarg; break;
+		case 'K': o->tls.key = optarg; break;
+		case 'A': o->tls.ca = optarg; break;
 		case 'h': help(); return 0;
 		default: return bad_option(cmd, usage, argv);
 		}
 	}
+	ntls = (o->tls.cert != NULL) + (o->tls.key != NULL) +
+	    (o->tls.ca != NULL);
+	if (ntls != 0 && ntls != 3)
+		return usage_error(cmd, usage, "--tls-cert, --tls-key and "
+		    "--tls-ca go together");
+	if (o->tls.cert != NULL)
+		o->tlsp = &o->tls;
 	if (o->node == NULL)
 		return usage_error(cmd, usage, "--node URL is needed");
-	if (strncmp(o->node, "http://", 7) != 0 &&
-	    strncmp(o->node, "https://", 8) != 0)
-		return usage_error(cmd, usage, "--node %s: want "
-		    "http://HOST:PORT or https://HOST:PORT", o->node);
+	if (strncmp(o->node, o->tlsp ? "https://" : "http://",
+	    o->tlsp ? 8 : 7) != 0)
+		return usage_error(cmd, usage, "--node %s: want %s://HOST:PORT",
+		    o->node, o->tlsp ? "https" : "http (https with the "
+		    "--tls-* options)");
 	return -1;
 }
 
-static const char status_usage[] = "pulpdist status --node URL [--json]";
+static const char status_usage[] = "pulpdist status --node URL [--json] [TLS]";
 
 static void
 status_help(void)
@@ -230,8 +252,8 @@ status_help(void)
 	printf("usage: %s\n\n"
 	    "Show what the node at URL holds and does: its trees and their\n"
 	    "versions, running and queued tasks, the last errors, and what\n"
-	    "it has served.  --json prints GET /v1/status as it came.\n",
-	    status_usage);
+	    "it has served.  --json prints GET /v1/status as it came.\n%s",
+	    status_usage, TLS_HELP);
 }
 
 int
@@ -248,7 +270,7 @@ cmd_status(int argc, char **argv)
 	if (optind != argc)
 		return usage_error("status", status_usage, "unexpected %s",
 		    argv[optind]);
-	if (ctl_call(o.node, "/v1/status", NULL, &st, &err) != PD_OK)
+	if (ctl_call(o.node, o.tlsp, "/v1/status", NULL, &st, &err) != PD_OK)
 		return fail(&err);
 	if (o.json)
 		return print_json(st);
@@ -258,7 +280,7 @@ cmd_status(int argc, char **argv)
 }
 
 static const char tasks_usage[] = "pulpdist tasks --node URL [--tree NAME] "
-    "[--limit N] [--json]";
+    "[--limit N] [--json] [TLS]";
 
 static void
 tasks_help(void)
@@ -266,7 +288,8 @@ tasks_help(void)
 	printf("usage: %s\n\n"
 	    "List the node's newest tasks (imports, syncs, publishes,\n"
 	    "clean-ups), newest first: id, kind, tree, state, attempts,\n"
-	    "when queued, and the error of a failed one.\n", tasks_usage);
+	    "when queued, and the error of a failed one.\n%s", tasks_usage,
+	    TLS_HELP);
 }
 
 int
@@ -286,7 +309,7 @@ cmd_tasks(int argc, char **argv)
 		    argv[optind]);
 	snprintf(path, sizeof(path), "/v1/tasks?limit=%" PRIu64 "%s%s",
 	    o.limit, o.tree ? "&tree=" : "", o.tree ? o.tree : "");
-	if (ctl_call(o.node, path, NULL, &res, &err) != PD_OK)
+	if (ctl_call(o.node, o.tlsp, path, NULL, &res, &err) != PD_OK)
 		return fail(&err);
 	if (o.json)
 		return print_json(res);
@@ -295,7 +318,7 @@ cmd_tasks(int argc, char **argv)
 	return 0;
 }
 
-static const char sync_usage[] = "pulpdist sync --node URL [--json] TREE";
+static const char sync_usage[] = "pulpdist sync --node URL [--json] [TLS] TREE";
 
 static void
 sync_help(void)
@@ -304,8 +327,8 @@ sync_help(void)
 	    "Tell the node at URL to bring TREE up to date now: a mirror\n"
 	    "syncs from its upstream, an origin imports its source.  Prints\n"
 	    "the task's id (that of the one already queued, if any); the\n"
-	    "node runs it by its own rules (one writer per tree, windows).\n",
-	    sync_usage);
+	    "node runs it by its own rules (one writer per tree,\n"
+	    "windows).\n%s", sync_usage, TLS_HELP);
 }
 
 int
@@ -326,7 +349,7 @@ cmd_sync(int argc, char **argv)
 		return usage_error("sync", sync_usage, "bad tree name %s: %s",
 		    argv[optind], pr_tree_name_check(argv[optind]));
 	snprintf(path, sizeof(path), "/v1/trees/%s/sync", argv[optind]);
-	if (ctl_call(o.node, path, "", &res, &err) != PD_OK)
+	if (ctl_call(o.node, o.tlsp, path, "", &res, &err) != PD_OK)
 		return fail(&err);
 	if (o.json)
 		return print_json(res);
@@ -337,7 +360,8 @@ cmd_sync(int argc, char **argv)
 	return 0;
 }
 
-static const char cancel_usage[] = "pulpdist cancel --node URL [--json] ID";
+static const char cancel_usage[] = "pulpdist cancel --node URL [--json] "
+    "[TLS] ID";
 
 static void
 cancel_help(void)
@@ -345,7 +369,7 @@ cancel_help(void)
 	printf("usage: %s\n\n"
 	    "Cancel task ID on the node at URL: a queued task at once, a\n"
 	    "running one at its next checkpoint (nothing it did is\n"
-	    "published).\n", cancel_usage);
+	    "published).\n%s", cancel_usage, TLS_HELP);
 }
 
 int
@@ -366,7 +390,7 @@ cmd_cancel(int argc, char **argv)
 		return usage_error("cancel", cancel_usage, "one task ID, a "
 		    "number from 1");
 	snprintf(path, sizeof(path), "/v1/tasks/%" PRIu64 "/cancel", id);
-	if (ctl_call(o.node, path, "", &res, &err) != PD_OK)
+	if (ctl_call(o.node, o.tlsp, path, "", &res, &err) != PD_OK)
 		return fail(&err);
 	if (o.json)
 		return print_json(res);

@@ -23,11 +23,12 @@ static const struct command {
 	{ "diff", cmd_diff, "what changed between two versions" },
 	{ "pull", cmd_pull, "mirror a tree's newest version from a node" },
 	{ "serve", cmd_serve, "serve trees to other nodes over HTTP" },
-	{ "node", cmd_node, "check a node configuration file" },
+	{ "node", cmd_node, "run a node daemon from its configuration" },
 	{ "status", cmd_status, "what a running node holds and does" },
 	{ "tasks", cmd_tasks, "list a node's newest tasks" },
 	{ "sync", cmd_sync, "tell a node to bring a tree up to date now" },
 	{ "cancel", cmd_cancel, "cancel a task on a node" },
+	{ "ca", cmd_ca, "a deployment CA and the nodes' TLS certificates" },
 	{ "verify", cmd_verify, "re-hash stored content against the signed "
 	    "manifest" },
 };

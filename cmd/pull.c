@@ -4,6 +4,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "../catalog/catalog.h"
 #include "../node/pull.h"
@@ -11,14 +12,16 @@
 
 static const char usage[] = "pulpdist pull --data DIR --from URL --tree NAME "
     "--trust KEY.pub --publish PUBDIR [--keep N] [--no-spare] "
-    "[--no-relay] [--parallel N] [--threads N] [--json]";
+    "[--no-relay] [--parallel N] [--threads N] [--json] "
+    "[--tls-cert F --tls-key F --tls-ca F]";
 
 static void
 help(void)
 {
 	printf("usage: %s\n\n"
 	    "Fetch the newest version of tree NAME from the node at URL\n"
-	    "(http://HOST:PORT), check its manifest's signature with the\n"
+	    "(https://HOST:PORT, or http://HOST:PORT for a node serving\n"
+	    "plain HTTP), check its manifest's signature with the\n"
 	    "tree's public key, fetch only what changed (librsync deltas\n"
 	    "against the version held, whole content otherwise; content\n"
 	    "already held costs nothing), check every file's SHA-256, and\n"
@@ -38,7 +41,13 @@ help(void)
 	    "                 node that serves no one saves the disk\n"
 	    "  --parallel N   transfers at once (default 4)\n"
 	    "  --threads N    threads applying deltas (default: per CPU)\n"
-	    "  --json         print the result as JSON\n", usage, ND_PULL_KEEP);
+	    "  --json         print the result as JSON\n"
+	    "  --tls-cert F   this node's certificate (pulpdist ca issue),\n"
+	    "  --tls-key F    its private key and\n"
+	    "  --tls-ca F     the deployment CA's certificate: required for\n"
+	    "                 an https:// URL, whose node must show a\n"
+	    "                 certificate from that CA naming URL's host\n",
+	    usage, ND_PULL_KEEP);
 }
 
 static int
@@ -146,10 +155,14 @@ cmd_pull(int argc, char **argv)
 		{ "parallel", required_argument, NULL, 'P' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "tls-ca", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct nd_pull_opts o = { 0 };
+	struct nd_tls_files tf = { NULL, NULL, NULL };
 	struct nd_pull_result r;
 	struct pd_error err;
 	struct pr_key *key = NULL;
@@ -183,6 +196,9 @@ cmd_pull(int argc, char **argv)
 				    "bad --threads %s", optarg);
 			break;
 		case 'J': json = true; break;
+		case 'C': tf.cert = optarg; break;
+		case 'K': tf.key = optarg; break;
+		case 'A': tf.ca = optarg; break;
 		case 'h': help(); return 0;
 		default: return bad_option("pull", usage, argv);
 		}
@@ -194,6 +210,17 @@ cmd_pull(int argc, char **argv)
 	if (optind != argc)
 		return usage_error("pull", usage, "unexpected argument %s",
 		    argv[optind]);
+	if ((tf.cert || tf.key || tf.ca) && !(tf.cert && tf.key && tf.ca))
+		return usage_error("pull", usage, "--tls-cert, --tls-key and "
+		    "--tls-ca go together");
+	if (strncmp(o.from, "https://", 8) == 0 && tf.cert == NULL)
+		return usage_error("pull", usage, "an https:// upstream needs "
+		    "--tls-cert, --tls-key and --tls-ca");
+	if (strncmp(o.from, "https://", 8) != 0 && tf.cert != NULL)
+		return usage_error("pull", usage, "--tls-cert, --tls-key and "
+		    "--tls-ca are for an https:// upstream");
+	if (tf.cert != NULL)
+		o.tls = &tf;
 	pd_error_clear(&err);
 	if (pr_key_load(trust, &key, &err) != PD_OK)
 		goto out;

@@ -1,6 +1,7 @@
 /*
- * pulpdist serve: answer the node protocol (spec/PROTOCOL.md) over plain
- * HTTP for every tree of a data directory, until SIGINT or SIGTERM.
+ * pulpdist serve: answer the node protocol (spec/PROTOCOL.md) over HTTPS
+ * with client certificates, or plain HTTP, for every tree of a data
+ * directory, until SIGINT or SIGTERM.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -11,26 +12,34 @@
 #include "../common/log.h"
 #include "../node/dcache.h"
 #include "../node/server.h"
+#include "../node/tls.h"
 #include "cmd.h"
 
 static const char usage[] = "pulpdist serve --data DIR --listen HOST:PORT "
-    "[--workers N] [--max-queue Q]";
+    "[--workers N] [--max-queue Q] [--tls-cert F --tls-key F --tls-ca F]";
 
 static void
 help(void)
 {
 	printf("usage: %s\n\n"
-	    "Serve every tree of the data directory DIR over plain HTTP on\n"
-	    "HOST:PORT (port 0 picks a free one): heads, signed manifests,\n"
-	    "manifest patches, objects, deltas, pack parts and batches, as\n"
-	    "spec/PROTOCOL.md describes.  The first line printed is\n"
-	    "\"listening on http://HOST:PORT\".  Deltas and compressed forms\n"
-	    "are made once and kept in DIR.  N worker threads (default: one\n"
-	    "per CPU) do the disk and CPU work; a request that finds Q jobs\n"
-	    "waiting for them (default: 64 per worker) is answered 503 with\n"
-	    "Retry-After.  SIGINT or SIGTERM stops it.\n"
-	    "Plain HTTP has no authentication: use it on loopback, for tests\n"
-	    "and demos.\n", usage);
+	    "Serve every tree of the data directory DIR on HOST:PORT (port\n"
+	    "0 picks a free one): heads, signed manifests, manifest patches,\n"
+	    "objects, deltas, pack parts and batches, as spec/PROTOCOL.md\n"
+	    "describes.  The first line printed is \"listening on\n"
+	    "https://HOST:PORT\" (http:// without TLS).  Deltas and\n"
+	    "compressed forms are made once and kept in DIR.  N worker\n"
+	    "threads (default: one per CPU) do the disk and CPU work; a\n"
+	    "request that finds Q jobs waiting for them (default: 64 per\n"
+	    "worker) is answered 503 with Retry-After.  SIGINT or SIGTERM\n"
+	    "stops it.\n\n"
+	    "  --tls-cert F   this node's certificate (pulpdist ca issue)\n"
+	    "  --tls-key F    its private key\n"
+	    "  --tls-ca F     the deployment CA's certificate (ca.crt)\n\n"
+	    "With the three, it speaks HTTPS (TLS 1.2 or later) and serves\n"
+	    "only clients that show a certificate issued by that CA; a\n"
+	    "client without one is refused during the handshake.  Without\n"
+	    "them it speaks plain HTTP, which has no authentication: use it\n"
+	    "on loopback, for tests and demos.\n", usage);
 }
 
 static bool
@@ -49,6 +58,9 @@ cmd_serve(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "max-queue", required_argument, NULL, 'q' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "tls-ca", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -59,6 +71,8 @@ cmd_serve(int argc, char **argv)
 	struct cat *cat = NULL;
 	struct nd_dcache *dc = NULL;
 	struct nd_server *srv = NULL;
+	struct nd_tls_files tf = { NULL, NULL, NULL };
+	struct nd_tls *tls = NULL;
 	const char *data = NULL;
 	char out[32];
 	uint64_t workers = 0, queue = 0;
@@ -82,6 +96,9 @@ cmd_serve(int argc, char **argv)
 				    "bad --max-queue %s (1 to 1000000)",
 				    optarg);
 			break;
+		case 'C': tf.cert = optarg; break;
+		case 'K': tf.key = optarg; break;
+		case 'A': tf.ca = optarg; break;
 		case 'h': help(); return 0;
 		default: return bad_option("serve", usage, argv);
 		}
@@ -89,19 +106,26 @@ cmd_serve(int argc, char **argv)
 	if (data == NULL || o.listen == NULL || optind != argc)
 		return usage_error("serve", usage, "--data and --listen, "
 		    "nothing else");
+	if ((tf.cert || tf.key || tf.ca) && !(tf.cert && tf.key && tf.ca))
+		return usage_error("serve", usage, "--tls-cert, --tls-key and "
+		    "--tls-ca go together");
 	o.workers = (unsigned)workers;
 	o.max_queue = (unsigned)queue;
 	/* A client gone mid-write must be an error code, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	pd_error_clear(&err);
+	if (tf.cert != NULL && nd_tls_server_new(&tf, &tls, &err) != PD_OK)
+		goto out;
+	o.tls = tls;
 	if (cat_open(data, 0, &cat, &err) != PD_OK ||
 	    nd_dcache_new(cat, &dc, &err) != PD_OK ||
 	    nd_server_new(cat, dc, &o, &srv, &err) != PD_OK)
 		goto out;
-	if (!is_loopback(o.listen))
+	if (tls == NULL && !is_loopback(o.listen))
 		log_warn("serving plain HTTP on %s, not a loopback address",
 		    nd_server_addr(srv));
-	printf("listening on http://%s\n", nd_server_addr(srv));
+	printf("listening on %s://%s\n", tls ? "https" : "http",
+	    nd_server_addr(srv));
 	if (fflush(stdout) != 0) {
 		pd_fail(&err, PD_ERR_IO, "writing to stdout");
 		goto out;
@@ -130,6 +154,7 @@ out:
 	if (err.code != PD_OK)
 		rc = fail(&err);
 	nd_server_free(srv);
+	nd_tls_free(tls);
 	nd_dcache_free(dc);
 	cat_close(cat);
 	return rc;

@@ -436,6 +436,17 @@ start(struct nd_daemon *d, struct pd_error *err)
 	    (rc = dm_register(d, err)) != PD_OK)
 		return rc;
 	dm_control_init(d);
+	/* The certificate read at start serves until a restart: a reload
+	 * that changes a tls_ key is refused as needing one. */
+	if (!n->insecure_http) {
+		d->tls_files.cert = n->tls_cert;
+		d->tls_files.key = n->tls_key;
+		d->tls_files.ca = n->tls_ca;
+		if ((rc = nd_tls_server_new(&d->tls_files, &d->tls, err)) !=
+		    PD_OK)
+			return rc;
+		so.tls = d->tls;
+	}
 	so.listen = n->listen.text;
 	so.workers = n->workers;
 	so.timeout = (unsigned)n->timeout;
@@ -473,6 +484,7 @@ stop(struct nd_daemon *d)
 	if (d->sighup != NULL)
 		event_free(d->sighup);
 	nd_server_free(d->srv);
+	nd_tls_free(d->tls);
 	nd_engine_free(d->eng);
 	nd_dcache_free(d->dc);
 	cat_close(d->cat);
@@ -503,8 +515,8 @@ nd_daemon_run(const struct nd_daemon_opts *o, struct pd_error *err)
 	    nd_conf_node(d.conf)->name, nd_conf_node(d.conf)->data,
 	    nd_server_addr(d.srv), d.ntrees);
 	if (o->announce != NULL) {
-		fprintf(o->announce, "listening on http://%s\n",
-		    nd_server_addr(d.srv));
+		fprintf(o->announce, "listening on %s://%s\n",
+		    d.tls ? "https" : "http", nd_server_addr(d.srv));
 		fflush(o->announce);
 	}
 	rc = nd_server_run(d.srv, err);

@@ -21,6 +21,7 @@
 #include "dcache.h"
 #include "engine.h"
 #include "server.h"
+#include "tls.h"
 #include "watch.h"
 
 /* A configured tree, as the loop schedules it. */
@@ -49,6 +50,8 @@ struct nd_daemon {
 	struct nd_dcache	*dc;
 	struct nd_engine	*eng;
 	struct nd_server	*srv;
+	struct nd_tls		*tls;		/* NULL: insecure_http */
+	struct nd_tls_files	 tls_files;	/* into the first conf */
 	struct nd_watch		*watch;		/* NULL: no tree watched */
 	struct event_base	*base;		/* the server's */
 	struct event		*sighup, *watch_ev;

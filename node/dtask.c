@@ -6,10 +6,10 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "../common/log.h"
+#include "../common/mem.h"
 #include "../protocol/sign.h"
 #include "daemon_int.h"
 #include "hook.h"
@@ -48,7 +48,7 @@ run_hook(const struct nd_conf_tree *t, uint64_t v, uint64_t prev,
 		return;
 	/* The result holds kilobytes of output: not for a worker's
 	 * stack, which the engine may keep small. */
-	if ((res = calloc(1, sizeof(*res))) == NULL) {
+	if ((res = pd_calloc(1, sizeof(*res))) == NULL) {
 		log_warn("on_publish for version %" PRIu64 " not run: out of "
 		    "memory", v);
 		return;
@@ -67,7 +67,7 @@ run_hook(const struct nd_conf_tree *t, uint64_t v, uint64_t prev,
 		log_warn("on_publish for version %" PRIu64 ": %s%s%s", v,
 		    e.msg, res->output_len ? "; its output ends: " : "",
 		    res->output_len ? res->output : "");
-	free(res);
+	pd_free(res);
 }
 
 static enum pd_err
@@ -140,7 +140,7 @@ task_sync(void *arg, const struct cat_task *task, struct nd_task_ctx *ctx,
 		    "it is imported, not synced", t->name);
 	if ((rc = pr_key_load(t->trust, &key, err)) != PD_OK)
 		return rc;
-	if ((r = calloc(1, sizeof(*r))) == NULL) {
+	if ((r = pd_calloc(1, sizeof(*r))) == NULL) {
 		pr_key_free(key);
 		return pd_fail(err, PD_ERR_NOMEM, "sync of %s", t->name);
 	}
@@ -151,6 +151,7 @@ task_sync(void *arg, const struct cat_task *task, struct nd_task_ctx *ctx,
 	o.no_spare = !t->spare;
 	o.no_relay = !t->relay;
 	o.lease = nd_task_lease(ctx);
+	o.tls = d->tls != NULL ? &d->tls_files : NULL;
 	/* Upstreams in order of preference: the first that gives a good
 	 * version wins; the error kept is the last one's. */
 	for (i = 0; i < t->nupstream; i++) {
@@ -180,7 +181,7 @@ task_sync(void *arg, const struct cat_task *task, struct nd_task_ctx *ctx,
 		snprintf(link, sizeof(link), "%s/%s", t->publish, t->name);
 		run_hook(t, r->to_version, r->from_version, r->path, link);
 	}
-	free(r);
+	pd_free(r);
 	pr_key_free(key);
 	return rc;
 }

@@ -21,6 +21,7 @@ struct xfer {
 	CURL			*easy;
 	struct curl_slist	*headers;
 	char			*url;
+	char			 cerr[CURL_ERROR_SIZE];	/* libcurl's detail */
 	uint64_t		 cap;
 	uint64_t		 range_from;	/* > 0: a 206 is required */
 	uint64_t		 got;		/* decoded body bytes */
@@ -42,6 +43,7 @@ struct nd_fetch {
 	char			*base;
 	struct nd_fetch_stats	 st;
 	unsigned		 running;
+	char			*cert, *key, *ca;	/* NULL: no TLS files */
 };
 
 static bool curl_ready;
@@ -86,7 +88,51 @@ nd_fetch_free(struct nd_fetch *f)
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
 	pd_free(f->base);
+	pd_free(f->cert);
+	pd_free(f->key);
+	pd_free(f->ca);
 	pd_free(f);
+}
+
+enum pd_err
+nd_fetch_set_tls(struct nd_fetch *f, const struct nd_tls_files *t,
+    struct pd_error *err)
+{
+	enum pd_err rc;
+
+	if (strncmp(f->base, "https://", 8) != 0)
+		return pd_fail(err, PD_ERR_USAGE, "upstream %s: TLS files "
+		    "given for a plain http:// upstream", f->base);
+	if ((rc = nd_tls_check(t, false, err)) != PD_OK)
+		return rc;
+	pd_free(f->cert);
+	pd_free(f->key);
+	pd_free(f->ca);
+	f->cert = pd_strdup(t->cert);
+	f->key = pd_strdup(t->key);
+	f->ca = pd_strdup(t->ca);
+	if (f->cert == NULL || f->key == NULL || f->ca == NULL)
+		return pd_fail(err, PD_ERR_NOMEM, "TLS files");
+	return PD_OK;
+}
+
+/* Our certificate and key; the deployment CA as the only anchor. */
+static void
+set_tls(const struct nd_fetch *f, CURL *easy)
+{
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(easy, CURLOPT_SSLVERSION,
+	    (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
+	curl_easy_setopt(easy, CURLOPT_SSLCERT, f->cert);
+	curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
+	curl_easy_setopt(easy, CURLOPT_SSLKEY, f->key);
+	curl_easy_setopt(easy, CURLOPT_CAINFO, f->ca);
+	/* Debian's libcurl also looks in /etc/ssl/certs unless told not
+	 * to: a public CA must not vouch for a node. */
+	curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 }
 
 const struct nd_fetch_stats *
@@ -248,6 +294,9 @@ nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
 	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, 60L);
 	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->cerr);
+	if (f->cert != NULL)
+		set_tls(f, x->easy);
 	if (body) {
 		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)len);
 		curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, body);
@@ -281,7 +330,7 @@ finish(struct nd_fetch *f, struct xfer *x, CURLcode cc)
 		f->st.sent_bytes += (uint64_t)upsize;
 	if (rc == PD_OK && cc != CURLE_OK)
 		rc = pd_fail(&x->err, PD_ERR_IO, "%s: %s", x->url,
-		    curl_easy_strerror(cc));
+		    x->cerr[0] ? x->cerr : curl_easy_strerror(cc));
 	else if (rc == PD_OK && x->status == 303)
 		;	/* the caller knows what a redirect means */
 	else if (rc == PD_OK && x->status != 200 && x->status != 206) {

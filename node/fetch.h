@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "../common/buf.h"
+#include "tls.h"
 
 #define ND_CONTROL_MAX	(64 * 1024)	/* heads, errors */
 
@@ -45,6 +46,15 @@ typedef void nd_done_fn(void *arg, long status, enum pd_err rc,
 /* base is "http://HOST:PORT"; parallel: transfers at once. */
 enum pd_err nd_fetch_new(const char *base, unsigned parallel,
 	    struct nd_fetch **, struct pd_error *) PD_WARN_UNUSED;
+/*
+ * Speak TLS with this node's certificate and key, trusting the
+ * deployment CA alone and checking that the upstream's certificate
+ * names the host of base; before any transfer is queued.  The files are
+ * checked first (nd_tls_check, as a client) and their paths copied.
+ * PD_ERR_USAGE unless base is https://; nd_tls_check's errors.
+ */
+enum pd_err nd_fetch_set_tls(struct nd_fetch *, const struct nd_tls_files *,
+	    struct pd_error *) PD_WARN_UNUSED;
 void	nd_fetch_free(struct nd_fetch *);
 const struct nd_fetch_stats *nd_fetch_stats(const struct nd_fetch *);
 

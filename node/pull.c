@@ -433,6 +433,26 @@ drop_spare(struct pull *p)
 		pd_error_clear(&e);
 }
 
+/* A transfer loop to the upstream, with TLS when it is https://. */
+static enum pd_err
+new_fetch(const struct nd_pull_opts *o, struct nd_fetch **f,
+    struct pd_error *err)
+{
+	enum pd_err rc;
+
+	if (strncmp(o->from, "https://", 8) == 0 && o->tls == NULL)
+		return pd_fail(err, PD_ERR_USAGE, "upstream %s: https needs "
+		    "this node's certificate, its key and the CA", o->from);
+	if ((rc = nd_fetch_new(o->from, o->parallel, f, err)) != PD_OK ||
+	    o->tls == NULL)
+		return rc;
+	if ((rc = nd_fetch_set_tls(*f, o->tls, err)) != PD_OK) {
+		nd_fetch_free(*f);
+		*f = NULL;
+	}
+	return rc;
+}
+
 static enum pd_err
 pull(struct pull *p, double start)
 {
@@ -498,7 +518,7 @@ pull(struct pull *p, double start)
 		if (!p->items[i].done)
 			p->res->content_bytes += p->items[i].e->size;
 	if (rc == PD_OK && p->nitems >= ND_PULL_SPLIT_MIN &&
-	    nd_fetch_new(p->o->from, p->o->parallel, &p->f2, p->err) != PD_OK)
+	    new_fetch(p->o, &p->f2, p->err) != PD_OK)
 		pd_error_clear(p->err);	/* one loop does it all */
 	if (rc == PD_OK)
 		rc = nd_xfer_run2(&xo, p->f2, p->items, p->nitems, &xs,
@@ -553,7 +573,7 @@ nd_pull(struct cat *c, const struct nd_pull_opts *o,
 	p.err = err;
 	p.stagefd = p.objfd = p.tmpfd = p.prevfd = -1;
 	if ((rc = cat_lock_tree(c, o->tree, &lockfd, err)) != PD_OK ||
-	    (rc = nd_fetch_new(o->from, o->parallel, &p.f, err)) != PD_OK)
+	    (rc = new_fetch(o, &p.f, err)) != PD_OK)
 		goto out;
 	rc = pull(&p, start);
 	res->requests = nd_fetch_stats(p.f)->requests;

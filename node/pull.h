@@ -20,11 +20,17 @@
 #include "../catalog/tasks.h"
 #include "../protocol/sign.h"
 #include "keep.h"
+#include "tls.h"
 
 #define ND_PULL_KEEP	3	/* versions kept when nothing is said */
 
 struct nd_pull_opts {
-	const char	*from;		/* upstream, "http://HOST:PORT" */
+	const char	*from;		/* upstream, "https://HOST:PORT" or
+					 * "http://HOST:PORT" */
+	const struct nd_tls_files *tls;	/* this node's certificate, key
+					 * and the CA: required for an
+					 * https:// upstream, NULL for
+					 * http:// */
 	const char	*tree;
 	const struct pr_key *trust;	/* the tree's origin key */
 	const char	*pubdir;	/* PUBDIR/TREE is switched */

@@ -29,6 +29,7 @@
 #include "dcache.h"
 #include "prepare.h"
 #include "server.h"
+#include "tls.h"
 
 #define ND_CHUNK		(256 * 1024)	/* body bytes per step */
 #define ND_BATCH_BODY_MAX	(1024 * 1024)	/* bytes of a batch request */
@@ -157,6 +158,9 @@ struct nd_req {
 	/* GET /v1/status: the loop's counters when the request came. */
 	struct nd_server_stats	 stats;
 	int64_t			 uptime;	/* seconds serving */
+	char			 peer[ND_PEER_MAX];	/* the client node's
+					 * name (certificate CN); "" over
+					 * plain HTTP */
 
 	/* The reply, filled by the handler on a worker. */
 	int			 status;

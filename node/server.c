@@ -55,6 +55,7 @@ struct nd_server {
 	struct event_base	*base;
 	struct evhttp		*http;
 	struct nd_workq		*wq;
+	const struct nd_tls	*tls;		/* NULL: plain HTTP */
 	struct event		*sigint, *sigterm;
 	unsigned		 max_queue;
 	const struct nd_control	*control;	/* or NULL */
@@ -188,8 +189,9 @@ complete(struct inflight *f, bool streamed, struct evbuffer *body)
 {
 	struct evhttp_request *req = f->req;
 
-	log_debug("%s %s: %d, %llu bytes", f->cmd == EVHTTP_REQ_POST ?
-	    "POST" : "GET", evhttp_request_get_uri(req), f->r.status,
+	log_debug("%s %s%s%s: %d, %llu bytes", f->cmd == EVHTTP_REQ_POST ?
+	    "POST" : "GET", evhttp_request_get_uri(req), f->r.peer[0] ?
+	    " from " : "", f->r.peer, f->r.status,
 	    (unsigned long long)f->sent);
 	detach(f);
 	f->req = NULL;
@@ -450,6 +452,13 @@ on_request(struct evhttp_request *req, void *arg)
 	r->head = f->cmd == EVHTTP_REQ_HEAD;
 	evhttp_connection_set_closecb(f->evcon, on_close, f);
 	evhttp_request_set_on_complete_cb(req, on_complete, f);
+	/* Only a connection whose TLS could not even be set up gets here
+	 * without a verified peer (nd_tls_bufferevent): never serve it. */
+	if (s->tls != NULL && !nd_tls_conn_peer(f->evcon, r->peer,
+	    sizeof(r->peer))) {
+		nd_reply_error(r, 403, "client certificate required");
+		goto now;
+	}
 
 	if (uri == NULL || evhttp_uri_get_fragment(uri) != NULL ||
 	    nd_target_parse(evhttp_uri_get_path(uri),
@@ -506,6 +515,15 @@ now:
 
 /* ------------------------------------------------------------------ */
 /* The server */
+
+/* Loop: a new connection's bufferevent, TLS from its first byte. */
+static struct bufferevent *
+tls_bev(struct event_base *base, void *arg)
+{
+	struct nd_server *s = arg;
+
+	return nd_tls_bufferevent(s->tls, base);
+}
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -617,6 +635,8 @@ nd_server_new(struct cat *cat, struct nd_dcache *dc,
 	/* Bodiless replies (303, 304) get no Content-Type. */
 	evhttp_set_default_content_type(s->http, NULL);
 	evhttp_set_gencb(s->http, on_request, s);
+	if ((s->tls = o->tls) != NULL)
+		evhttp_set_bevcb(s->http, tls_bev, s);
 	if ((rc = bind_listen(s, o->listen, err)) != PD_OK)
 		goto fail;
 	if (event_add(s->sigint, NULL) != 0 ||

@@ -1,7 +1,8 @@
 /*
  * The HTTP server of a node (spec/PROTOCOL.md): trees, heads, manifests,
  * manifest patches, objects, deltas and batches from one data directory,
- * over plain HTTP (TLS comes with the node daemon).
+ * over HTTPS with client certificates (node/tls.h), or plain HTTP for
+ * tests and demos.
  *
  * One libevent loop, on the thread that calls nd_server_run(), accepts
  * connections, parses requests and moves bytes; every catalog read, file
@@ -20,6 +21,7 @@
 #include "../catalog/catalog.h"
 #include "control.h"
 #include "dcache.h"
+#include "tls.h"
 
 /* Longest "HOST:PORT" nd_server_addr() gives. */
 #define ND_ADDR_MAX	300
@@ -36,6 +38,9 @@ struct nd_server_opts {
 					 * reading or writing; 0: 60 */
 	/* A daemon's status, tasks and actions (control.h), or NULL. */
 	const struct nd_control *control;
+	const struct nd_tls *tls;	/* HTTPS with client certificates
+					 * (node/tls.h), outliving the
+					 * server; NULL: plain HTTP */
 };
 
 /* Counters, kept by the loop thread. */

@@ -647,7 +647,7 @@ give_unprivileged() {
 #
 # serve_start DATA [ARGS...]: start `pd serve --data DATA --listen
 # 127.0.0.1:0 ARGS` in the background, wait until it listens, and set
-# SERVE_PID, SERVE_URL (http://127.0.0.1:PORT) and SERVE_LOG (its
+# SERVE_PID, SERVE_URL (http:// or https://127.0.0.1:PORT) and SERVE_LOG (its
 # stderr).  Call it at the top level of a test file to use the server in
 # every case; inside a case the variables live only in that case.  Every
 # server still running when the test file ends is killed by its pid.
@@ -678,7 +678,7 @@ serve_start() {
 	} &
 	deadline=$(($(date +%s%N) + 20 * 1000000000))
 	until [ -s "$out.pid" ] &&
-	    grep -q '^listening on http://' "$out.out" 2>/dev/null; do
+	    grep -q '^listening on https\?://' "$out.out" 2>/dev/null; do
 		pid=$(cat "$out.pid" 2>/dev/null || true)
 		if [ -n "$pid" ] && [ -f "$E2E_META/serve.$pid.rc" ]; then
 			say "error: pulpdist serve exited with status" \
@@ -696,7 +696,7 @@ serve_start() {
 	SERVE_PID=$(cat "$out.pid")
 	SERVE_LOG=$out
 	echo "$SERVE_PID" >>"$E2E_META/serve.pids"
-	SERVE_URL=$(sed -n 's|^listening on \(http://.*\)$|\1|p' "$out.out")
+	SERVE_URL=$(sed -n 's|^listening on \(https\?://.*\)$|\1|p' "$out.out")
 }
 
 serve_stop() {
