@@ -423,6 +423,7 @@ start(struct nd_daemon *d, struct pd_error *err)
 {
 	const struct nd_conf_node *n = nd_conf_node(d->conf);
 	struct nd_engine_opts eo = { 0 };
+	struct nd_engine_stats es;
 	struct nd_server_opts so = { 0 };
 	enum pd_err rc;
 
@@ -435,6 +436,10 @@ start(struct nd_daemon *d, struct pd_error *err)
 	if ((rc = nd_engine_new(d->cat, &eo, &d->eng, err)) != PD_OK ||
 	    (rc = dm_register(d, err)) != PD_OK)
 		return rc;
+	nd_engine_stats(d->eng, &es);
+	if (es.resumed > 0)
+		log_info("%" PRIu64 " tasks were running when the node last "
+		    "stopped without finishing them: resumed", es.resumed);
 	dm_control_init(d);
 	/* The certificate read at start serves until a restart: a reload
 	 * that changes a tls_ key is refused as needing one. */

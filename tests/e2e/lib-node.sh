@@ -33,11 +33,11 @@ node_listening() {
 		say "error: node $1 exited with status $(cat "$m.rc")"
 		return 2
 	fi
-	[ -s "$m.pid" ] && grep -q '^listening on http://' "$m.out" 2>/dev/null
+	[ -s "$m.pid" ] && grep -q '^listening on https\?://' "$m.out" 2>/dev/null
 }
 
 node_url() {
-	sed -n 's|^listening on \(http://.*\)$|\1|p' "$E2E_META/node.$1.out"
+	sed -n 's|^listening on \(https*://.*\)$|\1|p' "$E2E_META/node.$1.out"
 }
 
 node_pid() {

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# A mirror daemon killed with SIGKILL while a sync is transferring: the
+# published tree was never partial; started again, the node resumes that
+# same task (not a new one), which ends with the exact tree, and the
+# task's history says the first attempt died.
+. "$(dirname "$0")/lib.sh"
+. "$E2E_DIR/lib-node.sh"
+. "$E2E_DIR/lib-pull.sh"
+
+# conf NAME FILE: the [node] section of NAME, plain HTTP on loopback.
+node_section() {
+	cat >"$2" <<-EOF
+	[node]
+	name = $1
+	data = $TEST_ROOT/$1-data
+	listen = 127.0.0.1:0
+	insecure_http = yes
+	workers = 2
+	EOF
+}
+
+# mirror_conf UPSTREAM: the mirror's configuration.
+mirror_conf() {
+	node_section mirror mirror.conf
+	cat >>mirror.conf <<-EOF
+
+	[tree t]
+	role = mirror
+	upstream = $1
+	trust = $TEST_ROOT/k.pub
+	publish = $TEST_ROOT/pub
+	schedule = every 1h
+	EOF
+}
+
+# staged_over BYTES: the mirror's staging holds more than BYTES.
+staged_over() {
+	[ "$(du -sb "$TEST_ROOT/mirror-data/staging/t" 2>/dev/null |
+	    cut -f1)" -gt "$1" ] 2>/dev/null
+}
+
+test_expect_success 'setup: a tree, an origin daemon' '
+	pd keygen k >/dev/null &&
+	make_tree src &&
+	mkdir pub &&
+	node_section origin origin.conf &&
+	cat >>origin.conf <<-EOF
+	[tree t]
+	role = origin
+	source = $TEST_ROOT/src
+	key = $TEST_ROOT/k.key
+	schedule = every 1h
+	EOF
+'
+node_start origin "$TEST_ROOT/origin.conf"
+
+test_expect_success 'setup: version 1 mirrored by a mirror daemon' '
+	wait_version origin t 1 &&
+	mirror_conf "$(node_url origin)"
+'
+node_start mirror "$TEST_ROOT/mirror.conf"
+
+test_expect_success 'setup: version 2, much bigger; the mirror stopped' '
+	wait_version mirror t 1 &&
+	cp -a src src-v1 &&
+	node_stop mirror &&
+	head -c $((24 * 1024 * 1024)) /dev/urandom >src/data/large.img &&
+	for i in $(seq 1 100); do
+		echo "file $i $RANDOM" >src/docs/n$i.txt || return 1
+	done &&
+	pd sync --node "$(node_url origin)" t >/dev/null &&
+	wait_version origin t 2
+'
+
+SERVE_URL=$(node_url origin)
+proxy_start slow 20
+mirror_conf "$PROXY_URL"
+node_start mirror "$TEST_ROOT/mirror.conf"
+
+test_expect_success 'kill -9 mid-transfer: the published tree is whole' '
+	wait_for 60 staged_over 4000000 &&
+	node_kill mirror &&
+	rsync -rlptn --checksum --itemize-changes src-v1/ pub/t/ >is.out &&
+	test_file_is_empty is.out
+'
+proxy_stop
+mirror_conf "$(node_url origin)"
+node_start mirror "$TEST_ROOT/mirror.conf"
+
+test_expect_success 'started again, the same task resumes and ends exact' '
+	wait_version mirror t 2 &&
+	compare_trees --mtime src pub/t/ &&
+	pd tasks --node "$(node_url mirror)" --json >tasks.json &&
+	json_check tasks.json \
+		"len([t for t in d[\"tasks\"] if t[\"kind\"] == \"sync\"]) == 2" \
+		"d[\"tasks\"][0][\"state\"] == \"done\"" \
+		"d[\"tasks\"][0][\"attempts\"] == 2" \
+		"\"died during attempt 1\" in d[\"tasks\"][0][\"error\"]" &&
+	node_log mirror >log &&
+	test_grep "1 tasks were running when the node last stopped" log
+'
+
+test_expect_success 'stop both' '
+	node_stop mirror &&
+	node_stop origin
+'
+
+test_done
