@@ -175,9 +175,10 @@ task_sync(void *arg, const struct cat_task *task, struct nd_task_ctx *ctx,
 	else if (rc == PD_OK) {
 		log_info("published version %" PRIu64 " from %s: %" PRIu64
 		    " files added, %" PRIu64 " changed, %" PRIu64 " removed, "
-		    "%" PRIu64 " bytes on the wire, %.2f s", r->to_version,
-		    o.from, r->added, r->changed, r->removed, r->wire_bytes,
-		    r->seconds);
+		    "%" PRIu64 " deltas applied; %" PRIu64 " bytes on the wire "
+		    "for %" PRIu64 " bytes of new content, in %.2f s",
+		    r->to_version, o.from, r->added, r->changed, r->removed,
+		    r->deltas, r->wire_bytes, r->content_bytes, r->seconds);
 		snprintf(link, sizeof(link), "%s/%s", t->publish, t->name);
 		run_hook(t, r->to_version, r->from_version, r->path, link);
 	}
