@@ -48,6 +48,11 @@ mirror_conf() {
 	[ -z "${2:-}" ] || cat "$2" >>"$1"
 }
 
+# reloaded N: the mirror has logged N successful reloads.
+reloaded() {
+	[ "$(grep -c "reloaded: " "$E2E_META/node.mirror.err")" -ge "$1" ]
+}
+
 test_expect_success 'setup: a key and a source tree' '
 	pd keygen k >/dev/null &&
 	make_tree src &&
@@ -152,6 +157,35 @@ test_expect_success 'SIGHUP adds a tree, which is synced at once' '
 	wait_for 20 grep -q "reloaded: 2 trees" "$E2E_META/node.mirror.err" &&
 	wait_version mirror lab 1 &&
 	compare_trees src pub/lab/
+'
+
+test_expect_success 'outside its window a sync waits; pulpdist cancel' '
+	h=$(( ($(date +%-H) + 2) % 24 )) &&
+	cat >late.section <<-EOF &&
+
+	[tree lab]
+	role = mirror
+	upstream = $(node_url origin)
+	trust = $TEST_ROOT/k.pub
+	publish = $TEST_ROOT/pub
+	window = $(printf "%02d:00-%02d:00" $h $(( (h + 1) % 24 )))
+	EOF
+	mirror_conf mirror.conf late.section &&
+	kill -HUP "$(node_pid mirror)" &&
+	wait_for 20 reloaded 2 &&
+	pd sync --node "$(node_url mirror)" lab >out &&
+	id=$(sed -n "s/^tree lab: task \([0-9]*\) .*/\1/p" out) &&
+	pd tasks --node "$(node_url mirror)" --tree lab --json >t.json &&
+	json_check t.json "[t for t in d[\"tasks\"] if t[\"id\"] == $id][0][\"state\"] == \"queued\"" \
+		"[t for t in d[\"tasks\"] if t[\"id\"] == $id][0][\"next_run_ms\"] > $(date +%s)000" &&
+	pd cancel --node "$(node_url mirror)" $id >out &&
+	test_grep "^task $id canceled$" out &&
+	pd tasks --node "$(node_url mirror)" --tree lab --json >t.json &&
+	json_check t.json "[t for t in d[\"tasks\"] if t[\"id\"] == $id][0][\"state\"] == \"canceled\"" &&
+	test_must_fail pd cancel --node "$(node_url mirror)" $id 2>err &&
+	test_grep "HTTP 409" err &&
+	test_must_fail pd cancel --node "$(node_url mirror)" 99999 2>err &&
+	test_grep "HTTP 404" err
 '
 
 test_expect_success 'SIGTERM: both stop, exit status 0' '
