@@ -146,7 +146,8 @@ print_status(json_t *st)
 	json_t *tasks = json_object_get(st, "tasks");
 	json_t *srv = json_object_get(st, "server");
 	json_t *t, *errs = json_object_get(st, "errors");
-	char out[32];
+	json_t *rates = json_object_get(st, "rates");
+	char out[32], r10[32], r60[32], in[32];
 	size_t i;
 
 	printf("node %s, up %llds, %zu trees\n", jstr(node, "name",
@@ -160,6 +161,16 @@ print_status(json_t *st)
 	print_tasks("running", json_object_get(tasks, "running"));
 	print_tasks("queued", json_object_get(tasks, "queued"));
 	print_tasks("last errors", errs);
+	if (json_is_object(rates)) {
+		fmt_bytes((uint64_t)jint(rates, "out_bytes_per_s_10s"), r10,
+		    sizeof(r10));
+		fmt_bytes((uint64_t)jint(rates, "out_bytes_per_s_60s"), r60,
+		    sizeof(r60));
+		fmt_bytes((uint64_t)jint(rates, "in_bytes_per_s_60s"), in,
+		    sizeof(in));
+		printf("rates: out %s/s (10 s), %s/s (1 min); in %s/s "
+		    "(1 min)\n", r10, r60, in);
+	}
 	if (json_is_object(srv)) {
 		fmt_bytes((uint64_t)jint(srv, "bytes_out"), out, sizeof(out));
 		printf("served %lld requests (%lld errors, %lld overloaded), "

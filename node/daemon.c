@@ -403,6 +403,46 @@ on_sighup(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ------------------------------------------------------------------ */
+/* Transfer rates */
+
+/* Bytes per second from samples a and b, n ticks apart. */
+static uint64_t
+rate(uint64_t a, uint64_t b, size_t n)
+{
+	return n == 0 || b < a ? 0 : (b - a) / (n * RATE_TICK);
+}
+
+/* Loop: sample what was served and received, and keep the rates. */
+static void
+on_sample(evutil_socket_t fd, short what, void *arg)
+{
+	struct nd_daemon *d = arg;
+	struct nd_server_stats st;
+	size_t n, last, ten;
+
+	(void)fd;
+	(void)what;
+	nd_server_stats(d->srv, &st);
+	pthread_mutex_lock(&d->rate_lock);
+	if (d->nsamples == RATE_SAMPLES) {
+		memmove(d->out_seen, d->out_seen + 1,
+		    (RATE_SAMPLES - 1) * sizeof(d->out_seen[0]));
+		memmove(d->in_seen, d->in_seen + 1,
+		    (RATE_SAMPLES - 1) * sizeof(d->in_seen[0]));
+		d->nsamples--;
+	}
+	d->out_seen[d->nsamples] = st.bytes_out;
+	d->in_seen[d->nsamples] = d->in_bytes;
+	n = ++d->nsamples;
+	last = n - 1;
+	ten = n > 10 / RATE_TICK ? last - 10 / RATE_TICK : 0;
+	d->out_rate10 = rate(d->out_seen[ten], d->out_seen[last], last - ten);
+	d->out_rate60 = rate(d->out_seen[0], d->out_seen[last], last);
+	d->in_rate60 = rate(d->in_seen[0], d->in_seen[last], last);
+	pthread_mutex_unlock(&d->rate_lock);
+}
+
+/* ------------------------------------------------------------------ */
 /* Start and stop */
 
 static enum pd_err
@@ -425,6 +465,7 @@ start(struct nd_daemon *d, struct pd_error *err)
 	struct nd_engine_opts eo = { 0 };
 	struct nd_engine_stats es;
 	struct nd_server_opts so = { 0 };
+	struct timeval tick = { RATE_TICK, 0 };
 	enum pd_err rc;
 
 	if ((rc = cat_open(n->data, CAT_CREATE, &d->cat, err)) != PD_OK ||
@@ -462,6 +503,9 @@ start(struct nd_daemon *d, struct pd_error *err)
 	if ((d->sighup = evsignal_new(d->base, SIGHUP, on_sighup, d)) ==
 	    NULL || event_add(d->sighup, NULL) != 0)
 		return pd_fail(err, PD_ERR_IO, "cannot catch SIGHUP");
+	if ((d->sampler = event_new(d->base, -1, EV_PERSIST, on_sample, d)) ==
+	    NULL || event_add(d->sampler, &tick) != 0)
+		return pd_fail(err, PD_ERR_NOMEM, "rate sampler");
 	if ((rc = nd_engine_start(d->eng, err)) != PD_OK ||
 	    (rc = trees_make(d, NULL, 0, err)) != PD_OK)
 		return rc;
@@ -488,6 +532,8 @@ stop(struct nd_daemon *d)
 	nd_watch_free(d->watch);
 	if (d->sighup != NULL)
 		event_free(d->sighup);
+	if (d->sampler != NULL)
+		event_free(d->sampler);
 	nd_server_free(d->srv);
 	nd_tls_free(d->tls);
 	nd_engine_free(d->eng);
@@ -510,6 +556,10 @@ nd_daemon_run(const struct nd_daemon_opts *o, struct pd_error *err)
 	d.started = time(NULL);
 	if (pthread_rwlock_init(&d.lock, NULL) != 0)
 		return pd_fail(err, PD_ERR_NOMEM, "lock");
+	if (pthread_mutex_init(&d.rate_lock, NULL) != 0) {
+		pthread_rwlock_destroy(&d.lock);
+		return pd_fail(err, PD_ERR_NOMEM, "lock");
+	}
 	/* A hook or a peer gone mid-write must not kill the node. */
 	signal(SIGPIPE, SIG_IGN);
 	pd_log_set_daemon(true);
@@ -527,6 +577,7 @@ nd_daemon_run(const struct nd_daemon_opts *o, struct pd_error *err)
 	rc = nd_server_run(d.srv, err);
 out:
 	stop(&d);
+	pthread_mutex_destroy(&d.rate_lock);
 	pthread_rwlock_destroy(&d.lock);
 	return rc;
 }

@@ -24,6 +24,10 @@
 #include "tls.h"
 #include "watch.h"
 
+/* Rates are sampled every RATE_TICK seconds over a minute. */
+#define RATE_TICK	2
+#define RATE_SAMPLES	(60 / RATE_TICK + 1)
+
 /* A configured tree, as the loop schedules it. */
 struct dtree {
 	const struct nd_conf_tree *conf;	/* in d->conf */
@@ -61,6 +65,17 @@ struct nd_daemon {
 	/* Loop thread only. */
 	struct dtree		*trees;
 	size_t			 ntrees;
+	struct event		*sampler;	/* every RATE_TICK s */
+	uint64_t		 out_seen[RATE_SAMPLES];
+	size_t			 nsamples;
+
+	/* Transfer rates for /v1/status, under rate_lock. */
+	pthread_mutex_t		 rate_lock;
+	uint64_t		 out_rate10;	/* bytes/s served, 10 s */
+	uint64_t		 out_rate60;	/* and over a minute */
+	uint64_t		 in_bytes;	/* received by syncs */
+	uint64_t		 in_rate60;	/* bytes/s received, a minute */
+	uint64_t		 in_seen[RATE_SAMPLES];
 };
 
 /* daemon.c: queue a task of tree (import for an origin, sync for a

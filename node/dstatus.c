@@ -89,7 +89,7 @@ status(void *arg, json_t *st, struct pd_error *err)
 	json_t *tasks = json_object_get(st, "tasks");
 	json_t *errors = json_object_get(st, "errors");
 	json_t *node = json_object_get(st, "node");
-	json_t *list;
+	json_t *list, *rates;
 	size_t n = 0, i, nerr = 0;
 	enum pd_err rc;
 
@@ -125,6 +125,15 @@ status(void *arg, json_t *st, struct pd_error *err)
 	nd_engine_stats(d->eng, &es);
 	if (json_object_set_new(st, "engine", nd_engine_stats_json(&es)) !=
 	    0)
+		goto out;
+	pthread_mutex_lock(&d->rate_lock);
+	rates = json_pack("{s:I, s:I, s:I, s:I}",
+	    "out_bytes_per_s_10s", (json_int_t)d->out_rate10,
+	    "out_bytes_per_s_60s", (json_int_t)d->out_rate60,
+	    "in_bytes_per_s_60s", (json_int_t)d->in_rate60,
+	    "in_bytes", (json_int_t)d->in_bytes);
+	pthread_mutex_unlock(&d->rate_lock);
+	if (json_object_set_new(st, "rates", rates) != 0)
 		goto out;
 	rc = PD_OK;
 out:

@@ -169,6 +169,11 @@ task_sync(void *arg, const struct cat_task *task, struct nd_task_ctx *ctx,
 			break;
 		}
 	}
+	if (rc == PD_OK) {
+		pthread_mutex_lock(&d->rate_lock);
+		d->in_bytes += r->wire_bytes;
+		pthread_mutex_unlock(&d->rate_lock);
+	}
 	if (rc == PD_OK && r->up_to_date)
 		log_info("up to date at version %" PRIu64 " (from %s)",
 		    r->to_version, o.from);

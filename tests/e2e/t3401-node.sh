@@ -111,7 +111,9 @@ test_expect_success 'pulpdist tasks and status tell what ran' '
 	json_check st.json "d[\"node\"][\"name\"] == \"mirror\"" \
 		"d[\"trees\"][0][\"role\"] == \"mirror\"" \
 		"d[\"trees\"][0][\"schedule\"] == \"every 1h\"" \
-		"d[\"engine\"][\"done\"] >= 2" &&
+		"d[\"engine\"][\"done\"] >= 2" \
+		"d[\"rates\"][\"in_bytes\"] > 0" \
+		"d[\"rates\"][\"out_bytes_per_s_60s\"] >= 0" &&
 	pd status --node "$(node_url mirror)" >out &&
 	test_grep "^node mirror, up [0-9]*s, 1 trees$" out &&
 	test_grep "^  docs  *mirror  *v2 " out
