@@ -40,6 +40,7 @@
 
 #include "../common/log.h"
 #include "../common/mem.h"
+#include "guard.h"
 #include "serve.h"
 #include "server.h"
 #include "workq.h"
@@ -47,7 +48,6 @@
 #define QUEUE_PER_WORKER	64
 #define TIMEOUT_DEFAULT		60
 #define HEADERS_MAX		(16 * 1024)	/* request line and headers */
-#define RETRY_AFTER		"2"		/* seconds, for 503 */
 
 struct nd_server {
 	struct cat		*cat;
@@ -55,6 +55,7 @@ struct nd_server {
 	struct event_base	*base;
 	struct evhttp		*http;
 	struct nd_workq		*wq;
+	struct nd_guard		*guard;		/* caps and deadlines */
 	struct event		*sigint, *sigterm;
 	unsigned		 max_queue;
 	const struct nd_control	*control;	/* or NULL */
@@ -74,6 +75,7 @@ struct inflight {
 	bool			 busy;		/* a job holds it */
 	bool			 gone;		/* the client left */
 	bool			 failed;	/* a producer failed */
+	bool			 admitted;	/* counts as a transfer */
 	enum evhttp_cmd_type	 cmd;
 	uint64_t		 sent;		/* body bytes sent */
 	struct nd_req		 r;
@@ -95,6 +97,8 @@ free_inflight(struct inflight *f)
 		s->all = f->next;
 	if (f->next)
 		f->next->prev = f->prev;
+	if (f->admitted)
+		nd_guard_release(s->guard);
 	nd_reply_reset_body(&f->r);
 	if (f->r.body)
 		evbuffer_free(f->r.body);
@@ -109,7 +113,7 @@ static void
 detach(struct inflight *f)
 {
 	if (f->evcon)
-		evhttp_connection_set_closecb(f->evcon, NULL, NULL);
+		nd_guard_closecb(f->srv->guard, f->evcon, NULL, NULL);
 	if (f->req)
 		evhttp_request_set_on_complete_cb(f->req, NULL, NULL);
 }
@@ -157,7 +161,7 @@ on_complete(struct evhttp_request *req, void *arg)
 	(void)req;
 	f->req = NULL;
 	if (f->evcon)
-		evhttp_connection_set_closecb(f->evcon, NULL, NULL);
+		nd_guard_closecb(f->srv->guard, f->evcon, NULL, NULL);
 	f->evcon = NULL;
 	f->gone = true;
 	if (!f->busy)
@@ -191,6 +195,10 @@ complete(struct inflight *f, bool streamed, struct evbuffer *body)
 	log_debug("%s %s: %d, %llu bytes", f->cmd == EVHTTP_REQ_POST ?
 	    "POST" : "GET", evhttp_request_get_uri(req), f->r.status,
 	    (unsigned long long)f->sent);
+	/* Before the send, which may free the connection. */
+	if (!streamed)
+		nd_guard_reply(f->srv->guard, f->evcon, (int64_t)f->sent);
+	nd_guard_replied(f->srv->guard, f->evcon);
 	detach(f);
 	f->req = NULL;
 	if (streamed)
@@ -401,6 +409,7 @@ prepare_done(void *arg)
 		snprintf(len, sizeof(len), "%lld", (long long)r->length);
 		evhttp_add_header(h, "Content-Length", len);
 	}
+	nd_guard_reply(f->srv->guard, f->evcon, r->length);
 	evhttp_send_reply_start(f->req, r->status, NULL);
 	send_piece(f);
 }
@@ -448,7 +457,8 @@ on_request(struct evhttp_request *req, void *arg)
 	r->length = -1;
 	r->status = 200;
 	r->head = f->cmd == EVHTTP_REQ_HEAD;
-	evhttp_connection_set_closecb(f->evcon, on_close, f);
+	nd_guard_request(s->guard, f->evcon);
+	nd_guard_closecb(s->guard, f->evcon, on_close, f);
 	evhttp_request_set_on_complete_cb(req, on_complete, f);
 
 	if (uri == NULL || evhttp_uri_get_fragment(uri) != NULL ||
@@ -464,9 +474,10 @@ on_request(struct evhttp_request *req, void *arg)
 		    EVHTTP_REQ_POST) ? "POST" : "GET, HEAD");
 		goto now;
 	}
-	if (nd_workq_pending(s->wq) >= s->max_queue) {
+	if (nd_workq_pending(s->wq) >= s->max_queue ||
+	    !(f->admitted = nd_guard_admit(s->guard))) {
 		nd_reply_error(r, 503, "overloaded, try again later");
-		nd_reply_header(r, "Retry-After", RETRY_AFTER);
+		nd_reply_header(r, "Retry-After", "%d", ND_RETRY_AFTER);
 		goto now;
 	}
 	r->control = s->control;
@@ -564,7 +575,7 @@ bind_listen(struct nd_server *s, const char *listen, struct pd_error *err)
 	    ((struct sockaddr_in *)&ss)->sin_port);
 	snprintf(s->addr, sizeof(s->addr), strchr(host, ':') ? "[%s]:%u" :
 	    "%s:%u", host, (unsigned)bound);
-	return PD_OK;
+	return nd_guard_listen(s->guard, bs, err);
 }
 
 enum pd_err
@@ -572,6 +583,8 @@ nd_server_new(struct cat *cat, struct nd_dcache *dc,
     const struct nd_server_opts *o, struct nd_server **out,
     struct pd_error *err)
 {
+	struct nd_guard_opts go = { o->max_conns, o->max_transfers,
+	    o->header_timeout, o->idle_timeout, o->timeout, o->min_rate };
 	struct nd_server *s;
 	enum pd_err rc;
 	long ncpu;
@@ -606,6 +619,9 @@ nd_server_new(struct cat *cat, struct nd_dcache *dc,
 		pd_fail(err, rc, "starting worker threads");
 		goto fail;
 	}
+	if ((rc = nd_guard_new(s->base, s->http, &go, &s->guard, err)) !=
+	    PD_OK)
+		goto fail;
 	/* Every method reaches on_request, which answers 405 in JSON. */
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
@@ -648,7 +664,17 @@ nd_server_run(struct nd_server *s, struct pd_error *err)
 void
 nd_server_stats(const struct nd_server *s, struct nd_server_stats *out)
 {
+	struct nd_guard_stats g;
+
 	*out = s->stats;
+	nd_guard_stats(s->guard, &g);
+	out->accepted = g.accepted;
+	out->refused_connections = g.refused_connections;
+	out->refused_transfers = g.refused_transfers;
+	out->closed_header_deadline = g.closed_header_deadline;
+	out->closed_total_deadline = g.closed_total_deadline;
+	out->closed_idle = g.closed_idle;
+	out->open_max = g.open_max;
 }
 
 void
@@ -671,6 +697,8 @@ nd_server_free(struct nd_server *s)
 	}
 	if (s->http)
 		evhttp_free(s->http);
+	/* After evhttp_free, which closes connections through it. */
+	nd_guard_free(s->guard);
 	if (s->sigint)
 		event_free(s->sigint);
 	if (s->sigterm)
