@@ -16,7 +16,7 @@
 static const char usage[] = "pulpdist serve --data DIR --listen HOST:PORT "
     "[--workers N] [--max-queue Q] [--max-connections C] "
     "[--max-transfers T] [--header-timeout S] [--idle-timeout S] "
-    "[--min-rate BYTES]";
+    "[--min-rate BYTES] [--timeout T]";
 
 static void
 help(void)
@@ -44,7 +44,9 @@ help(void)
 	    "                       for its next request (default 30)\n"
 	    "  --min-rate BYTES     bytes/s a request or reply must average:\n"
 	    "                       a reply of L bytes is cut after\n"
-	    "                       60 s + L / BYTES (default 16384)\n\n"
+	    "                       T + L / BYTES seconds (default 16384)\n"
+	    "  --timeout T          seconds a connection may stall reading\n"
+	    "                       or writing (default 60)\n\n"
 	    "Plain HTTP has no authentication: use it on loopback, for tests\n"
 	    "and demos.\n", usage);
 }
@@ -70,6 +72,7 @@ cmd_serve(int argc, char **argv)
 		{ "header-timeout", required_argument, NULL, 'H' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "min-rate", required_argument, NULL, 'R' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -138,6 +141,13 @@ cmd_serve(int argc, char **argv)
 				    "bad --min-rate %s (1 to 2^40 bytes/s)",
 				    optarg);
 			o.min_rate = v;
+			break;
+		case 't':
+			if (!parse_u64_arg(optarg, &v) || v == 0 || v > 86400)
+				return usage_error("serve", usage,
+				    "bad --timeout %s (1 to 86400 seconds)",
+				    optarg);
+			o.timeout = (unsigned)v;
 			break;
 		case 'h': help(); return 0;
 		default: return bad_option("serve", usage, argv);

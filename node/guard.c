@@ -17,10 +17,11 @@
  * after it was freed.
  *
  * Bytes in and out are counted by callbacks of our own on the
- * connection's input and output evbuffers, beside libevent's.  Each connection has one timer, armed for the deadline of its
- * state and checked again when it fires (the deadline of a reply of
- * unknown length moves as its bytes leave).  The server finds a
- * connection's record by its descriptor.
+ * connection's input and output evbuffers, beside libevent's.  Each
+ * connection has one timer, armed for the deadline of its state and
+ * checked again when it fires (the deadline of a reply of unknown
+ * length moves as its bytes leave).  The server finds a connection's
+ * record by its descriptor.
  */
 #include <sys/socket.h>
 

@@ -21,6 +21,8 @@ concerns (default: all of them):
     die N         send only N bytes of the body of object answers, then
                   close the connection
     slow MS       send every body in 64 KiB pieces, MS milliseconds apart
+    busy          answer 503 with Retry-After: 1 (an overloaded node),
+                  forwarding nothing, logged as "503 busy"
     none          change nothing
 
 Requests and what was done are appended to PORTFILE.log.
@@ -120,6 +122,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_one(self, body=None):
         path = self.path
+        if fault == "busy" and take():
+            log("%s %s 503 busy" % (self.command, path))
+            self.answer(503, [("Content-Type", "application/json"),
+                              ("Retry-After", "1")],
+                        b'{"error": "overloaded", "status": 503}')
+            return
         if fault == "nopack" and "/pack/" in path:
             log("404 " + path)
             self.answer(404, [("Content-Type", "application/json")],
