@@ -21,6 +21,11 @@
  * completion does.  Before any call that may end the request we detach
  * (close callback and completion callback cleared), so libevent never
  * calls back into an inflight that is gone.
+ *
+ * Caps on connections and on requests answered at once, and the
+ * deadlines libevent lacks, are node/guard.c's.  The guard owns every
+ * connection's close callback (it must learn every close), so ours is
+ * set through nd_guard_closecb().
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
