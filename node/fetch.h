@@ -15,9 +15,10 @@
  * Retry-After (believed up to ND_RETRY_WAIT_MAX seconds only) and an
  * exponential backoff, plus up to half that again at random so that
  * refused clients do not come back together; at most ND_FETCH_TRIES
- * times in all.  A connection closed with no answer at all (how a TLS
- * node refuses one) is tried again the same way.  The sink never sees
- * the body of a 503, so a retry is invisible to the caller.
+ * times in all.  A connection closed with no answer at all (a node
+ * going down, or one too busy to answer) is tried again the same way.
+ * The sink never sees the body of a 503, so a retry is invisible to the
+ * caller.
  */
 #ifndef ND_FETCH_H
 #define ND_FETCH_H
