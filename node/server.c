@@ -487,7 +487,7 @@ on_request(struct evhttp_request *req, void *arg)
 	}
 	r->control = s->control;
 	if (r->t.route == ND_R_STATUS) {
-		r->stats = s->stats;
+		nd_server_stats(s, &r->stats);
 		r->uptime = (int64_t)(time(NULL) - s->started);
 	}
 	r->zstd_ok = nd_accepts_zstd(evhttp_find_header(in,

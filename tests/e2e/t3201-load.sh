@@ -81,6 +81,11 @@ test_expect_success 'past 2 transfers in flight, a request gets 503' '
 '
 
 test_expect_success 'the counters say what was refused and closed' '
+	curl -sS -o status.json "$SERVE_URL/v1/status"
+	json_check status.json \
+		"d[\"server\"][\"connections_refused\"] == 192" \
+		"d[\"server\"][\"transfers_refused\"] >= 1" \
+		"d[\"server\"][\"closed_header_deadline\"] >= 1"
 	serve_stop
 	test_grep "192 refused; [1-9][0-9]* requests refused past the transfer cap" "$SERVE_LOG"
 	test_grep "closed [1-9][0-9]* at the header deadline" "$SERVE_LOG"
