@@ -28,6 +28,11 @@
         K of N bytes" if the server closes it before the N bytes of its
         Content-Length came, "whole N bytes" otherwise.
 
+    load-client.py keepalive HOST PORT PATH N
+        N GETs one after the other on one connection, then wait for the
+        server to close it.  Prints the N statuses, then "closed" when
+        it did within 30 s, "open" otherwise.
+
     load-client.py get HOST PORT PATH
         One GET; prints its status.
 """
@@ -181,6 +186,20 @@ def loris(host, port, path, interval, count):
     print("survived")
 
 
+def keepalive(host, port, path, n):
+    s = socket.create_connection((host, port), timeout=30)
+    for _ in range(n):
+        s.sendall(request(path))
+        print(describe(answer(s, time.time() + 30)).split(" ")[0])
+    s.settimeout(30)
+    try:
+        print("closed" if s.recv(1) == b"" else "answered")
+    except ConnectionResetError:
+        print("closed")
+    except socket.timeout:
+        print("open")
+
+
 def get(host, port, path):
     s = socket.create_connection((host, port), timeout=30)
     s.sendall(request(path))
@@ -204,6 +223,8 @@ elif cmd == "transfers":
     transfers(host, port, int(sys.argv[4]), sys.argv[5], sys.argv[6])
 elif cmd == "slowread":
     slowread(host, port, sys.argv[4])
+elif cmd == "keepalive":
+    keepalive(host, port, sys.argv[4], int(sys.argv[5]))
 elif cmd == "get":
     get(host, port, sys.argv[4])
 else:

@@ -92,14 +92,17 @@ test_expect_success 'the counters say what was refused and closed' '
 	test_grep "at most 8 open" "$SERVE_LOG"
 '
 
-test_expect_success 'a reply drained too slowly is cut at its deadline' '
-	serve_start "$ORIGIN" --timeout 3 --min-rate $((16 * 1024 * 1024))
+test_expect_success 'a slow reply is cut, an idle kept-alive connection closed' '
+	serve_start "$ORIGIN" --timeout 3 --min-rate $((16 * 1024 * 1024)) \
+		--idle-timeout 1
 	port=${SERVE_URL##*:}
 	load slowread 127.0.0.1 $port /v1/objects/$(cat huge.sha) >slow
 	test_grep "^cut at [0-9]* of 50331648 bytes$" slow
-	wait_for 10 answers_200 $port
+	load keepalive 127.0.0.1 $port /v1/trees 3 >kept
+	printf "200\n200\n200\nclosed\n" >kept.want
+	test_cmp kept.want kept
 	serve_stop
-	test_grep "closed 0 at the header deadline, 1 at the total deadline" \
+	test_grep "closed 0 at the header deadline, 1 at the total deadline, 1 idle" \
 		"$SERVE_LOG"
 '
 
