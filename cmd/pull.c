@@ -58,7 +58,7 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 	if (json)
 		return print_json(json_pack("{s:s, s:b, s:I, s:I, "
 		    "s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, "
-		    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 		    "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
 		    "s:f, s:f, s:f, s:f, s:s}",
 		    "tree", tree, "up_to_date", r->up_to_date,
@@ -74,6 +74,7 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 		    "delta_fallbacks", (json_int_t)r->fallbacks,
 		    "resumed_bytes", (json_int_t)r->resumed,
 		    "requests", (json_int_t)r->requests,
+		    "retried_requests", (json_int_t)r->retried,
 		    "pack_parts", (json_int_t)r->pack_parts,
 		    "pack_misses", (json_int_t)r->pack_misses,
 		    "content_bytes", (json_int_t)r->content_bytes,
@@ -119,9 +120,13 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 	if (r->fallbacks)
 		printf(" (%llu deltas fell back to whole content)",
 		    (unsigned long long)r->fallbacks);
-	printf("\n  %s on the wire in %llu requests for %s of new content%s\n"
-	    "  wrote %s", wire, (unsigned long long)r->requests, content,
-	    saved, written);
+	printf("\n  %s on the wire in %llu requests", wire,
+	    (unsigned long long)r->requests);
+	if (r->retried)
+		printf(" (%llu of them again: the upstream was busy)",
+		    (unsigned long long)r->retried);
+	printf(" for %s of new content%s\n  wrote %s", content, saved,
+	    written);
 	if (r->recycled)
 		printf(" (%llu files taken over from a retired version)",
 		    (unsigned long long)r->recycled);

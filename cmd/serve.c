@@ -16,7 +16,9 @@
 #include "cmd.h"
 
 static const char usage[] = "pulpdist serve --data DIR --listen HOST:PORT "
-    "[--workers N] [--max-queue Q] [--tls-cert F --tls-key F --tls-ca F]";
+    "[--workers N] [--max-queue Q] [--tls-cert F --tls-key F --tls-ca F] "
+    "[--max-connections C] [--max-transfers T] [--header-timeout S] "
+    "[--idle-timeout S] [--min-rate BYTES] [--timeout T]";
 
 static void
 help(void)
@@ -39,7 +41,23 @@ help(void)
 	    "only clients that show a certificate issued by that CA; a\n"
 	    "client without one is refused during the handshake.  Without\n"
 	    "them it speaks plain HTTP, which has no authentication: use it\n"
-	    "on loopback, for tests and demos.\n", usage);
+	    "on loopback, for tests and demos.\n\n"
+	    "Against overload and slow clients:\n"
+	    "  --max-connections C  connections open at once (default 256);\n"
+	    "                       past it a new one is answered 503 with\n"
+	    "                       Retry-After and closed at once\n"
+	    "  --max-transfers T    requests answered at once (default 64);\n"
+	    "                       past it a request gets 503, Retry-After\n"
+	    "  --header-timeout S   seconds a request may take to come in,\n"
+	    "                       plus its bytes at the minimum rate\n"
+	    "                       (default 10): slow-loris clients go\n"
+	    "  --idle-timeout S     seconds a kept-alive connection may wait\n"
+	    "                       for its next request (default 30)\n"
+	    "  --min-rate BYTES     bytes/s a request or reply must average:\n"
+	    "                       a reply of L bytes is cut after\n"
+	    "                       T + L / BYTES seconds (default 16384)\n"
+	    "  --timeout T          seconds a connection may stall reading\n"
+	    "                       or writing (default 60)\n", usage);
 }
 
 static bool
@@ -61,6 +79,12 @@ cmd_serve(int argc, char **argv)
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "tls-ca", required_argument, NULL, 'A' },
+		{ "max-connections", required_argument, NULL, 'M' },
+		{ "max-transfers", required_argument, NULL, 'T' },
+		{ "header-timeout", required_argument, NULL, 'H' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
+		{ "min-rate", required_argument, NULL, 'R' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -75,7 +99,7 @@ cmd_serve(int argc, char **argv)
 	struct nd_tls *tls = NULL;
 	const char *data = NULL;
 	char out[32];
-	uint64_t workers = 0, queue = 0;
+	uint64_t workers = 0, queue = 0, v;
 	int c, rc = 1;
 
 	memset(&o, 0, sizeof(o));
@@ -99,6 +123,49 @@ cmd_serve(int argc, char **argv)
 		case 'C': tf.cert = optarg; break;
 		case 'K': tf.key = optarg; break;
 		case 'A': tf.ca = optarg; break;
+		case 'M':
+			if (!parse_u64_arg(optarg, &v) || v == 0 || v > 1000000)
+				return usage_error("serve", usage,
+				    "bad --max-connections %s (1 to 1000000)",
+				    optarg);
+			o.max_conns = (unsigned)v;
+			break;
+		case 'T':
+			if (!parse_u64_arg(optarg, &v) || v == 0 || v > 1000000)
+				return usage_error("serve", usage,
+				    "bad --max-transfers %s (1 to 1000000)",
+				    optarg);
+			o.max_transfers = (unsigned)v;
+			break;
+		case 'H':
+			if (!parse_u64_arg(optarg, &v) || v == 0 || v > 3600)
+				return usage_error("serve", usage,
+				    "bad --header-timeout %s (1 to 3600 "
+				    "seconds)", optarg);
+			o.header_timeout = (unsigned)v;
+			break;
+		case 'I':
+			if (!parse_u64_arg(optarg, &v) || v == 0 || v > 86400)
+				return usage_error("serve", usage,
+				    "bad --idle-timeout %s (1 to 86400 "
+				    "seconds)", optarg);
+			o.idle_timeout = (unsigned)v;
+			break;
+		case 'R':
+			if (!parse_u64_arg(optarg, &v) || v == 0 ||
+			    v > (uint64_t)1 << 40)
+				return usage_error("serve", usage,
+				    "bad --min-rate %s (1 to 2^40 bytes/s)",
+				    optarg);
+			o.min_rate = v;
+			break;
+		case 't':
+			if (!parse_u64_arg(optarg, &v) || v == 0 || v > 86400)
+				return usage_error("serve", usage,
+				    "bad --timeout %s (1 to 86400 seconds)",
+				    optarg);
+			o.timeout = (unsigned)v;
+			break;
 		case 'h': help(); return 0;
 		default: return bad_option("serve", usage, argv);
 		}
@@ -142,6 +209,15 @@ cmd_serve(int argc, char **argv)
 	    (unsigned long long)st.objects, (unsigned long long)st.deltas,
 	    (unsigned long long)st.batches,
 	    (unsigned long long)st.batch_items);
+	log_info("connections: %llu accepted (at most %u open), %llu "
+	    "refused; %llu requests refused past the transfer cap; closed "
+	    "%llu at the header deadline, %llu at the total deadline, %llu "
+	    "idle", (unsigned long long)st.accepted, st.open_max,
+	    (unsigned long long)st.refused_connections,
+	    (unsigned long long)st.refused_transfers,
+	    (unsigned long long)st.closed_header_deadline,
+	    (unsigned long long)st.closed_total_deadline,
+	    (unsigned long long)st.closed_idle);
 	/* What serving cost beyond reading: a relay serving what it kept
 	 * computes nothing here. */
 	log_info("computed %llu deltas (%llu not worth it), compressed %llu "

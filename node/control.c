@@ -61,7 +61,8 @@ out:
 static json_t *
 server_json(const struct nd_server_stats *s)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I, s:I, s:I}",
 	    "requests", (json_int_t)s->requests,
 	    "errors", (json_int_t)s->errors,
 	    "overloaded", (json_int_t)s->overloaded,
@@ -69,7 +70,12 @@ server_json(const struct nd_server_stats *s)
 	    "objects", (json_int_t)s->objects,
 	    "deltas", (json_int_t)s->deltas,
 	    "batches", (json_int_t)s->batches,
-	    "clients_gone", (json_int_t)s->gone);
+	    "clients_gone", (json_int_t)s->gone,
+	    "connections_refused", (json_int_t)s->refused_connections,
+	    "transfers_refused", (json_int_t)s->refused_transfers,
+	    "closed_header_deadline", (json_int_t)s->closed_header_deadline,
+	    "closed_total_deadline", (json_int_t)s->closed_total_deadline,
+	    "closed_idle", (json_int_t)s->closed_idle);
 }
 
 static void

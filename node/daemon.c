@@ -496,6 +496,8 @@ start(struct nd_daemon *d, struct pd_error *err)
 	so.listen = n->listen.text;
 	so.workers = n->workers;
 	so.timeout = (unsigned)n->timeout;
+	so.max_conns = n->connections;
+	so.max_transfers = n->max_transfers;
 	so.control = &d->control;
 	if ((rc = nd_server_new(d->cat, d->dc, &so, &d->srv, err)) != PD_OK)
 		return rc;

@@ -5,16 +5,26 @@
  * libcurl decode, so that the bytes on the wire can be counted and the
  * decoded size capped in the same callback, and a response in an encoding
  * we did not ask for is refused.
+ *
+ * A transfer to retry (fetch.h) leaves the multi handle and waits on a
+ * list, with the time it is due; nd_fetch_run's poll sleeps no longer
+ * than until the first is due, and puts it back on the multi handle,
+ * the same easy handle with the same options.
  */
 #include <strings.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "../common/mem.h"
 #include "../delta/zstd.h"
 #include "fetch.h"
+
+#define BACKOFF_FIRST_MS	500	/* the wait after the first 503 */
 
 struct xfer {
 	struct nd_fetch		*f;
@@ -36,15 +46,40 @@ struct xfer {
 	nd_raw_fn		*raw;
 	void			*raw_arg;
 	struct pd_error		 err;
+	long			 retry_after;	/* seconds; -1: none given */
+	unsigned		 tries;		/* attempts made */
+	uint64_t		 due;		/* ms: when to try again */
+	struct xfer		*wnext;		/* nd_fetch.waiting */
 };
 
 struct nd_fetch {
 	CURLM			*multi;
 	char			*base;
 	struct nd_fetch_stats	 st;
-	unsigned		 running;
+	unsigned		 running;	/* waiting ones included */
 	char			*cert, *key, *ca;	/* NULL: no TLS files */
+	struct xfer		*waiting;	/* to retry, in no order */
+	uint64_t		 rng;		/* for jitter */
 };
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* xorshift64: jitter needs to differ between clients, nothing more. */
+static uint64_t
+rnd(struct nd_fetch *f)
+{
+	f->rng ^= f->rng << 13;
+	f->rng ^= f->rng >> 7;
+	f->rng ^= f->rng << 17;
+	return f->rng;
+}
 
 static bool curl_ready;
 
@@ -76,15 +111,27 @@ nd_fetch_new(const char *base, unsigned parallel, struct nd_fetch **out,
 	    (long)(parallel ? parallel : 4));
 	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 	    (long)(parallel ? parallel : 4));
+	f->rng = (now_ms() << 20) ^ (uint64_t)getpid() ^
+	    (uint64_t)(uintptr_t)f;
+	if (f->rng == 0)
+		f->rng = 1;
 	*out = f;
 	return PD_OK;
 }
 
+static void	free_xfer(struct xfer *);
+
 void
 nd_fetch_free(struct nd_fetch *f)
 {
+	struct xfer *x;
+
 	if (f == NULL)
 		return;
+	while ((x = f->waiting) != NULL) {
+		f->waiting = x->wnext;
+		free_xfer(x);
+	}
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
 	pd_free(f->base);
@@ -169,9 +216,24 @@ on_header(char *p, size_t size, size_t n, void *arg)
 		else if (strncasecmp(v, "identity", 8) != 0)
 			x->badenc = true;
 	}
+	/* Delay-seconds only; an HTTP-date is left to the backoff. */
+	if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
+		for (v = p + 12; *v == ' ' || *v == '\t'; v++)
+			;
+		x->retry_after = 0;
+		while (v < p + len && *v >= '0' && *v <= '9' &&
+		    x->retry_after <= ND_RETRY_WAIT_MAX)
+			x->retry_after = x->retry_after * 10 + (*v++ - '0');
+		if (x->retry_after > ND_RETRY_WAIT_MAX)
+			x->retry_after = ND_RETRY_WAIT_MAX;
+		if (v == p + 12 || (*v != '\r' && *v != '\n' && *v != ' '))
+			x->retry_after = -1;
+	}
 	/* A new response (after a 100 Continue) starts over. */
-	if (len > 5 && strncmp(p, "HTTP/", 5) == 0)
+	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
 		x->zstd = x->badenc = false;
+		x->retry_after = -1;
+	}
 	return len;
 }
 
@@ -261,6 +323,7 @@ nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
 	}
 	snprintf(x->url, ulen, "%s%s", f->base, path);
 	x->f = f;
+	x->retry_after = -1;
 	x->cap = q->cap;
 	x->range_from = range_from;
 	x->sink = q->sink;
@@ -310,6 +373,67 @@ nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
 	return PD_OK;
 }
 
+/*
+ * Should x, which ended so, be made again?  Then it waits on f's list
+ * (still counted as running) and true is returned.
+ */
+static bool
+retry_later(struct nd_fetch *f, struct xfer *x, CURLcode cc)
+{
+	uint64_t wait, backoff;
+
+	if (x->err.code != PD_OK || x->tries + 1 >= ND_FETCH_TRIES ||
+	    !((cc == CURLE_OK && x->status == 503) ||
+	    cc == CURLE_GOT_NOTHING))
+		return false;
+	x->tries++;
+	backoff = (uint64_t)BACKOFF_FIRST_MS << (x->tries - 1);
+	if (backoff > ND_RETRY_WAIT_MAX * 1000)
+		backoff = ND_RETRY_WAIT_MAX * 1000;
+	wait = x->retry_after > 0 ? (uint64_t)x->retry_after * 1000 : 0;
+	if (wait < backoff)
+		wait = backoff;
+	wait += rnd(f) % (wait / 2 + 1);
+	x->due = now_ms() + wait;
+	/* Nothing of a 503's body reached the sink: start clean. */
+	x->status = 0;
+	x->zstd = x->badenc = false;
+	x->retry_after = -1;
+	pd_buf_reset(&x->errbody);
+	x->wnext = f->waiting;
+	f->waiting = x;
+	f->st.retried++;
+	return true;
+}
+
+/* Put the transfers that are due back on the multi handle. */
+static void	finish(struct nd_fetch *, struct xfer *, CURLcode);
+
+static void
+start_due(struct nd_fetch *f, uint64_t *next)
+{
+	struct xfer **pp = &f->waiting, *x;
+	uint64_t now = now_ms();
+
+	*next = UINT64_MAX;
+	while ((x = *pp) != NULL) {
+		if (x->due > now) {
+			if (x->due < *next)
+				*next = x->due;
+			pp = &x->wnext;
+			continue;
+		}
+		*pp = x->wnext;
+		x->wnext = NULL;
+		f->st.requests++;
+		if (curl_multi_add_handle(f->multi, x->easy) != CURLM_OK) {
+			/* Ends it: removing a handle not added is no harm. */
+			pd_fail(&x->err, PD_ERR_NOMEM, "%s: retrying", x->url);
+			finish(f, x, CURLE_OK);
+		}
+	}
+}
+
 /* A transfer ended: say how, to its owner. */
 static void
 finish(struct nd_fetch *f, struct xfer *x, CURLcode cc)
@@ -328,6 +452,9 @@ finish(struct nd_fetch *f, struct xfer *x, CURLcode cc)
 	if (curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &upsize) ==
 	    CURLE_OK && upsize > 0)
 		f->st.sent_bytes += (uint64_t)upsize;
+	curl_multi_remove_handle(f->multi, x->easy);
+	if (retry_later(f, x, cc))
+		return;
 	if (rc == PD_OK && cc != CURLE_OK)
 		rc = pd_fail(&x->err, PD_ERR_IO, "%s: %s", x->url,
 		    x->cerr[0] ? x->cerr : curl_easy_strerror(cc));
@@ -340,7 +467,6 @@ finish(struct nd_fetch *f, struct xfer *x, CURLcode cc)
 	} else if (rc == PD_OK && x->dec != NULL &&
 	    (rc = dl_zdec_finish(x->dec, &n, &x->err)) != PD_OK)
 		pd_prefix(&x->err, "%s", x->url);
-	curl_multi_remove_handle(f->multi, x->easy);
 	f->running--;
 	if (x->done)
 		x->done(x->arg, x->status, rc, &x->err);
@@ -353,9 +479,11 @@ nd_fetch_run(struct nd_fetch *f, struct pd_error *err)
 	struct xfer *x;
 	CURLMsg *msg;
 	CURLMcode mc;
-	int still, left;
+	uint64_t next, now;
+	int still, left, wait;
 
 	while (f->running > 0) {
+		start_due(f, &next);
 		if ((mc = curl_multi_perform(f->multi, &still)) != CURLM_OK)
 			return pd_fail(err, PD_ERR_IO, "libcurl: %s",
 			    curl_multi_strerror(mc));
@@ -366,8 +494,12 @@ nd_fetch_run(struct nd_fetch *f, struct pd_error *err)
 			    (char **)&x);
 			finish(f, x, msg->data.result);
 		}
+		/* Sleep no longer than until a retry is due. */
+		now = now_ms();
+		wait = next == UINT64_MAX || next > now + 1000 ? 1000 :
+		    next > now ? (int)(next - now) : 0;
 		if (f->running > 0 &&
-		    (mc = curl_multi_poll(f->multi, NULL, 0, 1000, NULL)) !=
+		    (mc = curl_multi_poll(f->multi, NULL, 0, wait, NULL)) !=
 		    CURLM_OK)
 			return pd_fail(err, PD_ERR_IO, "libcurl: %s",
 			    curl_multi_strerror(mc));

@@ -9,6 +9,16 @@
  * the caller (sizes from a verified manifest, or fixed limits for control
  * messages), never from the peer.  One struct nd_fetch belongs to one
  * thread.
+ *
+ * An overloaded node answers 503 with Retry-After (spec/PROTOCOL.md):
+ * such a transfer is not failed but made again, after the longer of
+ * Retry-After (believed up to ND_RETRY_WAIT_MAX seconds only) and an
+ * exponential backoff, plus up to half that again at random so that
+ * refused clients do not come back together; at most ND_FETCH_TRIES
+ * times in all.  A connection closed with no answer at all (a node
+ * going down, or one too busy to answer) is tried again the same way.
+ * The sink never sees the body of a 503, so a retry is invisible to the
+ * caller.
  */
 #ifndef ND_FETCH_H
 #define ND_FETCH_H
@@ -21,6 +31,8 @@
 #include "tls.h"
 
 #define ND_CONTROL_MAX	(64 * 1024)	/* heads, errors */
+#define ND_FETCH_TRIES	6		/* attempts of one transfer */
+#define ND_RETRY_WAIT_MAX 30		/* seconds: the longest wait */
 
 struct nd_fetch;
 
@@ -29,7 +41,9 @@ struct nd_fetch_stats {
 	uint64_t	 sent_bytes;	/* bytes sent: request lines, headers,
 					 * bodies */
 	uint64_t	 body_bytes;	/* bytes of bodies after decoding */
-	uint64_t	 requests;
+	uint64_t	 requests;	/* made, retries included */
+	uint64_t	 retried;	/* of which retries after a 503 or
+					 * an empty answer */
 };
 
 /* Decoded body bytes as they arrive; an error aborts the transfer. */

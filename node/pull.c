@@ -577,10 +577,12 @@ nd_pull(struct cat *c, const struct nd_pull_opts *o,
 		goto out;
 	rc = pull(&p, start);
 	res->requests = nd_fetch_stats(p.f)->requests;
+	res->retried = nd_fetch_stats(p.f)->retried;
 	res->sent_bytes = nd_fetch_stats(p.f)->sent_bytes;
 	res->wire_bytes = nd_fetch_stats(p.f)->wire_bytes;
 	if (p.f2 != NULL) {
 		res->requests += nd_fetch_stats(p.f2)->requests;
+		res->retried += nd_fetch_stats(p.f2)->retried;
 		res->sent_bytes += nd_fetch_stats(p.f2)->sent_bytes;
 		res->wire_bytes += nd_fetch_stats(p.f2)->wire_bytes;
 	}

@@ -61,6 +61,8 @@ struct nd_pull_result {
 	uint64_t	 fallbacks;	/* deltas that gave way to objects */
 	uint64_t	 resumed;	/* bytes kept from an earlier attempt */
 	uint64_t	 requests;	/* HTTP requests */
+	uint64_t	 retried;	/* of which retries: the upstream was
+					 * overloaded (503) */
 	uint64_t	 pack_parts;	/* pack parts asked for */
 	uint64_t	 pack_misses;	/* of which the upstream had none */
 	unsigned	 loops;		/* transfer loops run at once */

@@ -21,6 +21,11 @@
  * completion does.  Before any call that may end the request we detach
  * (close callback and completion callback cleared), so libevent never
  * calls back into an inflight that is gone.
+ *
+ * Caps on connections and on requests answered at once, and the
+ * deadlines libevent lacks, are node/guard.c's.  The guard owns every
+ * connection's close callback (it must learn every close), so ours is
+ * set through nd_guard_closecb().
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -40,6 +45,7 @@
 
 #include "../common/log.h"
 #include "../common/mem.h"
+#include "guard.h"
 #include "serve.h"
 #include "server.h"
 #include "workq.h"
@@ -47,7 +53,6 @@
 #define QUEUE_PER_WORKER	64
 #define TIMEOUT_DEFAULT		60
 #define HEADERS_MAX		(16 * 1024)	/* request line and headers */
-#define RETRY_AFTER		"2"		/* seconds, for 503 */
 
 struct nd_server {
 	struct cat		*cat;
@@ -56,6 +61,7 @@ struct nd_server {
 	struct evhttp		*http;
 	struct nd_workq		*wq;
 	const struct nd_tls	*tls;		/* NULL: plain HTTP */
+	struct nd_guard		*guard;		/* caps and deadlines */
 	struct event		*sigint, *sigterm;
 	unsigned		 max_queue;
 	const struct nd_control	*control;	/* or NULL */
@@ -75,6 +81,7 @@ struct inflight {
 	bool			 busy;		/* a job holds it */
 	bool			 gone;		/* the client left */
 	bool			 failed;	/* a producer failed */
+	bool			 admitted;	/* counts as a transfer */
 	enum evhttp_cmd_type	 cmd;
 	uint64_t		 sent;		/* body bytes sent */
 	struct nd_req		 r;
@@ -96,6 +103,8 @@ free_inflight(struct inflight *f)
 		s->all = f->next;
 	if (f->next)
 		f->next->prev = f->prev;
+	if (f->admitted)
+		nd_guard_release(s->guard);
 	nd_reply_reset_body(&f->r);
 	if (f->r.body)
 		evbuffer_free(f->r.body);
@@ -110,7 +119,7 @@ static void
 detach(struct inflight *f)
 {
 	if (f->evcon)
-		evhttp_connection_set_closecb(f->evcon, NULL, NULL);
+		nd_guard_closecb(f->srv->guard, f->evcon, NULL, NULL);
 	if (f->req)
 		evhttp_request_set_on_complete_cb(f->req, NULL, NULL);
 }
@@ -158,7 +167,7 @@ on_complete(struct evhttp_request *req, void *arg)
 	(void)req;
 	f->req = NULL;
 	if (f->evcon)
-		evhttp_connection_set_closecb(f->evcon, NULL, NULL);
+		nd_guard_closecb(f->srv->guard, f->evcon, NULL, NULL);
 	f->evcon = NULL;
 	f->gone = true;
 	if (!f->busy)
@@ -193,6 +202,10 @@ complete(struct inflight *f, bool streamed, struct evbuffer *body)
 	    "POST" : "GET", evhttp_request_get_uri(req), f->r.peer[0] ?
 	    " from " : "", f->r.peer, f->r.status,
 	    (unsigned long long)f->sent);
+	/* Before the send, which may free the connection. */
+	if (!streamed)
+		nd_guard_reply(f->srv->guard, f->evcon, (int64_t)f->sent);
+	nd_guard_replied(f->srv->guard, f->evcon);
 	detach(f);
 	f->req = NULL;
 	if (streamed)
@@ -403,6 +416,7 @@ prepare_done(void *arg)
 		snprintf(len, sizeof(len), "%lld", (long long)r->length);
 		evhttp_add_header(h, "Content-Length", len);
 	}
+	nd_guard_reply(f->srv->guard, f->evcon, r->length);
 	evhttp_send_reply_start(f->req, r->status, NULL);
 	send_piece(f);
 }
@@ -450,7 +464,8 @@ on_request(struct evhttp_request *req, void *arg)
 	r->length = -1;
 	r->status = 200;
 	r->head = f->cmd == EVHTTP_REQ_HEAD;
-	evhttp_connection_set_closecb(f->evcon, on_close, f);
+	nd_guard_request(s->guard, f->evcon);
+	nd_guard_closecb(s->guard, f->evcon, on_close, f);
 	evhttp_request_set_on_complete_cb(req, on_complete, f);
 	/* Only a connection whose TLS could not even be set up gets here
 	 * without a verified peer (nd_tls_bufferevent): never serve it. */
@@ -473,14 +488,15 @@ on_request(struct evhttp_request *req, void *arg)
 		    EVHTTP_REQ_POST) ? "POST" : "GET, HEAD");
 		goto now;
 	}
-	if (nd_workq_pending(s->wq) >= s->max_queue) {
+	if (nd_workq_pending(s->wq) >= s->max_queue ||
+	    !(f->admitted = nd_guard_admit(s->guard))) {
 		nd_reply_error(r, 503, "overloaded, try again later");
-		nd_reply_header(r, "Retry-After", RETRY_AFTER);
+		nd_reply_header(r, "Retry-After", "%d", ND_RETRY_AFTER);
 		goto now;
 	}
 	r->control = s->control;
 	if (r->t.route == ND_R_STATUS) {
-		r->stats = s->stats;
+		nd_server_stats(s, &r->stats);
 		r->uptime = (int64_t)(time(NULL) - s->started);
 	}
 	r->zstd_ok = nd_accepts_zstd(evhttp_find_header(in,
@@ -582,7 +598,7 @@ bind_listen(struct nd_server *s, const char *listen, struct pd_error *err)
 	    ((struct sockaddr_in *)&ss)->sin_port);
 	snprintf(s->addr, sizeof(s->addr), strchr(host, ':') ? "[%s]:%u" :
 	    "%s:%u", host, (unsigned)bound);
-	return PD_OK;
+	return nd_guard_listen(s->guard, bs, err);
 }
 
 enum pd_err
@@ -590,6 +606,8 @@ nd_server_new(struct cat *cat, struct nd_dcache *dc,
     const struct nd_server_opts *o, struct nd_server **out,
     struct pd_error *err)
 {
+	struct nd_guard_opts go = { o->max_conns, o->max_transfers,
+	    o->header_timeout, o->idle_timeout, o->timeout, o->min_rate };
 	struct nd_server *s;
 	enum pd_err rc;
 	long ncpu;
@@ -624,6 +642,9 @@ nd_server_new(struct cat *cat, struct nd_dcache *dc,
 		pd_fail(err, rc, "starting worker threads");
 		goto fail;
 	}
+	if ((rc = nd_guard_new(s->base, s->http, &go, &s->guard, err)) !=
+	    PD_OK)
+		goto fail;
 	/* Every method reaches on_request, which answers 405 in JSON. */
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
@@ -635,8 +656,10 @@ nd_server_new(struct cat *cat, struct nd_dcache *dc,
 	/* Bodiless replies (303, 304) get no Content-Type. */
 	evhttp_set_default_content_type(s->http, NULL);
 	evhttp_set_gencb(s->http, on_request, s);
+	/* Through the guard, which owns evhttp's bufferevent hook: the
+	 * connection cap and deadlines hold for TLS too. */
 	if ((s->tls = o->tls) != NULL)
-		evhttp_set_bevcb(s->http, tls_bev, s);
+		nd_guard_set_bevcb(s->guard, tls_bev, s);
 	if ((rc = bind_listen(s, o->listen, err)) != PD_OK)
 		goto fail;
 	if (event_add(s->sigint, NULL) != 0 ||
@@ -674,7 +697,17 @@ nd_server_run(struct nd_server *s, struct pd_error *err)
 void
 nd_server_stats(const struct nd_server *s, struct nd_server_stats *out)
 {
+	struct nd_guard_stats g;
+
 	*out = s->stats;
+	nd_guard_stats(s->guard, &g);
+	out->accepted = g.accepted;
+	out->refused_connections = g.refused_connections;
+	out->refused_transfers = g.refused_transfers;
+	out->closed_header_deadline = g.closed_header_deadline;
+	out->closed_total_deadline = g.closed_total_deadline;
+	out->closed_idle = g.closed_idle;
+	out->open_max = g.open_max;
 }
 
 void
@@ -697,6 +730,8 @@ nd_server_free(struct nd_server *s)
 	}
 	if (s->http)
 		evhttp_free(s->http);
+	/* After evhttp_free, which closes connections through it. */
+	nd_guard_free(s->guard);
 	if (s->sigint)
 		event_free(s->sigint);
 	if (s->sigterm)

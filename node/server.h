@@ -35,12 +35,24 @@ struct nd_server_opts {
 	unsigned	 max_queue;	/* jobs waiting past which a new
 					 * request gets 503; 0: 64 per worker */
 	unsigned	 timeout;	/* seconds a connection may stall
-					 * reading or writing; 0: 60 */
+					 * reading or writing, and a reply's
+					 * grace beyond its bytes at min_rate
+					 * (node/guard.h); 0: 60 */
 	/* A daemon's status, tasks and actions (control.h), or NULL. */
 	const struct nd_control *control;
 	const struct nd_tls *tls;	/* HTTPS with client certificates
 					 * (node/tls.h), outliving the
 					 * server; NULL: plain HTTP */
+	unsigned	 max_conns;	/* open connections past which a new
+					 * one gets 503; 0: 256 */
+	unsigned	 max_transfers;	/* requests answered at once past
+					 * which one gets 503; 0: 64 */
+	unsigned	 header_timeout; /* seconds for a request to come in;
+					 * 0: 10 */
+	unsigned	 idle_timeout;	/* seconds a kept-alive connection
+					 * may wait; 0: 30 */
+	uint64_t	 min_rate;	/* bytes/s a request or reply must
+					 * average; 0: 16384 */
 };
 
 /* Counters, kept by the loop thread. */
@@ -55,6 +67,13 @@ struct nd_server_stats {
 	uint64_t	 batch_items;	/* items answered in batches */
 	uint64_t	 gone;		/* clients that left mid-reply */
 	uint64_t	 cut;		/* replies cut by a server-side error */
+	uint64_t	 accepted;	/* connections taken */
+	uint64_t	 refused_connections; /* 503 at accept: too many */
+	uint64_t	 refused_transfers; /* 503: too many requests */
+	uint64_t	 closed_header_deadline; /* request too slow to come */
+	uint64_t	 closed_total_deadline;	/* reply cut: too slow to go */
+	uint64_t	 closed_idle;	/* kept-alive, no next request */
+	unsigned	 open_max;	/* most connections open at once */
 };
 
 /*

@@ -12,6 +12,8 @@ concerns (default: all of them):
     manifest      change one byte of every whole manifest; patches get 404
     content       flip a byte of the first object in an object, batch or
                   pack answer
+    packcontent   the same in pack answers only (what is asked for again
+                  comes whole, so the count of damaged packs is exact)
     delta         flip bytes in the middle of the first delta in a delta,
                   batch or pack answer
     nopack        answer 404 to every pack request (a node that cannot
@@ -21,6 +23,8 @@ concerns (default: all of them):
     die N         send only N bytes of the body of object answers, then
                   close the connection
     slow MS       send every body in 64 KiB pieces, MS milliseconds apart
+    busy          answer 503 with Retry-After: 1 (an overloaded node),
+                  forwarding nothing, logged as "503 busy"
     none          change nothing
 
 Requests and what was done are appended to PORTFILE.log.
@@ -120,6 +124,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_one(self, body=None):
         path = self.path
+        if fault == "busy" and take():
+            log("%s %s 503 busy" % (self.command, path))
+            self.answer(503, [("Content-Type", "application/json"),
+                              ("Retry-After", "1")],
+                        b'{"error": "overloaded", "status": 503}')
+            return
         if fault == "nopack" and "/pack/" in path:
             log("404 " + path)
             self.answer(404, [("Content-Type", "application/json")],
@@ -143,9 +153,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 path.startswith("/v1/objects/") and len(data) > 0 and take():
             data = flip(data, len(data) // 2)
             what = "flipped"
-        elif status == 200 and fault in ("content", "delta") and \
-                (path == "/v1/batch" or "/pack/" in path):
-            kind = "object" if fault == "content" else "delta"
+        elif status == 200 and (fault in ("content", "delta") and
+                                path == "/v1/batch" or
+                                fault in ("content", "delta", "packcontent")
+                                and "/pack/" in path):
+            kind = "delta" if fault == "delta" else "object"
             new, hit = batch_damage(data, kind)
             if hit and take():
                 data = new
