@@ -7,13 +7,14 @@
 #include <string.h>
 
 #include "../catalog/catalog.h"
+#include "../node/config.h"
 #include "../node/pull.h"
 #include "cmd.h"
 
 static const char usage[] = "pulpdist pull --data DIR --from URL --tree NAME "
     "--trust KEY.pub --publish PUBDIR [--keep N] [--no-spare] "
-    "[--no-relay] [--parallel N] [--threads N] [--json] "
-    "[--tls-cert F --tls-key F --tls-ca F]";
+    "[--no-relay] [--parallel N] [--threads N] [--bwlimit RATE] "
+    "[--json] [--tls-cert F --tls-key F --tls-ca F]";
 
 static void
 help(void)
@@ -41,6 +42,8 @@ help(void)
 	    "                 node that serves no one saves the disk\n"
 	    "  --parallel N   transfers at once (default 4)\n"
 	    "  --threads N    threads applying deltas (default: per CPU)\n"
+	    "  --bwlimit RATE receive at most RATE bytes per second, e.g.\n"
+	    "                 512K or 20M (1024 multiples, as rsync's)\n"
 	    "  --json         print the result as JSON\n"
 	    "  --tls-cert F   this node's certificate (pulpdist ca issue),\n"
 	    "  --tls-key F    its private key and\n"
@@ -163,6 +166,7 @@ cmd_pull(int argc, char **argv)
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "tls-ca", required_argument, NULL, 'A' },
+		{ "bwlimit", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -172,7 +176,7 @@ cmd_pull(int argc, char **argv)
 	struct pd_error err;
 	struct pr_key *key = NULL;
 	struct cat *cat = NULL;
-	const char *data = NULL, *trust = NULL;
+	const char *data = NULL, *trust = NULL, *why;
 	bool json = false;
 	int c, rc = 1;
 
@@ -187,6 +191,11 @@ cmd_pull(int argc, char **argv)
 			if (!count_arg(optarg, 1000, &o.keep))
 				return usage_error("pull", usage,
 				    "bad --keep %s", optarg);
+			break;
+		case 'B':
+			if ((why = nd_conf_parse_rate(optarg, &o.rate)) != NULL)
+				return usage_error("pull", usage, "bad "
+				    "--bwlimit %s: %s", optarg, why);
 			break;
 		case 'S': o.no_spare = true; break;
 		case 'R': o.no_relay = true; break;

@@ -175,4 +175,11 @@ void	nd_conf_diff(const struct nd_conf *old, const struct nd_conf *cur,
 /* NULL is a no-op. */
 void	nd_conf_free(struct nd_conf *);
 
+/*
+ * A rate as `bandwidth` (and `pull --bwlimit`) spell it: "512K", "20M",
+ * "1G" bytes per second, K/M/G = 1024 multiples as rsync's --bwlimit,
+ * or "0" for no limit.  NULL on success, else why it is not one.
+ */
+const char *nd_conf_parse_rate(const char *, uint64_t *out);
+
 #endif

@@ -206,8 +206,8 @@ parse_urls(const char *v, const struct nd_conf_url **out, size_t *n,
 	return NULL;
 }
 
-static const char *
-parse_rate(const char *v, uint64_t *out)
+const char *
+nd_conf_parse_rate(const char *v, uint64_t *out)
 {
 	static const char bad[] = "want a rate like 512K, 20M or 1G (bytes "
 	    "per second, K/M/G = 1024 multiples, as rsync's --bwlimit), or 0 "
@@ -368,7 +368,7 @@ nd_conf_parse_value(const struct keydef *k, const char *v, void *base,
 	case T_DURATION:
 		return parse_dur(k, v, FIELD(base, k, int64_t), buf, sz);
 	case T_RATE:
-		return parse_rate(v, FIELD(base, k, uint64_t));
+		return nd_conf_parse_rate(v, FIELD(base, k, uint64_t));
 	case T_LISTEN:
 		addr = FIELD(base, k, struct nd_conf_addr);
 		if ((why = host_port(v, strlen(v), -1, a, &addr->host,

@@ -111,6 +111,13 @@ task_import(void *arg, const struct cat_task *task, struct nd_task_ctx *ctx,
 	return PD_OK;
 }
 
+/* For the pull: the task was canceled or the node is stopping. */
+static bool
+stopping(void *ctx)
+{
+	return nd_task_stopping(ctx);
+}
+
 /* Whether another upstream might do better after this failure. */
 static bool
 worth_next(enum pd_err rc)
@@ -152,6 +159,9 @@ task_sync(void *arg, const struct cat_task *task, struct nd_task_ctx *ctx,
 	o.no_relay = !t->relay;
 	o.lease = nd_task_lease(ctx);
 	o.tls = d->tls != NULL ? &d->tls_files : NULL;
+	o.rate = t->bandwidth;
+	o.stop = stopping;
+	o.stop_arg = ctx;
 	/* Upstreams in order of preference: the first that gives a good
 	 * version wins; the error kept is the last one's. */
 	for (i = 0; i < t->nupstream; i++) {

@@ -60,6 +60,11 @@ struct nd_fetch {
 	char			*cert, *key, *ca;	/* NULL: no TLS files */
 	struct xfer		*waiting;	/* to retry, in no order */
 	uint64_t		 rng;		/* for jitter */
+	unsigned		 parallel;	/* transfers at once */
+	uint64_t		 rate;		/* bytes/s in all; 0: any */
+	bool			(*stop)(void *);	/* or NULL */
+	void			*stop_arg;
+	bool			 stopped;	/* stop said so: ending */
 };
 
 static uint64_t
@@ -107,6 +112,7 @@ nd_fetch_new(const char *base, unsigned parallel, struct nd_fetch **out,
 	/* Trailing slashes would double in every URL. */
 	while (strlen(f->base) > 8 && f->base[strlen(f->base) - 1] == '/')
 		f->base[strlen(f->base) - 1] = '\0';
+	f->parallel = parallel ? parallel : 4;
 	curl_multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 	    (long)(parallel ? parallel : 4));
 	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
@@ -139,6 +145,34 @@ nd_fetch_free(struct nd_fetch *f)
 	pd_free(f->key);
 	pd_free(f->ca);
 	pd_free(f);
+}
+
+void
+nd_fetch_set_rate(struct nd_fetch *f, uint64_t rate)
+{
+	f->rate = rate;
+}
+
+void
+nd_fetch_set_stop(struct nd_fetch *f, bool (*stop)(void *), void *arg)
+{
+	f->stop = stop;
+	f->stop_arg = arg;
+}
+
+/* libcurl, at least once a second while a transfer runs: non-zero
+ * aborts it (CURLE_ABORTED_BY_CALLBACK). */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct xfer *x = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return x->f->stopped;
 }
 
 enum pd_err
@@ -358,6 +392,15 @@ nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
 	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, 60L);
 	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->cerr);
+	curl_easy_setopt(x->easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(x->easy, CURLOPT_XFERINFODATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_NOPROGRESS, 0L);
+	/* The node's bandwidth, shared by the transfers that may run at
+	 * once: a bound, never exceeded, if not always reached. */
+	if (f->rate > 0)
+		curl_easy_setopt(x->easy, CURLOPT_MAX_RECV_SPEED_LARGE,
+		    (curl_off_t)(f->rate / f->parallel > 1024 ?
+		    f->rate / f->parallel : 1024));
 	if (f->cert != NULL)
 		set_tls(f, x->easy);
 	if (body) {
@@ -434,6 +477,24 @@ start_due(struct nd_fetch *f, uint64_t *next)
 	}
 }
 
+/*
+ * Stop: transfers waiting to be retried end now, the running ones at
+ * their next progress call; each owner hears of it through done.
+ */
+static void
+stop_all(struct nd_fetch *f)
+{
+	struct xfer *x;
+
+	f->stopped = true;
+	while ((x = f->waiting) != NULL) {
+		f->waiting = x->wnext;
+		x->wnext = NULL;
+		pd_fail(&x->err, PD_ERR_CONFLICT, "%s: stopped", x->url);
+		finish(f, x, CURLE_OK);
+	}
+}
+
 /* A transfer ended: say how, to its owner. */
 static void
 finish(struct nd_fetch *f, struct xfer *x, CURLcode cc)
@@ -453,7 +514,7 @@ finish(struct nd_fetch *f, struct xfer *x, CURLcode cc)
 	    CURLE_OK && upsize > 0)
 		f->st.sent_bytes += (uint64_t)upsize;
 	curl_multi_remove_handle(f->multi, x->easy);
-	if (retry_later(f, x, cc))
+	if (!f->stopped && retry_later(f, x, cc))
 		return;
 	if (rc == PD_OK && cc != CURLE_OK)
 		rc = pd_fail(&x->err, PD_ERR_IO, "%s: %s", x->url,
@@ -483,6 +544,8 @@ nd_fetch_run(struct nd_fetch *f, struct pd_error *err)
 	int still, left, wait;
 
 	while (f->running > 0) {
+		if (!f->stopped && f->stop != NULL && f->stop(f->stop_arg))
+			stop_all(f);
 		start_due(f, &next);
 		if ((mc = curl_multi_perform(f->multi, &still)) != CURLM_OK)
 			return pd_fail(err, PD_ERR_IO, "libcurl: %s",
@@ -504,6 +567,10 @@ nd_fetch_run(struct nd_fetch *f, struct pd_error *err)
 			return pd_fail(err, PD_ERR_IO, "libcurl: %s",
 			    curl_multi_strerror(mc));
 	}
+	if (f->stopped)
+		return pd_fail(err, PD_ERR_CONFLICT, "%s: transfers stopped "
+		    "(canceled, or the node is stopping); what came is kept",
+		    f->base);
 	return PD_OK;
 }
 

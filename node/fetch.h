@@ -69,6 +69,20 @@ enum pd_err nd_fetch_new(const char *base, unsigned parallel,
  */
 enum pd_err nd_fetch_set_tls(struct nd_fetch *, const struct nd_tls_files *,
 	    struct pd_error *) PD_WARN_UNUSED;
+/*
+ * Receive at most rate bytes per second in all (0: no limit), shared
+ * evenly by the transfers that may run at once (libcurl's
+ * CURLOPT_MAX_RECV_SPEED_LARGE on each); for transfers queued after.
+ */
+void	nd_fetch_set_rate(struct nd_fetch *, uint64_t rate);
+/*
+ * While transfers run, stop(arg) is asked about once a second; once it
+ * says true, every transfer ends (its owner's done hears PD_ERR_CONFLICT
+ * or an aborted transfer) and nd_fetch_run fails with PD_ERR_CONFLICT.
+ * What the sinks took stays theirs: a pull resumes from it.
+ */
+void	nd_fetch_set_stop(struct nd_fetch *, bool (*stop)(void *),
+	    void *arg);
 void	nd_fetch_free(struct nd_fetch *);
 const struct nd_fetch_stats *nd_fetch_stats(const struct nd_fetch *);
 

@@ -443,8 +443,12 @@ new_fetch(const struct nd_pull_opts *o, struct nd_fetch **f,
 	if (strncmp(o->from, "https://", 8) == 0 && o->tls == NULL)
 		return pd_fail(err, PD_ERR_USAGE, "upstream %s: https needs "
 		    "this node's certificate, its key and the CA", o->from);
-	if ((rc = nd_fetch_new(o->from, o->parallel, f, err)) != PD_OK ||
-	    o->tls == NULL)
+	if ((rc = nd_fetch_new(o->from, o->parallel, f, err)) != PD_OK)
+		return rc;
+	nd_fetch_set_rate(*f, o->rate);
+	if (o->stop != NULL)
+		nd_fetch_set_stop(*f, o->stop, o->stop_arg);
+	if (o->tls == NULL)
 		return rc;
 	if ((rc = nd_fetch_set_tls(*f, o->tls, err)) != PD_OK) {
 		nd_fetch_free(*f);
@@ -520,6 +524,11 @@ pull(struct pull *p, double start)
 	if (rc == PD_OK && p->nitems >= ND_PULL_SPLIT_MIN &&
 	    new_fetch(p->o, &p->f2, p->err) != PD_OK)
 		pd_error_clear(p->err);	/* one loop does it all */
+	/* Two loops share the bandwidth. */
+	if (p->f2 != NULL) {
+		nd_fetch_set_rate(p->f, p->o->rate / 2);
+		nd_fetch_set_rate(p->f2, p->o->rate / 2);
+	}
 	if (rc == PD_OK)
 		rc = nd_xfer_run2(&xo, p->f2, p->items, p->nitems, &xs,
 		    p->err);

@@ -41,6 +41,11 @@ struct nd_pull_opts {
 	unsigned	 parallel;	/* transfers at once, 0 = 4 */
 	unsigned	 threads;	/* for deltas and hashing, 0: one per
 					 * CPU */
+	uint64_t	 rate;		/* bytes/s received at most, 0: any */
+	/* Asked about once a second while transferring: true stops the
+	 * pull (PD_ERR_CONFLICT), keeping what is staged to resume. */
+	bool		(*stop)(void *);
+	void		*stop_arg;
 	const struct cat_lease *lease;	/* the task's, checked in the commit
 					 * (PD_ERR_CONFLICT if lost); NULL:
 					 * no task */

@@ -2,7 +2,10 @@
 # A mirror daemon killed with SIGKILL while a sync is transferring: the
 # published tree was never partial; started again, the node resumes that
 # same task (not a new one), which ends with the exact tree, and the
-# task's history says the first attempt died.
+# task's history says the first attempt died.  A running sync canceled
+# with pulpdist cancel stops and publishes nothing; one running when the
+# node gets SIGTERM stops (the node does not wait for it to finish), is
+# queued again, and ends the sync when the node starts again.
 . "$(dirname "$0")/lib.sh"
 . "$E2E_DIR/lib-node.sh"
 . "$E2E_DIR/lib-pull.sh"
@@ -98,6 +101,66 @@ test_expect_success 'started again, the same task resumes and ends exact' '
 		"\"died during attempt 1\" in d[\"tasks\"][0][\"error\"]" &&
 	node_log mirror >log &&
 	test_grep "1 tasks were running when the node last stopped" log
+'
+
+test_expect_success 'setup: version 3, bigger again' '
+	cp -a src src-v2 &&
+	head -c $((24 * 1024 * 1024)) /dev/urandom >src/data/large.img &&
+	pd sync --node "$(node_url origin)" t >/dev/null &&
+	wait_version origin t 3 &&
+	node_stop mirror
+'
+
+SERVE_URL=$(node_url origin)
+proxy_start slow 20
+mirror_conf "$PROXY_URL"
+node_start mirror "$TEST_ROOT/mirror.conf"
+
+# running_sync: the id of the mirror sync task that is running, if any.
+running_sync() {
+	pd tasks --node "$(node_url mirror)" --json >rt.json 2>/dev/null &&
+	    json_get rt.json "([t[\"id\"] for t in d[\"tasks\"] if t[\"state\"] == \"running\"] + [\"\"])[0]"
+}
+
+# task_is ID STATE: the mirror's task ID is in STATE.
+task_is() {
+	pd tasks --node "$(node_url mirror)" --json >ts.json 2>/dev/null &&
+	    [ "$(json_get ts.json "[t[\"state\"] for t in d[\"tasks\"] if t[\"id\"] == $1][0]")" = "$2" ]
+}
+
+test_expect_success 'pulpdist cancel of a running sync: it stops, nothing published' '
+	wait_for 60 staged_over 2000000 &&
+	id=$(running_sync) && test -n "$id" &&
+	pd cancel --node "$(node_url mirror)" $id >out &&
+	test_grep "^task $id canceled$" out &&
+	wait_for 30 task_is $id canceled &&
+	rsync -rlptn --checksum --itemize-changes src-v2/ pub/t/ >is.out &&
+	test_file_is_empty is.out
+'
+
+test_expect_success 'SIGTERM mid-sync: the node stops at once, the task waits' '
+	pd sync --node "$(node_url mirror)" t >out &&
+	id=$(sed -n "s/^tree t: task \([0-9]*\) .*/\1/p" out) &&
+	echo $id >stopped-id &&
+	wait_for 60 task_is $id running &&
+	node_stop mirror &&
+	node_log mirror >log &&
+	test_grep "stop at their next checkpoint" log &&
+	rsync -rlptn --checksum --itemize-changes src-v2/ pub/t/ >is.out &&
+	test_file_is_empty is.out
+'
+proxy_stop
+mirror_conf "$(node_url origin)"
+node_start mirror "$TEST_ROOT/mirror.conf"
+
+test_expect_success 'started again, that same task ends the sync' '
+	wait_version mirror t 3 &&
+	compare_trees --mtime src pub/t/ &&
+	id=$(cat stopped-id) &&
+	wait_for 30 task_is $id done &&
+	pd tasks --node "$(node_url mirror)" --json >tasks.json &&
+	json_check tasks.json "d[\"tasks\"][0][\"id\"] == $id" \
+		"d[\"tasks\"][0][\"attempts\"] == 1"
 '
 
 test_expect_success 'stop both' '
