@@ -48,6 +48,12 @@ mirror_conf() {
 	[ -z "${2:-}" ] || cat "$2" >>"$1"
 }
 
+# gone_retried: tree gone's newest task failed at least once (gt.json).
+gone_retried() {
+	pd tasks --node "$(node_url mirror)" --tree gone --json >gt.json &&
+	    json_get gt.json "d[\"tasks\"][0][\"attempts\"] >= 1 and d[\"tasks\"][0][\"error\"] != \"\"" | grep -qx true
+}
+
 # reloaded N: the mirror has logged N successful reloads.
 reloaded() {
 	[ "$(grep -c "reloaded: " "$E2E_META/node.mirror.err")" -ge "$1" ]
@@ -188,6 +194,37 @@ test_expect_success 'outside its window a sync waits; pulpdist cancel' '
 	test_grep "HTTP 409" err &&
 	test_must_fail pd cancel --node "$(node_url mirror)" 99999 2>err &&
 	test_grep "HTTP 404" err
+'
+
+test_expect_success 'an upstream that is down: retried, the error shown' '
+	port=$("$PYTHON" -c "import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])") &&
+	cat >down.section <<-EOF &&
+
+	[tree gone]
+	role = mirror
+	upstream = http://127.0.0.1:$port
+	trust = $TEST_ROOT/k.pub
+	publish = $TEST_ROOT/pub
+	EOF
+	mirror_conf mirror.conf down.section &&
+	kill -HUP "$(node_pid mirror)" &&
+	wait_for 20 reloaded 3 &&
+	wait_for 30 gone_retried &&
+	json_check gt.json "d[\"tasks\"][0][\"state\"] in (\"queued\", \"running\")" \
+		"\"127.0.0.1:$port\" in d[\"tasks\"][0][\"error\"]" &&
+	pd status --node "$(node_url mirror)" --json >st.json &&
+	json_check st.json \
+		"[t[\"state\"] for t in d[\"trees\"] if t[\"name\"] == \"gone\"][0] in (\"retrying\", \"running\")" &&
+	node_log mirror >log &&
+	test_grep "\[gone task [0-9]*\] sync failed (attempt 1 of 5), retried in" log
+'
+
+test_expect_success 'a configuration that does not check: the node does not start' '
+	printf "[node]\nname = x\ndata = $TEST_ROOT/x\nlisten = 127.0.0.1:0\ninsecure_http = yes\nworkers = lots\n" >bad.conf &&
+	test_must_fail pd node --config bad.conf >out 2>err &&
+	test_grep "bad.conf:6: \[node\] workers" err &&
+	test "$(wc -l <err)" = 1 &&
+	test_path_is_missing x
 '
 
 test_expect_success 'SIGTERM: both stop, exit status 0' '

@@ -3,9 +3,10 @@
 # published tree was never partial; started again, the node resumes that
 # same task (not a new one), which ends with the exact tree, and the
 # task's history says the first attempt died.  A running sync canceled
-# with pulpdist cancel stops and publishes nothing; one running when the
-# node gets SIGTERM stops (the node does not wait for it to finish), is
-# queued again, and ends the sync when the node starts again.
+# with pulpdist cancel stops and publishes nothing; a reload (SIGHUP)
+# leaves a running one alone; one running when the node gets SIGTERM
+# stops (the node does not wait for it to finish), is queued again, and
+# ends the sync when the node starts again.
 . "$(dirname "$0")/lib.sh"
 . "$E2E_DIR/lib-node.sh"
 . "$E2E_DIR/lib-pull.sh"
@@ -143,6 +144,10 @@ test_expect_success 'SIGTERM mid-sync: the node stops at once, the task waits' '
 	id=$(sed -n "s/^tree t: task \([0-9]*\) .*/\1/p" out) &&
 	echo $id >stopped-id &&
 	wait_for 60 task_is $id running &&
+	# A reload meanwhile drops no transfer.
+	kill -HUP "$(node_pid mirror)" &&
+	wait_for 20 grep -q "reloaded: 1 trees" "$E2E_META/node.mirror.err" &&
+	task_is $id running &&
 	node_stop mirror &&
 	node_log mirror >log &&
 	test_grep "stop at their next checkpoint" log &&
