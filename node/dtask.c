@@ -231,27 +231,17 @@ dm_task_done(void *arg, const struct cat_task *t)
 	pd_log_context(NULL, 0);
 }
 
-/* The task's tree and id go on every line its thread logs. */
+/* A task of either kind, with its tree and id on every line its thread
+ * logs meanwhile. */
 static enum pd_err
-logged_import(void *arg, const struct cat_task *t, struct nd_task_ctx *c,
+run_task(void *arg, const struct cat_task *t, struct nd_task_ctx *c,
     struct pd_error *err)
 {
 	enum pd_err rc;
 
 	pd_log_context(t->tree, t->id);
-	rc = task_import(arg, t, c, err);
-	pd_log_context(NULL, 0);
-	return rc;
-}
-
-static enum pd_err
-logged_sync(void *arg, const struct cat_task *t, struct nd_task_ctx *c,
-    struct pd_error *err)
-{
-	enum pd_err rc;
-
-	pd_log_context(t->tree, t->id);
-	rc = task_sync(arg, t, c, err);
+	rc = t->kind == CAT_TASK_IMPORT ? task_import(arg, t, c, err) :
+	    task_sync(arg, t, c, err);
 	pd_log_context(NULL, 0);
 	return rc;
 }
@@ -261,9 +251,8 @@ dm_register(struct nd_daemon *d, struct pd_error *err)
 {
 	enum pd_err rc;
 
-	if ((rc = nd_engine_register(d->eng, CAT_TASK_IMPORT, logged_import,
-	    d, err)) != PD_OK)
+	if ((rc = nd_engine_register(d->eng, CAT_TASK_IMPORT, run_task, d,
+	    err)) != PD_OK)
 		return rc;
-	return nd_engine_register(d->eng, CAT_TASK_SYNC, logged_sync, d,
-	    err);
+	return nd_engine_register(d->eng, CAT_TASK_SYNC, run_task, d, err);
 }

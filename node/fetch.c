@@ -20,6 +20,7 @@
 
 #include <curl/curl.h>
 
+#include "../common/clock.h"
 #include "../common/mem.h"
 #include "../delta/zstd.h"
 #include "fetch.h"
@@ -67,13 +68,11 @@ struct nd_fetch {
 	bool			 stopped;	/* stop said so: ending */
 };
 
+/* Monotonic milliseconds, as the rest of this file counts them. */
 static uint64_t
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)pd_mono_ms();
 }
 
 /* xorshift64: jitter needs to differ between clients, nothing more. */

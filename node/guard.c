@@ -36,6 +36,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "../common/mem.h"
 #include "guard.h"
@@ -90,13 +91,11 @@ struct nd_guard {
 	struct nd_guard_stats	 st;
 };
 
+/* Monotonic milliseconds, as the rest of this file counts them. */
 static uint64_t
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)pd_mono_ms();
 }
 
 /* ms that bytes take at the minimum rate, saturating. */

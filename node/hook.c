@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/mem.h"
 #include "hook.h"
 
@@ -44,15 +45,6 @@ static const char *const varnames[NVARS] = {
 	"PULPDIST_TREE", "PULPDIST_VERSION", "PULPDIST_PATH",
 	"PULPDIST_PREV_VERSION", "PULPDIST_PUBLISH",
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *
 var(const char *name, const char *value)
@@ -208,7 +200,7 @@ wait_until(pid_t pid, int pidfd, int *outfd, int64_t deadline,
 	for (;;) {
 		if (exited(pid))
 			return true;
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - pd_mono_ms()) <= 0)
 			return false;
 		n = 0;
 		if (*outfd >= 0) {
@@ -311,12 +303,12 @@ nd_hook_run(const struct nd_hook_req *req, struct nd_hook_result *res,
 		return rc;
 	/* No pidfd (old kernel): wait_until polls in slices instead. */
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	deadline = now_ms() + req->timeout_ms;
+	deadline = pd_mono_ms() + req->timeout_ms;
 	if (!(done = wait_until(pid, pidfd, &outfd, deadline, res))) {
 		killed = true;
 		kill(-pid, SIGTERM);
 		done = wait_until(pid, pidfd, &outfd,
-		    now_ms() + ND_HOOK_KILL_GRACE_MS, res);
+		    pd_mono_ms() + ND_HOOK_KILL_GRACE_MS, res);
 		/* Whatever of the group is left, SIGTERM or not. */
 		kill(-pid, SIGKILL);
 	}

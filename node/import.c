@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "../catalog/objstore.h"
+#include "../common/clock.h"
 #include "../common/fsx.h"
 #include "../common/hex.h"
 #include "../common/mem.h"
@@ -70,15 +71,6 @@ struct hashjob {
 	enum pd_err	 rc;
 	atomic_uint_fast64_t bytes;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* "src/path" for messages, the path escaped and shortened. */
 static void
@@ -607,7 +599,7 @@ nd_import(struct cat *c, const struct nd_import_opts *o,
 	struct stat datast;
 	struct pd_buf body;
 	unsigned char digest[PD_SHA256_LEN];
-	int64_t start_ms = now_ms(), now;
+	int64_t start_ms = pd_mono_ms(), now;
 	struct timespec wall;
 	size_t content_off = 0, i;
 	const char *why;
@@ -682,7 +674,7 @@ nd_import(struct cat *c, const struct nd_import_opts *o,
 	if ((rc = cat_obj_sync(c, err)) != PD_OK)
 		goto out;
 	had_head = tree.head != 0;
-	res->version.duration_ms = (uint64_t)(now_ms() - start_ms);
+	res->version.duration_ms = (uint64_t)(pd_mono_ms() - start_ms);
 	if ((rc = commit(c, o, &tree, &s, &body, &res->version,
 	    &res->objects_new, err)) != PD_OK)
 		goto out;

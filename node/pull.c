@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/fsx.h"
 #include "../common/hex.h"
 #include "../common/mem.h"
@@ -41,15 +42,6 @@
 
 /* Items for which a second transfer loop is set up (xfer.h). */
 #define ND_PULL_SPLIT_MIN	1024
-
-static double
-now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Open (making them) the directories of a pull's staging area. */
 static enum pd_err
@@ -245,9 +237,9 @@ build(struct pull *p, char *name, size_t namelen)
 	 * when it arrived. */
 	p->res->bytes_written += bs.bytes_written - bs.bytes_linked;
 	/* Durable before it is renamed into place and recorded. */
-	t = now_sec();
+	t = pd_mono_sec();
 	sr = syncfs(buildfd);
-	p->res->seconds_sync = now_sec() - t;
+	p->res->seconds_sync = pd_mono_sec() - t;
 	if (sr < 0) {
 		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "syncfs");
 		goto out;
@@ -312,7 +304,7 @@ commit(struct pull *p, double start)
 		return rc;
 	v.committed = (int64_t)time(NULL);
 	v.hashed_bytes = p->res->bytes_written;
-	v.duration_ms = (uint64_t)((now_sec() - start) * 1000);
+	v.duration_ms = (uint64_t)((pd_mono_sec() - start) * 1000);
 	if ((rc = cat_begin(p->c, true, &t, p->err)) != PD_OK)
 		return rc;
 	rc = cat_tree_get(t, p->o->tree, &now, NULL);
@@ -540,14 +532,14 @@ pull(struct pull *p, double start)
 	p->res->pack_misses = xs.pack_misses;
 	p->res->loops = xs.loops;
 	p->res->bytes_written += xs.bytes_written;
-	p->res->seconds_transfer = now_sec() - start;
+	p->res->seconds_transfer = pd_mono_sec() - start;
 	/* Before the version is recorded: a relay that has it serves its
 	 * step as received, never making it. */
 	if (rc != PD_OK || (rc = nd_keep_install(p->keep, p->err)) != PD_OK)
 		return rc;
-	t = now_sec();
+	t = pd_mono_sec();
 	rc = build(p, name, sizeof(name));
-	p->res->seconds_build = now_sec() - t;
+	p->res->seconds_build = pd_mono_sec() - t;
 	if (rc != PD_OK || (rc = commit(p, start)) != PD_OK)
 		return rc;
 	p->res->to_version = p->m->version;
@@ -569,7 +561,7 @@ nd_pull(struct cat *c, const struct nd_pull_opts *o,
 {
 	struct pull p = { 0 };
 	const char *why;
-	double start = now_sec();
+	double start = pd_mono_sec();
 	int lockfd = -1;
 	enum pd_err rc;
 
@@ -597,7 +589,7 @@ nd_pull(struct cat *c, const struct nd_pull_opts *o,
 	}
 	res->wire_bytes += res->sent_bytes;
 out:
-	res->seconds = now_sec() - start;
+	res->seconds = pd_mono_sec() - start;
 	nd_fetch_free(p.f);
 	nd_fetch_free(p.f2);
 	pr_manifest_free(p.old);

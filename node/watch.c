@@ -47,6 +47,7 @@
 #include <inotifytools/inotify.h>
 #include <inotifytools/inotifytools.h>
 
+#include "../common/clock.h"
 #include "../common/mem.h"
 #include "watch_int.h"
 
@@ -62,13 +63,11 @@
 #define SPELL_MAX	16	/* "./" added to find an unused spelling */
 #define RETRY_MAX_MS	(10 * 60 * 1000)	/* longest retry delay */
 
+/* Monotonic milliseconds, as the rest of this file counts them. */
 static uint64_t
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)pd_mono_ms();
 }
 
 /* dir "/" name, or NULL. */
