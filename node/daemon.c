@@ -61,14 +61,14 @@ dm_submit(struct nd_daemon *d, const char *tree, uint64_t *id,
 	if ((rc = nd_engine_list(d->eng, tree, QUEUED_LOOK, &tk, &n, err)) !=
 	    PD_OK)
 		goto out;
+	q.kind = t->role == ND_CONF_ORIGIN ? CAT_TASK_IMPORT : CAT_TASK_SYNC;
 	for (i = 0; i < n; i++)
-		if (tk[i].state == CAT_TASK_QUEUED) {
+		if (tk[i].state == CAT_TASK_QUEUED && tk[i].kind == q.kind) {
 			*id = tk[i].id;
 			rc = pd_fail(err, PD_ERR_CONFLICT, "tree %s has task "
 			    "%" PRIu64 " queued", tree, tk[i].id);
 			goto out;
 		}
-	q.kind = t->role == ND_CONF_ORIGIN ? CAT_TASK_IMPORT : CAT_TASK_SYNC;
 	q.tree = tree;
 	q.priority = (int32_t)t->priority;
 	at = t->role == ND_CONF_MIRROR ? window_start(t, now) : now;

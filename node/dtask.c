@@ -6,6 +6,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/log.h"
@@ -70,6 +71,37 @@ run_hook(const struct nd_conf_tree *t, uint64_t v, uint64_t prev,
 	pd_free(res);
 }
 
+/* An import's warnings (entries skipped, deltas not made): logged. */
+static void
+warn_log(void *arg, const char *msg)
+{
+	(void)arg;
+	log_warn("%s", msg);
+}
+
+/*
+ * Queue the delta task of the step to version v of tree t, so that the
+ * deltas, manifest patch and pack every mirror fetches are made once,
+ * as a task that is retried if it fails.  Ahead of the tree's other
+ * queued work: mirrors are about to ask for them.
+ */
+static void
+queue_step(struct nd_daemon *d, const struct nd_conf_tree *t, uint64_t v)
+{
+	struct cat_task_new q = { 0 };
+	struct pd_error e = { 0 };
+	char num[24];
+
+	snprintf(num, sizeof(num), "%" PRIu64, v);
+	q.kind = CAT_TASK_DELTA;
+	q.tree = t->name;
+	q.priority = (int32_t)t->priority + 1;
+	q.arg = num;
+	if (nd_engine_submit(d->eng, &q, NULL, &e) != PD_OK)
+		log_warn("the step to version %" PRIu64 " is made when first "
+		    "asked for: %s", v, e.msg);
+}
+
 static enum pd_err
 task_import(void *arg, const struct cat_task *task, struct nd_task_ctx *ctx,
     struct pd_error *err)
@@ -93,6 +125,8 @@ task_import(void *arg, const struct cat_task *task, struct nd_task_ctx *ctx,
 	o.key = key;
 	o.expires_in = t->expires;
 	o.lease = nd_task_lease(ctx);
+	o.warn = warn_log;
+	o.defer_step = true;
 	rc = nd_import(d->cat, &o, &r, err);
 	pr_key_free(key);
 	if (rc != PD_OK)
@@ -103,9 +137,10 @@ task_import(void *arg, const struct cat_task *task, struct nd_task_ctx *ctx,
 		return PD_OK;
 	}
 	log_info("imported %s as version %" PRIu64 " (%" PRIu64 " files "
-	    "read, %" PRIu64 " new objects, %" PRIu64 " deltas made)",
-	    t->source, r.version.number, r.files_hashed, r.objects_new,
-	    r.deltas_made);
+	    "read, %" PRIu64 " new objects)", t->source, r.version.number,
+	    r.files_hashed, r.objects_new);
+	if (r.version.number > 1)
+		queue_step(d, t, r.version.number);
 	run_hook(t, r.version.number, r.version.number - 1, t->source,
 	    t->source);
 	return PD_OK;
@@ -116,6 +151,45 @@ static bool
 stopping(void *ctx)
 {
 	return nd_task_stopping(ctx);
+}
+
+/* The step to the version in the task's argument (queue_step). */
+static enum pd_err
+task_delta(void *arg, const struct cat_task *task, struct nd_task_ctx *ctx,
+    struct pd_error *err)
+{
+	struct nd_daemon *d = arg;
+	const struct nd_conf_tree *t;
+	struct nd_import_opts o = { 0 };
+	struct nd_import_result r;
+	struct pr_key *key = NULL;
+	uint64_t v;
+	char *end;
+	enum pd_err rc;
+
+	(void)ctx;
+	v = strtoull(task->arg, &end, 10);
+	if (task->arg[0] == '\0' || *end != '\0' || v == 0)
+		return pd_fail(err, PD_ERR_USAGE, "delta task without a "
+		    "version: \"%s\"", task->arg);
+	if ((t = tree_conf(d, task->tree, err)) == NULL)
+		return PD_ERR_USAGE;
+	if (t->role != ND_CONF_ORIGIN)
+		return pd_fail(err, PD_ERR_USAGE, "tree %s is a mirror here: "
+		    "it relays the deltas it receives", t->name);
+	if ((rc = pr_key_load(t->key, &key, err)) != PD_OK)
+		return rc;
+	o.tree = t->name;
+	o.src = t->source;
+	o.key = key;
+	o.warn = warn_log;
+	rc = nd_import_step(d->cat, &o, v, &r, err);
+	pr_key_free(key);
+	if (rc == PD_OK)
+		log_info("step to version %" PRIu64 ": %" PRIu64 " deltas made "
+		    "(%" PRIu64 " not worth it), pack of %" PRIu32 " parts",
+		    v, r.deltas_made, r.deltas_whole, r.pack_parts);
+	return rc;
 }
 
 /* Whether another upstream might do better after this failure. */
@@ -241,6 +315,7 @@ run_task(void *arg, const struct cat_task *t, struct nd_task_ctx *c,
 
 	pd_log_context(t->tree, t->id);
 	rc = t->kind == CAT_TASK_IMPORT ? task_import(arg, t, c, err) :
+	    t->kind == CAT_TASK_DELTA ? task_delta(arg, t, c, err) :
 	    task_sync(arg, t, c, err);
 	pd_log_context(NULL, 0);
 	return rc;
@@ -252,6 +327,8 @@ dm_register(struct nd_daemon *d, struct pd_error *err)
 	enum pd_err rc;
 
 	if ((rc = nd_engine_register(d->eng, CAT_TASK_IMPORT, run_task, d,
+	    err)) != PD_OK ||
+	    (rc = nd_engine_register(d->eng, CAT_TASK_DELTA, run_task, d,
 	    err)) != PD_OK)
 		return rc;
 	return nd_engine_register(d->eng, CAT_TASK_SYNC, run_task, d, err);

@@ -456,8 +456,8 @@ refresh_stats(struct cat *c, const struct cat_tree *tree,
  * The pairs of contents of every path that is a regular file in both
  * versions with other content.
  */
-static enum pd_err
-collect_pairs(const struct pr_diff *d, struct dpairs *dp,
+enum pd_err
+nd_i_collect_pairs(const struct pr_diff *d, struct dpairs *dp,
     struct pd_error *err)
 {
 	const struct pr_change *ch;
@@ -519,7 +519,7 @@ describe_version(struct cat *c, const struct nd_import_opts *o,
 	rc = pr_diff(prev, m, &d, err);
 	if (rc == PD_OK) {
 		count_changes(&d, &v->changes);
-		rc = collect_pairs(&d, pairs, err);
+		rc = nd_i_collect_pairs(&d, pairs, err);
 		pr_diff_free(&d);
 	}
 	pr_manifest_free(prev);
@@ -681,8 +681,9 @@ nd_import(struct cat *c, const struct nd_import_opts *o,
 	/* Committed: the next import of the tree need not wait for this. */
 	cat_unlock_tree(lockfd);
 	lockfd = -1;
-	nd_i_make_step(c, o, had_head ? head.manifest_id : NULL,
-	    res->version.manifest_id, &pairs, res);
+	if (!o->defer_step)
+		nd_i_make_step(c, o, had_head ? head.manifest_id : NULL,
+		    res->version.manifest_id, &pairs, res);
 out:
 	if (rc != PD_OK)
 		pd_prefix(err, "importing tree %s", o->tree);

@@ -29,6 +29,9 @@ struct nd_import_opts {
 	unsigned	 threads;	/* hashing threads, 0 = one per CPU */
 	nd_warn_fn	*warn;		/* warnings about entries, or NULL */
 	void		*warn_arg;
+	/* Leave the step (deltas, manifest patch, pack) to a later
+	 * nd_import_step: a task engine runs it as a task of its own. */
+	bool		 defer_step;
 	const struct cat_lease *lease;	/* the task's, checked in the commit
 					 * (PD_ERR_CONFLICT if lost); NULL:
 					 * no task */
@@ -52,5 +55,19 @@ struct nd_import_result {
 
 enum pd_err nd_import(struct cat *, const struct nd_import_opts *,
 	    struct nd_import_result *, struct pd_error *) PD_WARN_UNUSED;
+
+/*
+ * Make what mirrors fetch for the step from version - 1 to version of
+ * tree o->tree (held, signed by o->key): the deltas of its changed
+ * paths, its manifest patch and its pack, as nd_import does after its
+ * commit unless told to defer them.  What is kept already is left as
+ * it is.  o->src, if set, only names paths in warnings.  Here a failure
+ * is an error (PD_ERR_IO: "N deltas not made", or the pack's), so that a
+ * task can be retried; res counts what was made.  Nothing to do for
+ * version 1.
+ */
+enum pd_err nd_import_step(struct cat *, const struct nd_import_opts *o,
+	    uint64_t version, struct nd_import_result *res,
+	    struct pd_error *) PD_WARN_UNUSED;
 
 #endif

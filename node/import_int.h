@@ -11,6 +11,7 @@
 
 #include "../catalog/catalog.h"
 #include "../protocol/manifest.h"
+#include "../protocol/mdiff.h"
 #include "import.h"
 
 /* A pair of contents a changed path needs the delta of. */
@@ -31,6 +32,11 @@ struct dpairs {
  * are warnings (o->warn), counted in res: each is made when first asked
  * for instead.
  */
+/* The pairs of contents of every path that is a regular file in both
+ * versions of d with other content (dp->v the caller's, pd_free). */
+enum pd_err nd_i_collect_pairs(const struct pr_diff *d, struct dpairs *dp,
+	    struct pd_error *) PD_WARN_UNUSED;
+
 void	nd_i_make_step(struct cat *, const struct nd_import_opts *o,
 	    const unsigned char *from, const unsigned char *to,
 	    struct dpairs *dp, struct nd_import_result *res);

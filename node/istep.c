@@ -11,10 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/mem.h"
 #include "../common/pool.h"
 #include "../protocol/pathenc.h"
 #include "dcache.h"
 #include "import_int.h"
+#include "load.h"
 #include "prepare.h"
 
 struct deltajob {
@@ -134,3 +136,42 @@ nd_i_make_step(struct cat *c, const struct nd_import_opts *o,
 	nd_dcache_free(j.dc);
 }
 
+enum pd_err
+nd_import_step(struct cat *c, const struct nd_import_opts *o,
+    uint64_t version, struct nd_import_result *res, struct pd_error *err)
+{
+	struct pr_manifest *a = NULL, *z = NULL;
+	struct dpairs pairs = { NULL, 0 };
+	struct pr_diff d;
+	enum pd_err rc;
+
+	memset(res, 0, sizeof(*res));
+	if (version < 2)
+		return PD_OK;
+	if ((rc = nd_load_version(c, o->tree, version - 1, o->key, NULL, NULL,
+	    &a, err)) != PD_OK ||
+	    (rc = nd_load_version(c, o->tree, version, o->key, NULL, NULL, &z,
+	    err)) != PD_OK ||
+	    (rc = pr_diff(a, z, &d, err)) != PD_OK)
+		goto out;
+	rc = nd_i_collect_pairs(&d, &pairs, err);
+	pr_diff_free(&d);
+	if (rc != PD_OK)
+		goto out;
+	nd_i_make_step(c, o, a->id, z->id, &pairs, res);
+	if (res->deltas_failed > 0)
+		rc = pd_fail(err, PD_ERR_IO, "%llu deltas of the %zu changed "
+		    "files not made (see the warnings)",
+		    (unsigned long long)res->deltas_failed, pairs.n);
+	else if (res->pack_failed)
+		rc = pd_fail(err, PD_ERR_IO, "the pack or the manifest patch "
+		    "not made (see the warnings)");
+out:
+	if (rc != PD_OK)
+		pd_prefix(err, "tree %s, step to version %llu", o->tree,
+		    (unsigned long long)version);
+	pd_free(pairs.v);
+	pr_manifest_free(a);
+	pr_manifest_free(z);
+	return rc;
+}

@@ -112,7 +112,12 @@ test_expect_success 'pulpdist tasks and status tell what ran' '
 		"all(t[\"tree\"] == \"docs\" for t in d[\"tasks\"])" &&
 	pd tasks --node "$(node_url origin)" --json >otasks.json &&
 	json_check otasks.json \
-		"len([t for t in d[\"tasks\"] if t[\"kind\"] == \"import\" and t[\"state\"] == \"done\"]) >= 2" &&
+		"len([t for t in d[\"tasks\"] if t[\"kind\"] == \"import\" and t[\"state\"] == \"done\"]) >= 2" \
+		"[t for t in d[\"tasks\"] if t[\"kind\"] == \"delta\" and t[\"arg\"] == \"2\" and t[\"state\"] == \"done\"]" &&
+	from=$(pd log --data odata --tree docs --json | "$PYTHON" -c "import json, sys; print([v for v in json.load(sys.stdin)[\"versions\"] if v[\"version\"] == 1][0][\"manifest\"])") &&
+	ls odata/packs/${from:0:2}/$from-*-0.zst &&
+	node_log origin >olog &&
+	test_grep "\[docs task [0-9]*\] step to version 2: [0-9]* deltas made" olog &&
 	node_status mirror st.json &&
 	json_check st.json "d[\"node\"][\"name\"] == \"mirror\"" \
 		"d[\"trees\"][0][\"role\"] == \"mirror\"" \
