@@ -403,6 +403,38 @@ on_sighup(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ------------------------------------------------------------------ */
+/* The clean-up */
+
+/* Loop: queue the node-wide clean-up unless one is queued. */
+static void
+on_clean(evutil_socket_t fd, short what, void *arg)
+{
+	struct nd_daemon *d = arg;
+	struct cat_task_new q = { 0 };
+	struct cat_task *tk = NULL;
+	struct pd_error e = { 0 };
+	size_t n = 0, i;
+
+	(void)fd;
+	(void)what;
+	if (nd_engine_list(d->eng, "", QUEUED_LOOK, &tk, &n, &e) != PD_OK) {
+		log_warn("clean-up not queued: %s", e.msg);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (tk[i].kind == CAT_TASK_CLEAN &&
+		    tk[i].state == CAT_TASK_QUEUED)
+			break;
+	pd_free(tk);
+	if (i < n)
+		return;
+	q.kind = CAT_TASK_CLEAN;
+	q.tree = "";
+	if (nd_engine_submit(d->eng, &q, NULL, &e) != PD_OK)
+		log_warn("clean-up not queued: %s", e.msg);
+}
+
+/* ------------------------------------------------------------------ */
 /* Transfer rates */
 
 /* Bytes per second from samples a and b, n ticks apart. */
@@ -465,7 +497,7 @@ start(struct nd_daemon *d, struct pd_error *err)
 	struct nd_engine_opts eo = { 0 };
 	struct nd_engine_stats es;
 	struct nd_server_opts so = { 0 };
-	struct timeval tick = { RATE_TICK, 0 };
+	struct timeval tick = { RATE_TICK, 0 }, daily = { CLEAN_EVERY, 0 };
 	enum pd_err rc;
 
 	if ((rc = cat_open(n->data, CAT_CREATE, &d->cat, err)) != PD_OK ||
@@ -508,9 +540,13 @@ start(struct nd_daemon *d, struct pd_error *err)
 	if ((d->sampler = event_new(d->base, -1, EV_PERSIST, on_sample, d)) ==
 	    NULL || event_add(d->sampler, &tick) != 0)
 		return pd_fail(err, PD_ERR_NOMEM, "rate sampler");
+	if ((d->cleaner = event_new(d->base, -1, EV_PERSIST, on_clean, d)) ==
+	    NULL || event_add(d->cleaner, &daily) != 0)
+		return pd_fail(err, PD_ERR_NOMEM, "clean-up timer");
 	if ((rc = nd_engine_start(d->eng, err)) != PD_OK ||
 	    (rc = trees_make(d, NULL, 0, err)) != PD_OK)
 		return rc;
+	on_clean(-1, 0, d);
 	return PD_OK;
 }
 
@@ -536,6 +572,8 @@ stop(struct nd_daemon *d)
 		event_free(d->sighup);
 	if (d->sampler != NULL)
 		event_free(d->sampler);
+	if (d->cleaner != NULL)
+		event_free(d->cleaner);
 	nd_server_free(d->srv);
 	nd_tls_free(d->tls);
 	nd_engine_free(d->eng);

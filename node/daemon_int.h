@@ -24,6 +24,9 @@
 #include "tls.h"
 #include "watch.h"
 
+/* The node-wide clean-up task runs at start and then this often. */
+#define CLEAN_EVERY	86400
+
 /* Rates are sampled every RATE_TICK seconds over a minute. */
 #define RATE_TICK	2
 #define RATE_SAMPLES	(60 / RATE_TICK + 1)
@@ -66,6 +69,7 @@ struct nd_daemon {
 	struct dtree		*trees;
 	size_t			 ntrees;
 	struct event		*sampler;	/* every RATE_TICK s */
+	struct event		*cleaner;	/* every CLEAN_EVERY s */
 	uint64_t		 out_seen[RATE_SAMPLES];
 	size_t			 nsamples;
 
@@ -88,6 +92,9 @@ enum pd_err dm_submit(struct nd_daemon *, const char *tree, uint64_t *id,
 enum pd_err dm_register(struct nd_daemon *, struct pd_error *)
 	    PD_WARN_UNUSED;
 void	dm_task_done(void *arg, const struct cat_task *);
+/* dclean.c: the node-wide clean-up task. */
+enum pd_err dm_task_clean(void *arg, const struct cat_task *,
+	    struct nd_task_ctx *, struct pd_error *) PD_WARN_UNUSED;
 
 /* dstatus.c: the node control callbacks (control.h). */
 void	dm_control_init(struct nd_daemon *);

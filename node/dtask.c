@@ -316,6 +316,7 @@ run_task(void *arg, const struct cat_task *t, struct nd_task_ctx *c,
 	pd_log_context(t->tree, t->id);
 	rc = t->kind == CAT_TASK_IMPORT ? task_import(arg, t, c, err) :
 	    t->kind == CAT_TASK_DELTA ? task_delta(arg, t, c, err) :
+	    t->kind == CAT_TASK_CLEAN ? dm_task_clean(arg, t, c, err) :
 	    task_sync(arg, t, c, err);
 	pd_log_context(NULL, 0);
 	return rc;
@@ -329,6 +330,8 @@ dm_register(struct nd_daemon *d, struct pd_error *err)
 	if ((rc = nd_engine_register(d->eng, CAT_TASK_IMPORT, run_task, d,
 	    err)) != PD_OK ||
 	    (rc = nd_engine_register(d->eng, CAT_TASK_DELTA, run_task, d,
+	    err)) != PD_OK ||
+	    (rc = nd_engine_register(d->eng, CAT_TASK_CLEAN, run_task, d,
 	    err)) != PD_OK)
 		return rc;
 	return nd_engine_register(d->eng, CAT_TASK_SYNC, run_task, d, err);

@@ -54,6 +54,12 @@ gone_retried() {
 	    json_get gt.json "d[\"tasks\"][0][\"attempts\"] >= 1 and d[\"tasks\"][0][\"error\"] != \"\"" | grep -qx true
 }
 
+# clean_done: the mirror's newest clean-up task is done.
+clean_done() {
+	pd tasks --node "$(node_url mirror)" --json >ct.json &&
+	    json_get ct.json "[t[\"state\"] for t in d[\"tasks\"] if t[\"kind\"] == \"clean\"][0]" | grep -qx done
+}
+
 # reloaded N: the mirror has logged N successful reloads.
 reloaded() {
 	[ "$(grep -c "reloaded: " "$E2E_META/node.mirror.err")" -ge "$1" ]
@@ -109,7 +115,8 @@ test_expect_success 'pulpdist tasks and status tell what ran' '
 	pd tasks --node "$(node_url mirror)" --json >tasks.json &&
 	json_check tasks.json \
 		"len([t for t in d[\"tasks\"] if t[\"kind\"] == \"sync\" and t[\"state\"] == \"done\"]) >= 2" \
-		"all(t[\"tree\"] == \"docs\" for t in d[\"tasks\"])" &&
+		"all(t[\"tree\"] == \"docs\" for t in d[\"tasks\"] if t[\"kind\"] == \"sync\")" \
+		"[t for t in d[\"tasks\"] if t[\"kind\"] == \"clean\" and t[\"tree\"] == \"\"]" &&
 	pd tasks --node "$(node_url origin)" --json >otasks.json &&
 	json_check otasks.json \
 		"len([t for t in d[\"tasks\"] if t[\"kind\"] == \"import\" and t[\"state\"] == \"done\"]) >= 2" \
@@ -222,6 +229,27 @@ test_expect_success 'an upstream that is down: retried, the error shown' '
 		"[t[\"state\"] for t in d[\"trees\"] if t[\"name\"] == \"gone\"][0] in (\"retrying\", \"running\")" &&
 	node_log mirror >log &&
 	test_grep "\[gone task [0-9]*\] sync failed (attempt 1 of 5), retried in" log
+'
+
+test_expect_success 'the clean-up task: staging of gone trees, old batches' '
+	node_stop mirror &&
+	mkdir -p mdata/staging/dropped/objects mdata/batches/ab &&
+	echo partial >mdata/staging/dropped/objects/x &&
+	echo old >mdata/batches/ab/old.zst &&
+	touch -d "40 days ago" mdata/batches/ab/old.zst &&
+	echo new >mdata/batches/ab/new.zst &&
+	ls mdata/staging >before
+'
+node_start mirror "$TEST_ROOT/mirror.conf"
+
+test_expect_success 'the clean-up removed them, and nothing else' '
+	wait_for 30 clean_done &&
+	test_path_is_missing mdata/staging/dropped &&
+	test_path_is_missing mdata/batches/ab/old.zst &&
+	test -f mdata/batches/ab/new.zst &&
+	node_log mirror >log &&
+	test_grep "\[- task [0-9]*\] removed the staging of tree dropped" log &&
+	test_grep "clean-up: 1 staging areas and 1 batch responses" log
 '
 
 test_expect_success 'a configuration that does not check: the node does not start' '
