@@ -37,8 +37,8 @@ window_start(const struct nd_conf_tree *t, time_t now)
 }
 
 enum pd_err
-dm_submit(struct nd_daemon *d, const char *tree, uint64_t *id,
-    struct pd_error *err)
+dm_submit(struct nd_daemon *d, const char *tree, bool or_running,
+    uint64_t *id, struct pd_error *err)
 {
 	const struct nd_conf_tree *t;
 	struct cat_task_new q = { 0 };
@@ -63,10 +63,12 @@ dm_submit(struct nd_daemon *d, const char *tree, uint64_t *id,
 		goto out;
 	q.kind = t->role == ND_CONF_ORIGIN ? CAT_TASK_IMPORT : CAT_TASK_SYNC;
 	for (i = 0; i < n; i++)
-		if (tk[i].state == CAT_TASK_QUEUED && tk[i].kind == q.kind) {
+		if ((tk[i].state == CAT_TASK_QUEUED || (or_running &&
+		    tk[i].state == CAT_TASK_RUNNING)) && tk[i].kind == q.kind) {
 			*id = tk[i].id;
 			rc = pd_fail(err, PD_ERR_CONFLICT, "tree %s has task "
-			    "%" PRIu64 " queued", tree, tk[i].id);
+			    "%" PRIu64 " %s", tree, tk[i].id,
+			    cat_task_state_name(tk[i].state));
 			goto out;
 		}
 	q.tree = tree;
@@ -89,7 +91,9 @@ submit_logged(struct nd_daemon *d, const char *tree, const char *why)
 	uint64_t id;
 	enum pd_err rc;
 
-	rc = dm_submit(d, tree, &id, &e);
+	/* A run under way (say, resumed at start) answers a schedule or a
+	 * change as well as a new one would. */
+	rc = dm_submit(d, tree, true, &id, &e);
 	pd_log_context(tree, id);
 	if (rc == PD_OK)
 		log_info("queued (%s)", why);

@@ -83,10 +83,10 @@ struct nd_daemon {
 };
 
 /* daemon.c: queue a task of tree (import for an origin, sync for a
- * mirror) unless one is queued; its id in *id (the queued one's, with
- * PD_ERR_CONFLICT).  Any thread. */
-enum pd_err dm_submit(struct nd_daemon *, const char *tree, uint64_t *id,
-	    struct pd_error *) PD_WARN_UNUSED;
+ * mirror) unless one of that kind is queued (or running, if or_running);
+ * its id in *id (that one's, with PD_ERR_CONFLICT).  Any thread. */
+enum pd_err dm_submit(struct nd_daemon *, const char *tree, bool or_running,
+	    uint64_t *id, struct pd_error *) PD_WARN_UNUSED;
 
 /* dtask.c: the engine's functions, and its done callback. */
 enum pd_err dm_register(struct nd_daemon *, struct pd_error *)

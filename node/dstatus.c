@@ -164,7 +164,9 @@ tasks(void *arg, const char *tree, unsigned limit, json_t **out,
 static enum pd_err
 sync_now(void *arg, const char *tree, uint64_t *id, struct pd_error *err)
 {
-	return dm_submit(arg, tree, id, err);
+	/* Asked now: what runs may have looked before the change the
+	 * asker knows of, so only a queued task answers for it. */
+	return dm_submit(arg, tree, false, id, err);
 }
 
 static enum pd_err
