@@ -2,7 +2,8 @@
  * The node daemon's loop (daemon.h): start-up, the schedules and
  * transfer windows of each tree, inotify reports, SIGHUP reloads and
  * the orderly stop.  Everything here runs on the loop thread but
- * dm_submit, which the node control answers call from workers too.
+ * dm_submit, which the task poster (dpost.c) and the node control
+ * answers call from their threads.
  */
 #include <sys/stat.h>
 
@@ -83,27 +84,6 @@ out:
 	return rc;
 }
 
-/* Queue tree's task from the loop: only a log line if that fails. */
-static void
-submit_logged(struct nd_daemon *d, const char *tree, const char *why)
-{
-	struct pd_error e = { 0 };
-	uint64_t id;
-	enum pd_err rc;
-
-	/* A run under way (say, resumed at start) answers a schedule or a
-	 * change as well as a new one would. */
-	rc = dm_submit(d, tree, true, &id, &e);
-	pd_log_context(tree, id);
-	if (rc == PD_OK)
-		log_info("queued (%s)", why);
-	else if (rc == PD_ERR_CONFLICT)
-		log_debug("%s: already queued", why);
-	else
-		log_warn("%s: cannot queue: %s", why, e.msg);
-	pd_log_context(NULL, 0);
-}
-
 /* ------------------------------------------------------------------ */
 /* Schedules */
 
@@ -152,7 +132,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		arm(dt, open);
 		return;
 	}
-	submit_logged(dt->d, t->name, "schedule");
+	dm_post(dt->d, t->name, "schedule");
 	arm_next(dt, now);
 }
 
@@ -194,7 +174,7 @@ on_watch(evutil_socket_t fd, short what, void *arg)
 		/* A tree may have changed while nobody watched: import
 		 * once when watching starts. */
 		if (r.flags & (ND_WATCH_CHANGED | ND_WATCH_STARTED))
-			submit_logged(d, r.tree, r.flags & ND_WATCH_CHANGED ?
+			dm_post(d, r.tree, r.flags & ND_WATCH_CHANGED ?
 			    "source changed" : "watch started");
 		nd_watch_report_clear(&r);
 	}
@@ -409,33 +389,13 @@ on_sighup(evutil_socket_t fd, short what, void *arg)
 /* ------------------------------------------------------------------ */
 /* The clean-up */
 
-/* Loop: queue the node-wide clean-up unless one is queued. */
+/* Loop: ask for the node-wide clean-up. */
 static void
 on_clean(evutil_socket_t fd, short what, void *arg)
 {
-	struct nd_daemon *d = arg;
-	struct cat_task_new q = { 0 };
-	struct cat_task *tk = NULL;
-	struct pd_error e = { 0 };
-	size_t n = 0, i;
-
 	(void)fd;
 	(void)what;
-	if (nd_engine_list(d->eng, "", QUEUED_LOOK, &tk, &n, &e) != PD_OK) {
-		log_warn("clean-up not queued: %s", e.msg);
-		return;
-	}
-	for (i = 0; i < n; i++)
-		if (tk[i].kind == CAT_TASK_CLEAN &&
-		    tk[i].state == CAT_TASK_QUEUED)
-			break;
-	pd_free(tk);
-	if (i < n)
-		return;
-	q.kind = CAT_TASK_CLEAN;
-	q.tree = "";
-	if (nd_engine_submit(d->eng, &q, NULL, &e) != PD_OK)
-		log_warn("clean-up not queued: %s", e.msg);
+	dm_post(arg, "", "clean-up");
 }
 
 /* ------------------------------------------------------------------ */
@@ -548,6 +508,7 @@ start(struct nd_daemon *d, struct pd_error *err)
 	    NULL || event_add(d->cleaner, &daily) != 0)
 		return pd_fail(err, PD_ERR_NOMEM, "clean-up timer");
 	if ((rc = nd_engine_start(d->eng, err)) != PD_OK ||
+	    (rc = dm_post_start(d, err)) != PD_OK ||
 	    (rc = trees_make(d, NULL, 0, err)) != PD_OK)
 		return rc;
 	on_clean(-1, 0, d);
@@ -560,6 +521,7 @@ stop(struct nd_daemon *d)
 	struct nd_engine_stats es;
 	size_t i;
 
+	dm_post_stop(d);
 	if (d->eng != NULL) {
 		nd_engine_stats(d->eng, &es);
 		if (es.running > 0)
@@ -604,6 +566,8 @@ nd_daemon_run(const struct nd_daemon_opts *o, struct pd_error *err)
 		pthread_rwlock_destroy(&d.lock);
 		return pd_fail(err, PD_ERR_NOMEM, "lock");
 	}
+	pthread_mutex_init(&d.post_mu, NULL);
+	pthread_cond_init(&d.post_cv, NULL);
 	/* A hook or a peer gone mid-write must not kill the node. */
 	signal(SIGPIPE, SIG_IGN);
 	pd_log_set_daemon(true);
@@ -621,6 +585,8 @@ nd_daemon_run(const struct nd_daemon_opts *o, struct pd_error *err)
 	rc = nd_server_run(d.srv, err);
 out:
 	stop(&d);
+	pthread_cond_destroy(&d.post_cv);
+	pthread_mutex_destroy(&d.post_mu);
 	pthread_mutex_destroy(&d.rate_lock);
 	pthread_rwlock_destroy(&d.lock);
 	return rc;

@@ -40,6 +40,8 @@ struct dtree {
 	bool		 watched;
 };
 
+struct dm_ask;
+
 struct nd_daemon {
 	const struct nd_daemon_opts *o;
 	/*
@@ -73,6 +75,15 @@ struct nd_daemon {
 	uint64_t		 out_seen[RATE_SAMPLES];
 	size_t			 nsamples;
 
+	/* Tasks the loop asks for, queued by a thread of their own
+	 * (dpost.c), under post_mu. */
+	pthread_mutex_t		 post_mu;
+	pthread_cond_t		 post_cv;
+	pthread_t		 post_th;
+	bool			 post_running, post_stop;
+	struct dm_ask		*asks;
+	size_t			 nasks, asksize;
+
 	/* Transfer rates for /v1/status, under rate_lock. */
 	pthread_mutex_t		 rate_lock;
 	uint64_t		 out_rate10;	/* bytes/s served, 10 s */
@@ -87,6 +98,13 @@ struct nd_daemon {
  * its id in *id (that one's, with PD_ERR_CONFLICT).  Any thread. */
 enum pd_err dm_submit(struct nd_daemon *, const char *tree, bool or_running,
 	    uint64_t *id, struct pd_error *) PD_WARN_UNUSED;
+
+/* dpost.c: ask for tree's task ("" the clean-up) from the loop; queued
+ * off the loop, once however often asked meanwhile.  why: a constant. */
+void	dm_post(struct nd_daemon *, const char *tree, const char *why);
+enum pd_err dm_post_start(struct nd_daemon *, struct pd_error *)
+	    PD_WARN_UNUSED;
+void	dm_post_stop(struct nd_daemon *);
 
 /* dtask.c: the engine's functions, and its done callback. */
 enum pd_err dm_register(struct nd_daemon *, struct pd_error *)

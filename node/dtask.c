@@ -102,6 +102,32 @@ queue_step(struct nd_daemon *d, const struct nd_conf_tree *t, uint64_t v)
 		    "asked for: %s", v, e.msg);
 }
 
+/*
+ * What an origin's import and step share: its configuration, its key
+ * (*key the caller's) and the import options they give.
+ */
+static enum pd_err
+origin_opts(struct nd_daemon *d, const struct cat_task *task,
+    const struct nd_conf_tree **t, struct nd_import_opts *o,
+    struct pr_key **key, struct pd_error *err)
+{
+	enum pd_err rc;
+
+	if ((*t = tree_conf(d, task->tree, err)) == NULL)
+		return PD_ERR_USAGE;
+	if ((*t)->role != ND_CONF_ORIGIN)
+		return pd_fail(err, PD_ERR_USAGE, "tree %s is a mirror here: "
+		    "it is synced, and relays the deltas it receives",
+		    (*t)->name);
+	if ((rc = pr_key_load((*t)->key, key, err)) != PD_OK)
+		return rc;
+	o->tree = (*t)->name;
+	o->src = (*t)->source;
+	o->key = *key;
+	o->warn = warn_log;
+	return PD_OK;
+}
+
 static enum pd_err
 task_import(void *arg, const struct cat_task *task, struct nd_task_ctx *ctx,
     struct pd_error *err)
@@ -113,19 +139,10 @@ task_import(void *arg, const struct cat_task *task, struct nd_task_ctx *ctx,
 	struct pr_key *key = NULL;
 	enum pd_err rc;
 
-	if ((t = tree_conf(d, task->tree, err)) == NULL)
-		return PD_ERR_USAGE;
-	if (t->role != ND_CONF_ORIGIN)
-		return pd_fail(err, PD_ERR_USAGE, "tree %s is a mirror here: "
-		    "it is synced, not imported", t->name);
-	if ((rc = pr_key_load(t->key, &key, err)) != PD_OK)
+	if ((rc = origin_opts(d, task, &t, &o, &key, err)) != PD_OK)
 		return rc;
-	o.tree = t->name;
-	o.src = t->source;
-	o.key = key;
 	o.expires_in = t->expires;
 	o.lease = nd_task_lease(ctx);
-	o.warn = warn_log;
 	o.defer_step = true;
 	rc = nd_import(d->cat, &o, &r, err);
 	pr_key_free(key);
@@ -172,17 +189,8 @@ task_delta(void *arg, const struct cat_task *task, struct nd_task_ctx *ctx,
 	if (task->arg[0] == '\0' || *end != '\0' || v == 0)
 		return pd_fail(err, PD_ERR_USAGE, "delta task without a "
 		    "version: \"%s\"", task->arg);
-	if ((t = tree_conf(d, task->tree, err)) == NULL)
-		return PD_ERR_USAGE;
-	if (t->role != ND_CONF_ORIGIN)
-		return pd_fail(err, PD_ERR_USAGE, "tree %s is a mirror here: "
-		    "it relays the deltas it receives", t->name);
-	if ((rc = pr_key_load(t->key, &key, err)) != PD_OK)
+	if ((rc = origin_opts(d, task, &t, &o, &key, err)) != PD_OK)
 		return rc;
-	o.tree = t->name;
-	o.src = t->source;
-	o.key = key;
-	o.warn = warn_log;
 	rc = nd_import_step(d->cat, &o, v, &r, err);
 	pr_key_free(key);
 	if (rc == PD_OK)

@@ -86,3 +86,18 @@ wait_version() {
 version_is() {
 	[ "$(tree_version "$1" "$2")" = "$3" ]
 }
+
+# node_section NAME FILE [CA]: the [node] section of NAME (data in
+# $TEST_ROOT/NAME-data) into FILE: with the certificate CA/NAME.crt, its
+# key and CA/ca.crt when CA is given, else plain HTTP on loopback.
+node_section() {
+	printf '[node]\nname = %s\ndata = %s\nlisten = 127.0.0.1:0\nworkers = 2\n' \
+	    "$1" "$TEST_ROOT/$1-data" >"$2"
+	if [ -n "${3:-}" ]; then
+		printf 'tls_cert = %s\ntls_key = %s\ntls_ca = %s\n' \
+		    "$3/$1.crt" "$3/$1.key" "$3/ca.crt" >>"$2"
+	else
+		echo "insecure_http = yes" >>"$2"
+	fi
+}
+

@@ -7,20 +7,6 @@
 
 CA=$TEST_ROOT/ca
 
-# node_section NAME FILE: the [node] section of NAME, with its certificate.
-node_section() {
-	cat >"$2" <<-EOF
-	[node]
-	name = $1
-	data = $TEST_ROOT/$1-data
-	listen = 127.0.0.1:0
-	tls_cert = $CA/$1.crt
-	tls_key = $CA/$1.key
-	tls_ca = $CA/ca.crt
-	workers = 2
-	EOF
-}
-
 # status NAME: pd status --json of node NAME into st.json, as "admin".
 status() {
 	pd status --node "$(node_url "$1")" --tls-cert "$CA/admin.crt" \
@@ -43,7 +29,7 @@ test_expect_success 'setup: a CA, three certificates, a tree' '
 	pd keygen k >/dev/null &&
 	make_tree src &&
 	mkdir pub &&
-	node_section origin origin.conf &&
+	node_section origin origin.conf "$CA" &&
 	cat >>origin.conf <<-EOF
 	[tree t]
 	role = origin
@@ -71,7 +57,7 @@ test_expect_success 'without a certificate of the CA: no answer' '
 '
 
 test_expect_success 'setup: the mirror, its upstream over HTTPS' '
-	node_section mirror mirror.conf &&
+	node_section mirror mirror.conf "$CA" &&
 	cat >>mirror.conf <<-EOF
 	[tree t]
 	role = mirror

@@ -11,18 +11,6 @@
 . "$E2E_DIR/lib-node.sh"
 . "$E2E_DIR/lib-pull.sh"
 
-# conf NAME FILE: the [node] section of NAME, plain HTTP on loopback.
-node_section() {
-	cat >"$2" <<-EOF
-	[node]
-	name = $1
-	data = $TEST_ROOT/$1-data
-	listen = 127.0.0.1:0
-	insecure_http = yes
-	workers = 2
-	EOF
-}
-
 # mirror_conf UPSTREAM: the mirror's configuration.
 mirror_conf() {
 	node_section mirror mirror.conf

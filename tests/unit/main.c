@@ -42,13 +42,20 @@ unit_register(const char *name, int (*add)(void))
 }
 
 char *
-unit_tmpdir(void)
+unit_mkdtemp(void)
 {
 	char tmpl[] = "/tmp/pulpdist-unit.XXXXXX";
-	char *d = mkdtemp(tmpl);
+
+	return mkdtemp(tmpl) != NULL ? pd_strdup(tmpl) : NULL;
+}
+
+char *
+unit_tmpdir(void)
+{
+	char *d = unit_mkdtemp();
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-	return pd_strdup(d);
+	return d;
 }
 
 void

@@ -36,9 +36,7 @@ static char conf_path[512];
 static int
 suite_init(void)
 {
-	char tmpl[] = "/tmp/pulpdist-unit.XXXXXX";
-
-	if (mkdtemp(tmpl) == NULL || (tmp = pd_strdup(tmpl)) == NULL)
+	if ((tmp = unit_mkdtemp()) == NULL)
 		return -1;
 	snprintf(conf_path, sizeof(conf_path), "%s/node.conf", tmp);
 	return 0;

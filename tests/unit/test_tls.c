@@ -53,10 +53,7 @@ static int
 setup(void)
 {
 	struct pd_error err = { 0 };
-	char tmpl[] = "/tmp/pulpdist-unit.XXXXXX";
-
-	/* No CU_ASSERT outside a test: unit_tmpdir is for tests. */
-	if (mkdtemp(tmpl) == NULL || (tmp = pd_strdup(tmpl)) == NULL)
+	if ((tmp = unit_mkdtemp()) == NULL)
 		return -1;
 	snprintf(ca1, sizeof(ca1), "%s/ca1", tmp);
 	snprintf(ca2, sizeof(ca2), "%s/ca2", tmp);

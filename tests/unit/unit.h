@@ -28,6 +28,9 @@ extern const char *unit_vectors_dir;
 
 /* A new empty temporary directory (caller frees the string). */
 char	*unit_tmpdir(void);
+/* The same for a suite's setup, where CUnit takes no assertions: NULL
+ * if it cannot be made. */
+char	*unit_mkdtemp(void);
 /* rm -rf of a directory made by unit_tmpdir, and free the string. */
 void	 unit_rmdir(char *);
 /* Write a file (mode 0644) with the given bytes; asserts success. */
