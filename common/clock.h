@@ -9,6 +9,8 @@
 
 /* Milliseconds since some fixed point (CLOCK_MONOTONIC). */
 int64_t	pd_mono_ms(void);
+/* Microseconds, on the same clock. */
+int64_t	pd_mono_us(void);
 /* Seconds, with the nanoseconds, on the same clock. */
 double	pd_mono_sec(void);
 

@@ -10,6 +10,13 @@
  * list, with the time it is due; nd_fetch_run's poll sleeps no longer
  * than until the first is due, and puts it back on the multi handle,
  * the same easy handle with the same options.
+ *
+ * A rate limit (nd_rate) is kept here, not by libcurl: its
+ * CURLOPT_MAX_RECV_SPEED_LARGE is per transfer, and lets a transfer's
+ * first seconds run far over.  A body callback that finds the limiter
+ * ahead pauses its transfer (CURL_WRITEFUNC_PAUSE: libcurl keeps the
+ * chunk and stops reading the socket, so TCP tells the sender to wait);
+ * the run loop sleeps until the limiter allows more and resumes them.
  */
 #include <strings.h>
 #include <stdio.h>
@@ -24,6 +31,7 @@
 #include "../common/mem.h"
 #include "../delta/zstd.h"
 #include "fetch.h"
+#include "rate.h"
 
 #define BACKOFF_FIRST_MS	500	/* the wait after the first 503 */
 
@@ -51,6 +59,8 @@ struct xfer {
 	unsigned		 tries;		/* attempts made */
 	uint64_t		 due;		/* ms: when to try again */
 	struct xfer		*wnext;		/* nd_fetch.waiting */
+	struct xfer		*pnext;		/* nd_fetch.paused */
+	bool			 paused;
 };
 
 struct nd_fetch {
@@ -63,6 +73,8 @@ struct nd_fetch {
 	uint64_t		 rng;		/* for jitter */
 	unsigned		 parallel;	/* transfers at once */
 	uint64_t		 rate;		/* bytes/s in all; 0: any */
+	struct nd_rate		 limit;		/* when rate > 0 */
+	struct xfer		*paused;	/* by the limit, to resume */
 	bool			(*stop)(void *);	/* or NULL */
 	void			*stop_arg;
 	bool			 stopped;	/* stop said so: ending */
@@ -150,6 +162,8 @@ void
 nd_fetch_set_rate(struct nd_fetch *f, uint64_t rate)
 {
 	f->rate = rate;
+	if (rate > 0)
+		nd_rate_init(&f->limit, rate);
 }
 
 void
@@ -291,6 +305,14 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	struct xfer *x = arg;
 	size_t len = size * n;
 
+	if (x->f->rate > 0 && !x->f->stopped &&
+	    !nd_rate_take(&x->f->limit, (uint64_t)pd_mono_us(), len)) {
+		/* libcurl hands the same bytes again once resumed. */
+		x->paused = true;
+		x->pnext = x->f->paused;
+		x->f->paused = x;
+		return CURL_WRITEFUNC_PAUSE;
+	}
 	x->f->st.wire_bytes += len;
 	if (x->status == 0)
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
@@ -394,12 +416,6 @@ nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
 	curl_easy_setopt(x->easy, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(x->easy, CURLOPT_XFERINFODATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_NOPROGRESS, 0L);
-	/* The node's bandwidth, shared by the transfers that may run at
-	 * once: a bound, never exceeded, if not always reached. */
-	if (f->rate > 0)
-		curl_easy_setopt(x->easy, CURLOPT_MAX_RECV_SPEED_LARGE,
-		    (curl_off_t)(f->rate / f->parallel > 1024 ?
-		    f->rate / f->parallel : 1024));
 	if (f->cert != NULL)
 		set_tls(f, x->easy);
 	if (body) {
@@ -494,6 +510,56 @@ stop_all(struct nd_fetch *f)
 	}
 }
 
+/* x leaves the paused list, if it is there. */
+static void
+unpause_unlink(struct nd_fetch *f, struct xfer *x)
+{
+	struct xfer **pp;
+
+	if (!x->paused)
+		return;
+	for (pp = &f->paused; *pp != NULL; pp = &(*pp)->pnext)
+		if (*pp == x) {
+			*pp = x->pnext;
+			break;
+		}
+	x->pnext = NULL;
+	x->paused = false;
+}
+
+/*
+ * Resume the paused transfers once the limit allows (or the fetch is
+ * stopping, so that progress can end them), and make *wait_ms 0 for
+ * libcurl to go on with them; else lower *wait_ms to when it will.  A
+ * resumed transfer may be handed its chunk at once, inside
+ * curl_easy_pause, and pause again: the list is taken first.
+ */
+static void
+resume_due(struct nd_fetch *f, int *wait_ms)
+{
+	struct xfer *x, *list;
+	uint64_t now, at;
+
+	if (f->paused == NULL)
+		return;
+	now = (uint64_t)pd_mono_us();
+	at = nd_rate_next(&f->limit, now);
+	if (at > now && !f->stopped) {
+		if ((at - now + 999) / 1000 < (uint64_t)*wait_ms)
+			*wait_ms = (int)((at - now + 999) / 1000);
+		return;
+	}
+	*wait_ms = 0;
+	list = f->paused;
+	f->paused = NULL;
+	while ((x = list) != NULL) {
+		list = x->pnext;
+		x->pnext = NULL;
+		x->paused = false;
+		curl_easy_pause(x->easy, CURLPAUSE_CONT);
+	}
+}
+
 /* A transfer ended: say how, to its owner. */
 static void
 finish(struct nd_fetch *f, struct xfer *x, CURLcode cc)
@@ -513,6 +579,7 @@ finish(struct nd_fetch *f, struct xfer *x, CURLcode cc)
 	    CURLE_OK && upsize > 0)
 		f->st.sent_bytes += (uint64_t)upsize;
 	curl_multi_remove_handle(f->multi, x->easy);
+	unpause_unlink(f, x);
 	if (!f->stopped && retry_later(f, x, cc))
 		return;
 	if (rc == PD_OK && cc != CURLE_OK)
@@ -556,10 +623,12 @@ nd_fetch_run(struct nd_fetch *f, struct pd_error *err)
 			    (char **)&x);
 			finish(f, x, msg->data.result);
 		}
-		/* Sleep no longer than until a retry is due. */
+		/* Sleep no longer than until a retry is due, or the rate
+		 * limit lets a paused transfer go on. */
 		now = now_ms();
 		wait = next == UINT64_MAX || next > now + 1000 ? 1000 :
 		    next > now ? (int)(next - now) : 0;
+		resume_due(f, &wait);
 		if (f->running > 0 &&
 		    (mc = curl_multi_poll(f->multi, NULL, 0, wait, NULL)) !=
 		    CURLM_OK)

@@ -70,9 +70,9 @@ enum pd_err nd_fetch_new(const char *base, unsigned parallel,
 enum pd_err nd_fetch_set_tls(struct nd_fetch *, const struct nd_tls_files *,
 	    struct pd_error *) PD_WARN_UNUSED;
 /*
- * Receive at most rate bytes per second in all (0: no limit), shared
- * evenly by the transfers that may run at once (libcurl's
- * CURLOPT_MAX_RECV_SPEED_LARGE on each); for transfers queued after.
+ * Receive at most rate bytes per second in all (0: no limit), counted
+ * on the wire over every transfer of this fetch (nd_rate, with a burst
+ * of 100 ms of the rate); a transfer ahead of it waits, paused.
  */
 void	nd_fetch_set_rate(struct nd_fetch *, uint64_t rate);
 /*
