@@ -49,12 +49,22 @@ dm_submit(struct nd_daemon *d, const char *tree, bool or_running,
 	enum pd_err rc;
 
 	*id = 0;
-	pthread_rwlock_rdlock(&d->lock);
-	t = nd_conf_find(d->conf, tree);
-	pthread_rwlock_unlock(&d->lock);
-	if (t == NULL)
-		return pd_fail(err, PD_ERR_NOTFOUND, "no tree %s on this node",
-		    tree);
+	q.tree = tree;
+	if (tree[0] == '\0')
+		q.kind = CAT_TASK_CLEAN;	/* node-wide, at once */
+	else {
+		pthread_rwlock_rdlock(&d->lock);
+		t = nd_conf_find(d->conf, tree);
+		pthread_rwlock_unlock(&d->lock);
+		if (t == NULL)
+			return pd_fail(err, PD_ERR_NOTFOUND, "no tree %s on "
+			    "this node", tree);
+		q.kind = t->role == ND_CONF_ORIGIN ? CAT_TASK_IMPORT :
+		    CAT_TASK_SYNC;
+		q.priority = (int32_t)t->priority;
+		at = t->role == ND_CONF_MIRROR ? window_start(t, now) : now;
+		q.not_before = at > now ? (int64_t)at * 1000 : 0;
+	}
 	/* One queued task per tree is enough: it will see the newest
 	 * state when it runs.  The lock makes the look and the add one
 	 * step for every caller in this process. */
@@ -62,7 +72,6 @@ dm_submit(struct nd_daemon *d, const char *tree, bool or_running,
 	if ((rc = nd_engine_list(d->eng, tree, QUEUED_LOOK, &tk, &n, err)) !=
 	    PD_OK)
 		goto out;
-	q.kind = t->role == ND_CONF_ORIGIN ? CAT_TASK_IMPORT : CAT_TASK_SYNC;
 	for (i = 0; i < n; i++)
 		if ((tk[i].state == CAT_TASK_QUEUED || (or_running &&
 		    tk[i].state == CAT_TASK_RUNNING)) && tk[i].kind == q.kind) {
@@ -72,10 +81,6 @@ dm_submit(struct nd_daemon *d, const char *tree, bool or_running,
 			    cat_task_state_name(tk[i].state));
 			goto out;
 		}
-	q.tree = tree;
-	q.priority = (int32_t)t->priority;
-	at = t->role == ND_CONF_MIRROR ? window_start(t, now) : now;
-	q.not_before = at > now ? (int64_t)at * 1000 : 0;
 	if ((rc = nd_engine_submit(d->eng, &q, &out, err)) == PD_OK)
 		*id = out.id;
 out:

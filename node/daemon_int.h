@@ -94,8 +94,9 @@ struct nd_daemon {
 };
 
 /* daemon.c: queue a task of tree (import for an origin, sync for a
- * mirror) unless one of that kind is queued (or running, if or_running);
- * its id in *id (that one's, with PD_ERR_CONFLICT).  Any thread. */
+ * mirror; tree "": the node's clean-up) unless one of that kind is
+ * queued (or running, if or_running); its id in *id (that one's, with
+ * PD_ERR_CONFLICT).  Any thread. */
 enum pd_err dm_submit(struct nd_daemon *, const char *tree, bool or_running,
 	    uint64_t *id, struct pd_error *) PD_WARN_UNUSED;
 

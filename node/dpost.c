@@ -13,9 +13,6 @@
 #include "../common/mem.h"
 #include "daemon_int.h"
 
-/* Tasks looked at to find one already there. */
-#define QUEUED_LOOK	32
-
 struct dm_ask {
 	char		 tree[PR_TREE_NAME_MAX + 1];	/* "": clean-up */
 	const char	*why;		/* a string constant */
@@ -42,32 +39,6 @@ submit_logged(struct nd_daemon *d, const char *tree, const char *why)
 	pd_log_context(NULL, 0);
 }
 
-/* Queue the node-wide clean-up unless one is queued. */
-static void
-submit_clean(struct nd_daemon *d)
-{
-	struct cat_task_new q = { 0 };
-	struct cat_task *tk = NULL;
-	struct pd_error e = { 0 };
-	size_t n = 0, i;
-
-	if (nd_engine_list(d->eng, "", QUEUED_LOOK, &tk, &n, &e) != PD_OK) {
-		log_warn("clean-up not queued: %s", e.msg);
-		return;
-	}
-	for (i = 0; i < n; i++)
-		if (tk[i].kind == CAT_TASK_CLEAN &&
-		    tk[i].state == CAT_TASK_QUEUED)
-			break;
-	pd_free(tk);
-	if (i < n)
-		return;
-	q.kind = CAT_TASK_CLEAN;
-	q.tree = "";
-	if (nd_engine_submit(d->eng, &q, NULL, &e) != PD_OK)
-		log_warn("clean-up not queued: %s", e.msg);
-}
-
 static void *
 poster(void *arg)
 {
@@ -83,10 +54,7 @@ poster(void *arg)
 		a = d->asks[0];
 		memmove(d->asks, d->asks + 1, --d->nasks * sizeof(*d->asks));
 		pthread_mutex_unlock(&d->post_mu);
-		if (a.tree[0] == '\0')
-			submit_clean(d);
-		else
-			submit_logged(d, a.tree, a.why);
+		submit_logged(d, a.tree, a.why);
 		pthread_mutex_lock(&d->post_mu);
 	}
 	pthread_mutex_unlock(&d->post_mu);

@@ -60,7 +60,6 @@ struct xfer {
 	uint64_t		 due;		/* ms: when to try again */
 	struct xfer		*wnext;		/* nd_fetch.waiting */
 	struct xfer		*pnext;		/* nd_fetch.paused */
-	bool			 paused;
 };
 
 struct nd_fetch {
@@ -308,7 +307,6 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	if (x->f->rate > 0 && !x->f->stopped &&
 	    !nd_rate_take(&x->f->limit, (uint64_t)pd_mono_us(), len)) {
 		/* libcurl hands the same bytes again once resumed. */
-		x->paused = true;
 		x->pnext = x->f->paused;
 		x->f->paused = x;
 		return CURL_WRITEFUNC_PAUSE;
@@ -510,21 +508,18 @@ stop_all(struct nd_fetch *f)
 	}
 }
 
-/* x leaves the paused list, if it is there. */
+/* x leaves the paused list (no longer than parallel), if it is there. */
 static void
 unpause_unlink(struct nd_fetch *f, struct xfer *x)
 {
 	struct xfer **pp;
 
-	if (!x->paused)
-		return;
 	for (pp = &f->paused; *pp != NULL; pp = &(*pp)->pnext)
 		if (*pp == x) {
 			*pp = x->pnext;
-			break;
+			x->pnext = NULL;
+			return;
 		}
-	x->pnext = NULL;
-	x->paused = false;
 }
 
 /*
@@ -555,7 +550,6 @@ resume_due(struct nd_fetch *f, int *wait_ms)
 	while ((x = list) != NULL) {
 		list = x->pnext;
 		x->pnext = NULL;
-		x->paused = false;
 		curl_easy_pause(x->easy, CURLPAUSE_CONT);
 	}
 }
