@@ -20,7 +20,7 @@
 
 /*
  * Address space reserved for the map.  LMDB grows the file only as data
- * is written; 64 GiB holds manifests of many large trees.
+ * is written; 64 GiB holds the indexes of many large trees.
  */
 #define CAT_MAPSIZE	(64ULL << 30)
 
@@ -113,7 +113,7 @@ open_dbs(struct cat *c, struct pd_error *err)
 		{ "tasks", offsetof(struct cat, tasks), 4 },
 		{ "taskq", offsetof(struct cat, taskq), 4 },
 	};
-	struct cat_txn ct;
+	struct cat_txn ct = { 0 };
 	unsigned flags = c->rdonly ? 0 : MDB_CREATE;
 	unsigned long schema;
 	MDB_txn *txn;
@@ -152,11 +152,14 @@ open_dbs(struct cat *c, struct pd_error *err)
 	if (!c->rdonly && schema < CAT_SCHEMA &&
 	    (e = write_schema(c, txn, err)) != PD_OK)
 		goto fail;
-	if ((rc = mdb_txn_commit(txn)) != 0)
+	rc = mdb_txn_commit(txn);
+	cat_manifest_unmap(&ct);
+	if (rc != 0)
 		return cat_dberr(c, rc, err, "commit");
 	return PD_OK;
 fail:
 	mdb_txn_abort(txn);
+	cat_manifest_unmap(&ct);
 	return e;
 }
 
@@ -186,7 +189,7 @@ cat_open(const char *dir, unsigned flags, struct cat **out,
 	*out = NULL;
 	if ((c = pd_calloc(1, sizeof(*c))) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "catalog %s", dir);
-	c->objfd = c->lockfd = -1;
+	c->objfd = c->lockfd = c->manfd = -1;
 	c->rdonly = (flags & CAT_RDONLY) != 0;
 	plen = strlen(dir) + 32;
 	if ((c->dir = pd_strdup(dir)) == NULL ||
@@ -226,6 +229,13 @@ cat_open(const char *dir, unsigned flags, struct cat **out,
 		rc = cat_dberr(c, mrc, err, "open");
 		goto fail;
 	}
+	/* Read-only, a catalog from before schema 5 has no manifest files:
+	 * its records hold the manifests.  Before the databases: an upgrade
+	 * reads manifests. */
+	snprintf(path, plen, "%s/manifests", dir);
+	if ((!c->rdonly || access(path, F_OK) == 0) &&
+	    (rc = open_dir(c, path, &c->manfd, err)) != PD_OK)
+		goto fail;
 	if ((rc = open_dbs(c, err)) != PD_OK)
 		goto fail;
 	snprintf(path, plen, "%s/objects", dir);
@@ -256,6 +266,8 @@ cat_close(struct cat *c)
 		close(c->objfd);
 	if (c->lockfd >= 0)
 		close(c->lockfd);
+	if (c->manfd >= 0)
+		close(c->manfd);
 	pd_free(c->dir);
 	pd_free(c);
 }
@@ -302,6 +314,7 @@ cat_commit(struct cat_txn *t, struct pd_error *err)
 	struct cat *c = t->cat;
 	int rc = mdb_txn_commit(t->txn);
 
+	cat_manifest_unmap(t);
 	pd_free(t);
 	if (rc != 0)
 		return cat_dberr(c, rc, err, "commit");
@@ -314,6 +327,7 @@ cat_abort(struct cat_txn *t)
 	if (t == NULL)
 		return;
 	mdb_txn_abort(t->txn);
+	cat_manifest_unmap(t);
 	pd_free(t);
 }
 

@@ -29,13 +29,15 @@
  * Layout of the records below.  1: trees, versions, manifests, objects,
  * stat cache.  2: adds deltas and zobjects.  3: adds the content index
  * (what a mirror holds in the files of its published versions).  4:
- * adds the task queue (tasks.h).  An older catalog opened for writing
- * is upgraded in place, in one transaction (to 3: every version
- * still on disk under DATA/versions is indexed; to 4: empty task
- * databases); one opened read-only reads as one without the later
- * records.  A newer schema than this is refused.
+ * adds the task queue (tasks.h).  5: new manifests are files in
+ * DATA/manifests, recorded by length (older records, which hold the
+ * manifest, are still read).  An older catalog opened for writing is
+ * upgraded in place, in one transaction (to 3: every version still on
+ * disk under DATA/versions is indexed; to 4: empty task databases; to
+ * 5: nothing moves); one opened read-only reads as one without the
+ * later records.  A newer schema than this is refused.
  */
-#define CAT_SCHEMA	4
+#define CAT_SCHEMA	5
 
 #define CAT_CREATE	0x1	/* create the data directory if missing */
 #define CAT_RDONLY	0x2	/* open for reading only */
@@ -152,11 +154,20 @@ enum pd_err cat_version_put(struct cat_txn *, const char *tree,
 enum pd_err cat_version_list(struct cat_txn *, const char *tree,
 	    struct cat_version **, size_t *, struct pd_error *) PD_WARN_UNUSED;
 
-/* Signed manifests by id.  *data lives until the transaction ends. */
+/*
+ * Signed manifests by id, each in a file of its own (DATA/manifests):
+ * _save writes it durably, outside any transaction, and the caller may
+ * free its copy then; _put records it (len bytes, saved before) in t.
+ * *data from _get maps the file and lives until the transaction ends.
+ * A file nothing records (a pull that failed after saving) is only disk
+ * used, and replaced by the next attempt's.
+ */
+enum pd_err cat_manifest_save(struct cat *, const unsigned char *id,
+	    const void *data, size_t len, struct pd_error *) PD_WARN_UNUSED;
+enum pd_err cat_manifest_put(struct cat_txn *, const unsigned char *id,
+	    size_t len, struct pd_error *) PD_WARN_UNUSED;
 enum pd_err cat_manifest_get(struct cat_txn *, const unsigned char *id,
 	    const void **data, size_t *len, struct pd_error *) PD_WARN_UNUSED;
-enum pd_err cat_manifest_put(struct cat_txn *, const unsigned char *id,
-	    const void *data, size_t len, struct pd_error *) PD_WARN_UNUSED;
 
 /* The object index: content known to be durable in the object store. */
 bool	cat_object_has(struct cat_txn *, const unsigned char *sha);

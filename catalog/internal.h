@@ -29,13 +29,18 @@ struct cat {
 	bool		 has_tasks;	/* tasks and taskq exist (schema 4) */
 	int		 objfd;		/* DATA/objects */
 	int		 lockfd;	/* DATA/locks */
+	int		 manfd;		/* DATA/manifests, -1 if none
+					 * (an old catalog, read-only) */
 	bool		 rdonly;
 };
+
+struct cat_map;
 
 struct cat_txn {
 	struct cat	*cat;
 	MDB_txn		*txn;
 	bool		 write;
+	struct cat_map	*maps;		/* manifests mapped for reads */
 };
 
 /* Big-endian packing of records, with a moving pointer. */
@@ -88,6 +93,9 @@ cat_task_active(enum cat_task_state s)
 {
 	return s == CAT_TASK_QUEUED || s == CAT_TASK_RUNNING;
 }
+
+/* manifests.c: unmap what cat_manifest_get() mapped for t. */
+void	cat_manifest_unmap(struct cat_txn *);
 
 /* Fail with an LMDB error code, naming what was being done. */
 enum pd_err cat_dberr(struct cat *, int rc, struct pd_error *,

@@ -7,7 +7,7 @@
  * length.  Keys:
  *   trees      name
  *   versions   name NUL be64(number)     (sorted by tree, then number)
- *   manifests  manifest id (32 bytes)
+ *   manifests  manifest id (32 bytes); the records are manifests.c's
  *   objects    sha256 (32 bytes)
  *   statcache  be32(tree id) xxh3-128(path); the path is in the value
  *              and compared, so a hash collision is a miss, not a lie
@@ -385,34 +385,6 @@ cat_version_list(struct cat_txn *t, const char *tree,
 	}
 	*out = arr;
 	*n = cnt;
-	return PD_OK;
-}
-
-/* Manifests. */
-
-enum pd_err
-cat_manifest_get(struct cat_txn *t, const unsigned char *id,
-    const void **data, size_t *len, struct pd_error *err)
-{
-	MDB_val k = { PD_SHA256_LEN, (void *)id }, v;
-	int rc;
-
-	if ((rc = mdb_get(t->txn, t->cat->manifests, &k, &v)) != 0)
-		return cat_dberr(t->cat, rc, err, "reading manifest");
-	*data = v.mv_data;
-	*len = v.mv_size;
-	return PD_OK;
-}
-
-enum pd_err
-cat_manifest_put(struct cat_txn *t, const unsigned char *id,
-    const void *data, size_t len, struct pd_error *err)
-{
-	MDB_val k = { PD_SHA256_LEN, (void *)id }, v = { len, (void *)data };
-	int rc;
-
-	if ((rc = mdb_put(t->txn, t->cat->manifests, &k, &v, 0)) != 0)
-		return cat_dberr(t->cat, rc, err, "writing manifest");
 	return PD_OK;
 }
 

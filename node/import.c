@@ -528,8 +528,8 @@ describe_version(struct cat *c, const struct nd_import_opts *o,
 
 static enum pd_err
 commit(struct cat *c, const struct nd_import_opts *o, struct cat_tree *tree,
-    const struct nd_scan *s, const struct pd_buf *signedm,
-    struct cat_version *v, uint64_t *objects_new, struct pd_error *err)
+    const struct nd_scan *s, size_t mlen, struct cat_version *v,
+    uint64_t *objects_new, struct pd_error *err)
 {
 	struct cat_tree now;
 	struct cat_txn *t;
@@ -559,8 +559,7 @@ commit(struct cat *c, const struct nd_import_opts *o, struct cat_tree *tree,
 	tree->head = v->number;
 	v->committed = (int64_t)time(NULL);
 	if ((rc = cat_tree_put(t, tree, err)) != PD_OK ||
-	    (rc = cat_manifest_put(t, v->manifest_id, signedm->data,
-	    signedm->len, err)) != PD_OK ||
+	    (rc = cat_manifest_put(t, v->manifest_id, mlen, err)) != PD_OK ||
 	    (rc = cat_version_put(t, o->tree, v, err)) != PD_OK)
 		goto fail;
 	for (i = 0; i < s->n; i++) {
@@ -601,7 +600,7 @@ nd_import(struct cat *c, const struct nd_import_opts *o,
 	unsigned char digest[PD_SHA256_LEN];
 	int64_t start_ms = pd_mono_ms(), now;
 	struct timespec wall;
-	size_t content_off = 0, i;
+	size_t content_off = 0, mlen, i;
 	const char *why;
 	bool had_head;
 	enum pd_err rc;
@@ -671,11 +670,15 @@ nd_import(struct cat *c, const struct nd_import_opts *o,
 	    err)) != PD_OK)
 		goto out;
 	/* Every object the version names is durable before it exists. */
-	if ((rc = cat_obj_sync(c, err)) != PD_OK)
+	if ((rc = cat_obj_sync(c, err)) != PD_OK ||
+	    (rc = cat_manifest_save(c, res->version.manifest_id, body.data,
+	    body.len, err)) != PD_OK)
 		goto out;
+	mlen = body.len;
+	pd_buf_free(&body);
 	had_head = tree.head != 0;
 	res->version.duration_ms = (uint64_t)(pd_mono_ms() - start_ms);
-	if ((rc = commit(c, o, &tree, &s, &body, &res->version,
+	if ((rc = commit(c, o, &tree, &s, mlen, &res->version,
 	    &res->objects_new, err)) != PD_OK)
 		goto out;
 	/* Committed: the next import of the tree need not wait for this. */

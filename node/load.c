@@ -77,13 +77,11 @@ out:
 
 enum pd_err
 nd_version_describe(const struct pr_manifest *m,
-    const struct pr_manifest *prev, struct cat_version *v,
-    struct pd_error *err)
+    const struct pr_manifest *prev, const void *signedm, size_t len,
+    struct cat_version *v, struct pd_error *err)
 {
 	struct pr_stats st;
 	struct pr_diff d;
-	struct pd_buf body;
-	size_t content_off;
 	enum pd_err rc;
 
 	pr_manifest_stats(m, &st);
@@ -95,25 +93,15 @@ nd_version_describe(const struct pr_manifest *m,
 	v->dirs = st.dirs;
 	v->links = st.links;
 	v->bytes = st.bytes;
-	/* The digest covers the entries, not the header: equal content
-	 * gives equal digests whatever the version number says. */
-	pd_buf_init(&body, PR_MANIFEST_MAX);
-	if ((rc = pr_manifest_encode(m, &body, &content_off, err)) != PD_OK)
-		goto out;
-	if (pd_sha256(body.data + content_off, body.len - content_off,
-	    v->content_digest) != PD_OK) {
-		rc = pd_fail(err, PD_ERR_CRYPTO, "hashing manifest");
-		goto out;
-	}
-	if ((rc = pr_diff(prev, m, &d, err)) != PD_OK)
-		goto out;
+	if ((rc = pr_manifest_content_digest(signedm, len, v->content_digest,
+	    err)) != PD_OK ||
+	    (rc = pr_diff(prev, m, &d, err)) != PD_OK)
+		return rc;
 	v->changes.added = d.count[PR_ADDED];
 	v->changes.removed = d.count[PR_REMOVED];
 	v->changes.changed = d.count[PR_CHANGED];
 	v->changes.renamed = d.count[PR_RENAMED];
 	v->changes.meta = d.count[PR_MODE] + d.count[PR_TOUCHED];
 	pr_diff_free(&d);
-out:
-	pd_buf_free(&body);
-	return rc;
+	return PD_OK;
 }

@@ -294,14 +294,12 @@ keep_count(const struct pull *p)
 static enum pd_err
 commit(struct pull *p, double start)
 {
-	struct cat_version v = { 0 };
+	struct cat_version v = p->ver;
 	uint64_t keep = keep_count(p);
 	struct cat_tree now;
 	struct cat_txn *t;
 	enum pd_err rc;
 
-	if ((rc = nd_version_describe(p->m, p->old, &v, p->err)) != PD_OK)
-		return rc;
 	v.committed = (int64_t)time(NULL);
 	v.hashed_bytes = p->res->bytes_written;
 	v.duration_ms = (uint64_t)((pd_mono_sec() - start) * 1000);
@@ -326,8 +324,8 @@ commit(struct pull *p, double start)
 	/* The content of the new version is served from its files from
 	 * now on; that of the versions the prune below retires no more. */
 	if ((rc = cat_tree_put(t, &p->tree, p->err)) != PD_OK ||
-	    (rc = cat_manifest_put(t, v.manifest_id, p->signedm.data,
-	    p->signedm.len, p->err)) != PD_OK ||
+	    (rc = cat_manifest_put(t, v.manifest_id, p->mlen, p->err)) !=
+	    PD_OK ||
 	    (rc = cat_version_put(t, p->o->tree, &v, p->err)) != PD_OK ||
 	    (rc = cat_content_index(t, p->o->tree, v.number, p->m,
 	    p->err)) != PD_OK ||
@@ -475,8 +473,18 @@ pull(struct pull *p, double start)
 		return up_to_date(p);
 	if ((rc = nd_pl_load_old(p)) != PD_OK)
 		return rc;
-	if ((rc = nd_pl_fetch_manifest(p)) != PD_OK ||
-	    (rc = open_staging(p)) != PD_OK ||
+	if ((rc = nd_pl_fetch_manifest(p)) != PD_OK)
+		return rc;
+	/* Megabytes: described and saved now, the pull does not carry
+	 * them along. */
+	p->mlen = p->signedm.len;
+	if ((rc = nd_version_describe(p->m, p->old, p->signedm.data, p->mlen,
+	    &p->ver, p->err)) != PD_OK ||
+	    (rc = cat_manifest_save(p->c, p->m->id, p->signedm.data, p->mlen,
+	    p->err)) != PD_OK)
+		return rc;
+	pd_buf_free(&p->signedm);
+	if ((rc = open_staging(p)) != PD_OK ||
 	    (rc = plan(p)) != PD_OK)
 		return rc;
 	/*
@@ -539,6 +547,9 @@ pull(struct pull *p, double start)
 		return rc;
 	t = pd_mono_sec();
 	rc = build(p, name, sizeof(name));
+	/* Built: the held manifest has done its work. */
+	pr_manifest_free(p->old);
+	p->old = NULL;
 	p->res->seconds_build = pd_mono_sec() - t;
 	if (rc != PD_OK || (rc = commit(p, start)) != PD_OK)
 		return rc;

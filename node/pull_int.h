@@ -32,7 +32,10 @@ struct pull {
 	uint64_t		 want;		/* upstream head */
 	unsigned char		 want_id[PD_SHA256_LEN];
 	struct pr_manifest	*m;		/* the new version, verified */
-	struct pd_buf		 signedm;	/* its bytes as signed */
+	struct pd_buf		 signedm;	/* its bytes as signed, until
+						 * saved in the catalog */
+	size_t			 mlen;		/* how many */
+	struct cat_version	 ver;		/* its record, described */
 	char			 versdir[PATH_MAX];	/* DATA/versions/T */
 	char			 sparedir[PATH_MAX];	/* DATA/spare/T */
 	int			 stagefd;	/* DATA/staging/T */

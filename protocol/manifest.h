@@ -129,6 +129,16 @@ enum pd_err pr_manifest_seal(struct pr_manifest *, const struct pr_key *,
 	    struct pd_buf *out, size_t body_off, struct pd_error *)
 	    PD_WARN_UNUSED;
 
+/*
+ * The SHA-256 of the content part of a signed manifest that parsed: from
+ * its "root" line to its signature line, the bytes after the
+ * content_off pr_manifest_encode() gives.  Equal trees give equal
+ * digests whatever their versions, dates or keys.
+ */
+enum pd_err pr_manifest_content_digest(const void *, size_t,
+	    unsigned char out[PD_SHA256_LEN], struct pd_error *)
+	    PD_WARN_UNUSED;
+
 /* PD_OK if m is signed by key (key id and signature both match). */
 enum pd_err pr_manifest_verify(const struct pr_manifest *,
 	    const struct pr_key *, struct pd_error *) PD_WARN_UNUSED;

@@ -195,6 +195,25 @@ pr_manifest_seal(struct pr_manifest *m, const struct pr_key *key,
 }
 
 enum pd_err
+pr_manifest_content_digest(const void *data, size_t len,
+    unsigned char out[PD_SHA256_LEN], struct pd_error *err)
+{
+	static const char root[] = "\nroot ";
+	const size_t sigline = sizeof("signature ") - 1 + 2 * PR_SIG_LEN + 1;
+	const char *p = data, *r;
+
+	/* No header field holds a newline: the first "\nroot " is it. */
+	if (len < sigline || (r = memmem(p, len - sigline, root,
+	    sizeof(root) - 1)) == NULL)
+		return pd_fail(err, PD_ERR_PARSE, "manifest without a root "
+		    "line or a signature");
+	r++;
+	if (pd_sha256(r, (size_t)(p + len - sigline - r), out) != PD_OK)
+		return pd_fail(err, PD_ERR_CRYPTO, "hashing manifest");
+	return PD_OK;
+}
+
+enum pd_err
 pr_manifest_sign(struct pr_manifest *m, const struct pr_key *key,
     struct pd_buf *out, struct pd_error *err)
 {

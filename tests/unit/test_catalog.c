@@ -276,7 +276,7 @@ static void
 test_migrate(void)
 {
 	unsigned char a[PD_SHA256_LEN], b[PD_SHA256_LEN];
-	char *tmp, data[4096];
+	char *tmp, data[4096], now[16];
 	struct cat *c = new_cat(&tmp, data, sizeof(data));
 	struct cat_delta dl = { CAT_DELTA_DELTA, 10, 5 };
 	struct cat_zobj z;
@@ -331,7 +331,9 @@ test_migrate(void)
 	c = NULL;
 	CU_ASSERT_EQUAL_FATAL(raw_begin(&r, data, "meta"), 0);
 	CU_ASSERT_EQUAL(mdb_get(r.txn, r.dbi, &k, &v), 0);
-	CU_ASSERT(v.mv_size == 1 && memcmp(v.mv_data, "4", 1) == 0);
+	snprintf(now, sizeof(now), "%d", CAT_SCHEMA);
+	CU_ASSERT(v.mv_size == strlen(now) &&
+	    memcmp(v.mv_data, now, v.mv_size) == 0);
 	CU_ASSERT_EQUAL(raw_end(&r), 0);
 	CU_ASSERT_EQUAL_FATAL(cat_open(data, CAT_RDONLY, &c, NULL), PD_OK);
 	CU_ASSERT_EQUAL(cat_delta_lookup(c, a, b, &dl, NULL), PD_OK);
@@ -546,24 +548,59 @@ test_versions(void)
 	unit_rmdir(tmp);
 }
 
+/* The file that holds manifest id in data. */
+static void
+manifest_path(const char *data, const unsigned char *id, char *path,
+    size_t size)
+{
+	char hex[PD_SHA256_HEX];
+
+	pd_hex_encode(id, PD_SHA256_LEN, hex);
+	snprintf(path, size, "%s/manifests/%s", data, hex);
+}
+
 static void
 test_manifests(void)
 {
 	static const unsigned char body[] = "line one\n\0binary\xff\n";
+	static const char old[] = "pulpdist-manifest 1\nan old record\n";
 	unsigned char id[PD_SHA256_LEN], other[PD_SHA256_LEN];
-	char *tmp, data[4096];
+	unsigned char oldid[PD_SHA256_LEN];
+	char *tmp, data[4096], path[4200];
 	struct cat *c = new_cat(&tmp, data, sizeof(data));
 	struct cat_txn *tx;
+	struct pd_error e;
+	struct raw r;
 	const void *p = NULL;
 	size_t len = 0;
+	MDB_val k, v;
+	struct stat st;
 
 	CU_ASSERT_EQUAL_FATAL(pd_sha256(body, sizeof(body), id), PD_OK);
 	memcpy(other, id, sizeof(id));
 	other[31] ^= 1;
+	/* A record needs its file saved first. */
 	CU_ASSERT_EQUAL_FATAL(cat_begin(c, true, &tx, NULL), PD_OK);
-	CU_ASSERT_EQUAL(cat_manifest_put(tx, id, body, sizeof(body), NULL),
+	pd_error_clear(&e);
+	CU_ASSERT_EQUAL(cat_manifest_put(tx, id, sizeof(body), &e),
+	    PD_ERR_NOTFOUND);
+	manifest_path(data, id, path, sizeof(path));
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, path));
+	CU_ASSERT_EQUAL(cat_manifest_save(c, id, body, sizeof(body), NULL),
 	    PD_OK);
+	CU_ASSERT_EQUAL(cat_manifest_put(tx, id, sizeof(body) - 1, NULL),
+	    PD_ERR_CORRUPT);
+	CU_ASSERT_EQUAL(cat_manifest_put(tx, id, sizeof(body), NULL), PD_OK);
 	CU_ASSERT_EQUAL(cat_commit(tx, NULL), PD_OK);
+	/* The bytes are the file's; the record is small. */
+	CU_ASSERT_EQUAL(stat(path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_size, (off_t)sizeof(body));
+	CU_ASSERT_EQUAL_FATAL(raw_begin(&r, data, "manifests"), 0);
+	k.mv_size = sizeof(id);
+	k.mv_data = id;
+	CU_ASSERT_EQUAL(mdb_get(r.txn, r.dbi, &k, &v), 0);
+	CU_ASSERT(v.mv_size < 16);
+	CU_ASSERT_EQUAL(raw_end(&r), 0);
 
 	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &tx, NULL), PD_OK);
 	CU_ASSERT_EQUAL(cat_manifest_get(tx, id, &p, &len, NULL), PD_OK);
@@ -571,6 +608,41 @@ test_manifests(void)
 	CU_ASSERT(len == sizeof(body) && memcmp(p, body, len) == 0);
 	CU_ASSERT_EQUAL(cat_manifest_get(tx, other, &p, &len, NULL),
 	    PD_ERR_NOTFOUND);
+	cat_abort(tx);
+
+	/* A file that is not what the record says is named. */
+	CU_ASSERT_EQUAL_FATAL(truncate(path, 3), 0);
+	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &tx, NULL), PD_OK);
+	pd_error_clear(&e);
+	CU_ASSERT_EQUAL(cat_manifest_get(tx, id, &p, &len, &e),
+	    PD_ERR_CORRUPT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, path));
+	cat_abort(tx);
+	CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
+	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &tx, NULL), PD_OK);
+	pd_error_clear(&e);
+	CU_ASSERT_EQUAL(cat_manifest_get(tx, id, &p, &len, &e),
+	    PD_ERR_CORRUPT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, path));
+	cat_abort(tx);
+	cat_close(c);
+
+	/* A record of schema 4 and before holds the manifest: still read,
+	 * also read-only by a catalog without the manifests folder. */
+	CU_ASSERT_EQUAL_FATAL(pd_sha256(old, sizeof(old) - 1, oldid), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(raw_begin(&r, data, "manifests"), 0);
+	k.mv_size = sizeof(oldid);
+	k.mv_data = oldid;
+	v.mv_size = sizeof(old) - 1;
+	v.mv_data = (void *)old;
+	CU_ASSERT_EQUAL(mdb_put(r.txn, r.dbi, &k, &v, 0), 0);
+	CU_ASSERT_EQUAL(raw_end(&r), 0);
+	snprintf(path, sizeof(path), "%s/manifests", data);
+	CU_ASSERT_EQUAL_FATAL(rmdir(path), 0);
+	CU_ASSERT_EQUAL_FATAL(cat_open(data, CAT_RDONLY, &c, NULL), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &tx, NULL), PD_OK);
+	CU_ASSERT_EQUAL(cat_manifest_get(tx, oldid, &p, &len, NULL), PD_OK);
+	CU_ASSERT(len == sizeof(old) - 1 && memcmp(p, old, len) == 0);
 	cat_abort(tx);
 	cat_close(c);
 	unit_rmdir(tmp);
@@ -796,7 +868,9 @@ test_abort(void)
 	CU_ASSERT_EQUAL_FATAL(cat_begin(c, true, &tx, NULL), PD_OK);
 	CU_ASSERT_EQUAL(cat_tree_put(tx, &t, NULL), PD_OK);
 	CU_ASSERT_EQUAL(cat_version_put(tx, "gone", &v, NULL), PD_OK);
-	CU_ASSERT_EQUAL(cat_manifest_put(tx, sha, body, sizeof(body), NULL),
+	CU_ASSERT_EQUAL(cat_manifest_save(c, sha, body, sizeof(body), NULL),
+	    PD_OK);
+	CU_ASSERT_EQUAL(cat_manifest_put(tx, sha, sizeof(body), NULL),
 	    PD_OK);
 	CU_ASSERT_EQUAL(cat_object_put(tx, sha, 8, NULL), PD_OK);
 	CU_ASSERT_EQUAL(cat_stat_put(tx, t.id, "f", 1, &s, NULL), PD_OK);

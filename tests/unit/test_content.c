@@ -443,8 +443,9 @@ record_version(struct cat *c, struct cat_tree *tree, uint64_t n,
 	tree->head = n;
 	CU_ASSERT_EQUAL_FATAL(cat_begin(c, true, &t, NULL), PD_OK);
 	CU_ASSERT_EQUAL(cat_tree_put(t, tree, NULL), PD_OK);
-	CU_ASSERT_EQUAL(cat_manifest_put(t, m->id, b.data, b.len, NULL),
+	CU_ASSERT_EQUAL(cat_manifest_save(c, m->id, b.data, b.len, NULL),
 	    PD_OK);
+	CU_ASSERT_EQUAL(cat_manifest_put(t, m->id, b.len, NULL), PD_OK);
 	CU_ASSERT_EQUAL(cat_version_put(t, tree->name, &v, NULL), PD_OK);
 	CU_ASSERT_EQUAL_FATAL(cat_commit(t, NULL), PD_OK);
 	pd_buf_free(&b);

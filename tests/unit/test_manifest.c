@@ -118,6 +118,56 @@ test_roundtrip(void)
 	pd_buf_free(&b2);
 }
 
+/*
+ * The content digest read from signed bytes is that of what encode marks
+ * as content, the same for another version of the same tree, another for
+ * other content; bytes without a root line are refused.
+ */
+static void
+test_content_digest(void)
+{
+	struct pr_manifest *m = sample();
+	unsigned char d1[PD_SHA256_LEN], d2[PD_SHA256_LEN];
+	unsigned char want[PD_SHA256_LEN];
+	struct pd_buf b, body;
+	size_t off = 0;
+
+	pd_buf_init(&b, 1 << 20);
+	pd_buf_init(&body, 1 << 20);
+	CU_ASSERT_EQUAL_FATAL(pr_manifest_encode(m, &body, &off, NULL), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(pd_sha256(body.data + off, body.len - off,
+	    want), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(pr_manifest_sign(m, key, &b, NULL), PD_OK);
+	CU_ASSERT_EQUAL(pr_manifest_content_digest(b.data, b.len, d1, NULL),
+	    PD_OK);
+	CU_ASSERT_EQUAL(memcmp(d1, want, sizeof(want)), 0);
+
+	m->version = 7;
+	m->has_parent = true;
+	memset(m->parent, 0x5a, sizeof(m->parent));
+	m->created++;
+	pd_buf_reset(&b);
+	CU_ASSERT_EQUAL_FATAL(pr_manifest_sign(m, key, &b, NULL), PD_OK);
+	CU_ASSERT_EQUAL(pr_manifest_content_digest(b.data, b.len, d2, NULL),
+	    PD_OK);
+	CU_ASSERT_EQUAL(memcmp(d1, d2, sizeof(d1)), 0);
+
+	m->entries[m->nentries - 1].mode = 0700;
+	pd_buf_reset(&b);
+	CU_ASSERT_EQUAL_FATAL(pr_manifest_sign(m, key, &b, NULL), PD_OK);
+	CU_ASSERT_EQUAL(pr_manifest_content_digest(b.data, b.len, d2, NULL),
+	    PD_OK);
+	CU_ASSERT_NOT_EQUAL(memcmp(d1, d2, sizeof(d1)), 0);
+
+	CU_ASSERT_EQUAL(pr_manifest_content_digest(body.data, off, d2,
+	    NULL), PD_ERR_PARSE);
+	CU_ASSERT_EQUAL(pr_manifest_content_digest("x", 1, d2, NULL),
+	    PD_ERR_PARSE);
+	pr_manifest_free(m);
+	pd_buf_free(&b);
+	pd_buf_free(&body);
+}
+
 /* Flipping any byte of a signed manifest is caught by parse or verify. */
 static void
 test_every_byte_matters(void)
@@ -219,6 +269,7 @@ suite_manifest(void)
 		{ "every byte is covered", test_every_byte_matters },
 		{ "validity rules", test_check_rules },
 		{ "stats", test_stats },
+		{ "content digest of signed bytes", test_content_digest },
 		{ "path order", test_path_cmp },
 	};
 

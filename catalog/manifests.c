@@ -1,0 +1,186 @@
+/*
+ * Signed manifests (catalog.h).  Since schema 5 the bytes live in a file
+ * of their own, DATA/manifests/HEX, and the LMDB record only says that
+ * the catalog holds it and how long it is:
+ *   record version (1), be64(length)
+ * A manifest is megabytes; kept as an LMDB value it cost every commit a
+ * copy of it in LMDB's dirty pages, and every reader a map of it that
+ * stayed in its resident set for as long as the environment was open.
+ * As a file it is written before the transaction that records it (so a
+ * pull can free its copy early) and mapped only while a reader needs it.
+ *
+ * A record from an older schema holds the manifest itself: it starts
+ * with the manifest's magic, which a new record (9 bytes, first byte 1)
+ * cannot.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/fsx.h"
+#include "../common/hex.h"
+#include "../common/mem.h"
+#include "internal.h"
+
+#define MAN_REC_V	1
+#define MAN_REC_LEN	(1 + 8)
+
+/* A manifest's file in DATA/manifests. */
+struct cat_map {
+	void		*addr;
+	size_t		 len;
+	struct cat_map	*next;
+};
+
+static void
+man_name(const unsigned char *id, char name[PD_SHA256_HEX])
+{
+	pd_hex_encode(id, PD_SHA256_LEN, name);
+}
+
+enum pd_err
+cat_manifest_save(struct cat *c, const unsigned char *id, const void *data,
+    size_t len, struct pd_error *err)
+{
+	char name[PD_SHA256_HEX], *path;
+	size_t plen = strlen(c->dir) + sizeof("/manifests/") + sizeof(name);
+	enum pd_err rc;
+
+	if (c->rdonly)
+		return pd_fail(err, PD_ERR_USAGE, "catalog %s opened read-only",
+		    c->dir);
+	if ((path = pd_malloc(plen)) == NULL)
+		return pd_fail(err, PD_ERR_NOMEM, "saving a manifest");
+	man_name(id, name);
+	snprintf(path, plen, "%s/manifests/%s", c->dir, name);
+	/* Replacing a file left by an attempt that never committed is
+	 * harmless: the id is the hash of the body, which the caller
+	 * verified. */
+	rc = pd_write_file(path, data, len, 0644, 0, err);
+	pd_free(path);
+	return rc;
+}
+
+enum pd_err
+cat_manifest_put(struct cat_txn *t, const unsigned char *id, size_t len,
+    struct pd_error *err)
+{
+	unsigned char rec[MAN_REC_LEN];
+	char name[PD_SHA256_HEX];
+	MDB_val k = { PD_SHA256_LEN, (void *)id }, v = { sizeof(rec), rec };
+	struct stat st;
+	int rc;
+
+	man_name(id, name);
+	if (fstatat(t->cat->manfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return pd_fail_errno(err, errno == ENOENT ? PD_ERR_NOTFOUND :
+		    PD_ERR_IO, errno, "recording manifest %s/manifests/%s",
+		    t->cat->dir, name);
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != len)
+		return pd_fail(err, PD_ERR_CORRUPT, "recording manifest "
+		    "%s/manifests/%s: not a file of %zu bytes", t->cat->dir,
+		    name, len);
+	rec[0] = MAN_REC_V;
+	cat_be64_put(rec + 1, len);
+	if ((rc = mdb_put(t->txn, t->cat->manifests, &k, &v, 0)) != 0)
+		return cat_dberr(t->cat, rc, err, "writing manifest");
+	return PD_OK;
+}
+
+/* Map the file of manifest id, len bytes long, for t's lifetime. */
+static enum pd_err
+map_file(struct cat_txn *t, const unsigned char *id, uint64_t len,
+    const void **data, struct pd_error *err)
+{
+	char name[PD_SHA256_HEX];
+	struct cat_map *m = NULL;
+	struct stat st;
+	enum pd_err rc;
+	void *addr;
+	int fd;
+
+	man_name(id, name);
+	if (len == 0 || len > SIZE_MAX)
+		return pd_fail(err, PD_ERR_CORRUPT, "catalog %s: manifest %s "
+		    "recorded with %llu bytes", t->cat->dir, name,
+		    (unsigned long long)len);
+	if ((fd = openat(t->cat->manfd, name, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return pd_fail_errno(err, errno == ENOENT ? PD_ERR_CORRUPT :
+		    PD_ERR_IO, errno, "manifest %s/manifests/%s, which the "
+		    "catalog records", t->cat->dir, name);
+	if (fstat(fd, &st) < 0) {
+		rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s/manifests/%s",
+		    t->cat->dir, name);
+		goto out;
+	}
+	if ((uint64_t)st.st_size != len) {
+		rc = pd_fail(err, PD_ERR_CORRUPT, "manifest %s/manifests/%s "
+		    "has %lld bytes, the catalog records %llu", t->cat->dir,
+		    name, (long long)st.st_size, (unsigned long long)len);
+		goto out;
+	}
+	if ((m = pd_calloc(1, sizeof(*m))) == NULL) {
+		rc = pd_fail(err, PD_ERR_NOMEM, "mapping a manifest");
+		goto out;
+	}
+	addr = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (addr == MAP_FAILED) {
+		rc = pd_fail_errno(err, PD_ERR_IO, errno, "mapping "
+		    "%s/manifests/%s", t->cat->dir, name);
+		pd_free(m);
+		goto out;
+	}
+	m->addr = addr;
+	m->len = (size_t)len;
+	m->next = t->maps;
+	t->maps = m;
+	*data = addr;
+	rc = PD_OK;
+out:
+	close(fd);
+	return rc;
+}
+
+enum pd_err
+cat_manifest_get(struct cat_txn *t, const unsigned char *id,
+    const void **data, size_t *len, struct pd_error *err)
+{
+	MDB_val k = { PD_SHA256_LEN, (void *)id }, v;
+	const unsigned char *p;
+	uint64_t n;
+	enum pd_err rc;
+	int mrc;
+
+	if ((mrc = mdb_get(t->txn, t->cat->manifests, &k, &v)) != 0)
+		return cat_dberr(t->cat, mrc, err, "reading manifest");
+	p = v.mv_data;
+	if (v.mv_size != MAN_REC_LEN || p[0] != MAN_REC_V) {
+		/* Schema 4 and before: the record is the manifest. */
+		*data = v.mv_data;
+		*len = v.mv_size;
+		return PD_OK;
+	}
+	cat_be64_get(p + 1, &n);
+	if ((rc = map_file(t, id, n, data, err)) != PD_OK)
+		return rc;
+	*len = (size_t)n;
+	return PD_OK;
+}
+
+void
+cat_manifest_unmap(struct cat_txn *t)
+{
+	struct cat_map *m;
+
+	while ((m = t->maps) != NULL) {
+		t->maps = m->next;
+		munmap(m->addr, m->len);
+		pd_free(m);
+	}
+}
