@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/log.h"
+#include "../common/mem.h"
 #include "cmd.h"
 
 #define PULPDIST_VERSION	"0.1.0"
@@ -57,6 +58,7 @@ main(int argc, char **argv)
 	size_t i;
 	int a = 1;
 
+	pd_mem_tune();
 	/* Commands report bad options themselves, naming the command. */
 	opterr = 0;
 	while (a < argc && argv[a][0] == '-') {

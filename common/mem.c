@@ -4,6 +4,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "mem.h"
 
@@ -69,6 +72,22 @@ void
 pd_free(void *p)
 {
 	free(p);
+}
+
+/*
+ * glibc raises its mmap threshold to the size of each large block freed
+ * (up to 32 MiB); blocks of megabytes then come from the heap and stay
+ * resident after they are freed.  A pull frees manifests and buffers of
+ * 10 MB and more and would carry them to the end.  Setting the
+ * thresholds turns that off: large blocks go back to the system at once.
+ */
+void
+pd_mem_tune(void)
+{
+#ifdef __GLIBC__
+	(void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	(void)mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+#endif
 }
 
 uint64_t

@@ -20,6 +20,12 @@ char	*pd_strdup(const char *);
 char	*pd_memdup0(const void *, size_t len);
 void	 pd_free(void *);
 
+/*
+ * Once per process, before threads: keep the C library from holding on
+ * to large blocks after they are freed (mem.c says why).
+ */
+void	 pd_mem_tune(void);
+
 /* Test hooks: count live allocations; make allocation number n fail. */
 uint64_t pd_mem_allocations(void);
 void	 pd_mem_fail_at(uint64_t n);	/* 0 turns failure injection off */
