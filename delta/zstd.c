@@ -83,9 +83,9 @@ dl_zenc_new(int level, bool long_window, struct dl_zenc **zp,
 	if (!ZSTD_isError(r) && long_window)
 		r = ZSTD_CCtx_setParameter(z->cctx,
 		    ZSTD_c_enableLongDistanceMatching, 1);
-	if (!ZSTD_isError(r) && long_window)
+	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_windowLog,
-		    DL_ZWINDOW_LOG_MAX);
+		    long_window ? DL_ZWINDOW_LOG_MAX : DL_ZWINDOW_LOG_SENT);
 	if (ZSTD_isError(r)) {
 		rc = cfail(err, r, "encoder parameters");
 		goto fail;
