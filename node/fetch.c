@@ -17,6 +17,11 @@
  * ahead pauses its transfer (CURL_WRITEFUNC_PAUSE: libcurl keeps the
  * chunk and stops reading the socket, so TCP tells the sender to wait);
  * the run loop sleeps until the limiter allows more and resumes them.
+ *
+ * A transfer gets its easy handle only when it starts, at most parallel
+ * at once: queued, it is its URL, headers and body.  A pull queues
+ * hundreds of batch requests, and as many handles with their buffers
+ * cost it 12 MB.
  */
 #include <strings.h>
 #include <stdio.h>
@@ -40,6 +45,9 @@ struct xfer {
 	CURL			*easy;
 	struct curl_slist	*headers;
 	char			*url;
+	char			*body;		/* to POST (len), or NULL */
+	size_t			 len;
+	bool			 added;		/* to the multi handle */
 	char			 cerr[CURL_ERROR_SIZE];	/* libcurl's detail */
 	uint64_t		 cap;
 	uint64_t		 range_from;	/* > 0: a 206 is required */
@@ -60,13 +68,17 @@ struct xfer {
 	uint64_t		 due;		/* ms: when to try again */
 	struct xfer		*wnext;		/* nd_fetch.waiting */
 	struct xfer		*pnext;		/* nd_fetch.paused */
+	struct xfer		*qnext;		/* nd_fetch.queued */
 };
 
 struct nd_fetch {
 	CURLM			*multi;
 	char			*base;
 	struct nd_fetch_stats	 st;
-	unsigned		 running;	/* waiting ones included */
+	unsigned		 running;	/* queued, waiting included */
+	unsigned		 active;	/* on the multi handle */
+	struct xfer		*queued;	/* not started yet, in order */
+	struct xfer		**qtail;
 	char			*cert, *key, *ca;	/* NULL: no TLS files */
 	struct xfer		*waiting;	/* to retry, in no order */
 	uint64_t		 rng;		/* for jitter */
@@ -123,6 +135,7 @@ nd_fetch_new(const char *base, unsigned parallel, struct nd_fetch **out,
 	while (strlen(f->base) > 8 && f->base[strlen(f->base) - 1] == '/')
 		f->base[strlen(f->base) - 1] = '\0';
 	f->parallel = parallel ? parallel : 4;
+	f->qtail = &f->queued;
 	curl_multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 	    (long)(parallel ? parallel : 4));
 	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
@@ -146,6 +159,10 @@ nd_fetch_free(struct nd_fetch *f)
 		return;
 	while ((x = f->waiting) != NULL) {
 		f->waiting = x->wnext;
+		free_xfer(x);
+	}
+	while ((x = f->queued) != NULL) {
+		f->queued = x->qnext;
 		free_xfer(x);
 	}
 	if (f->multi)
@@ -242,6 +259,7 @@ free_xfer(struct xfer *x)
 	curl_slist_free_all(x->headers);
 	dl_zdec_free(x->dec);
 	pd_buf_free(&x->errbody);
+	pd_free(x->body);
 	pd_free(x->url);
 	pd_free(x);
 }
@@ -359,9 +377,6 @@ nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
     struct pd_error *err)
 {
 	const char *path = q->path;
-	const void *body = q->body;
-	size_t len = q->len;
-	uint64_t range_from = q->range_from;
 	struct xfer *x;
 	struct curl_slist *h;
 	char range[64];
@@ -369,16 +384,18 @@ nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
 
 	if ((x = pd_calloc(1, sizeof(*x))) == NULL ||
 	    (x->url = pd_malloc(ulen)) == NULL ||
-	    (x->easy = curl_easy_init()) == NULL) {
+	    (q->body != NULL &&
+	    (x->body = pd_memdup0(q->body, q->len)) == NULL)) {
 		if (x)
 			free_xfer(x);
 		return pd_fail(err, PD_ERR_NOMEM, "fetch %s", path);
 	}
 	snprintf(x->url, ulen, "%s%s", f->base, path);
+	x->len = q->len;
 	x->f = f;
 	x->retry_after = -1;
 	x->cap = q->cap;
-	x->range_from = range_from;
+	x->range_from = q->range_from;
 	x->sink = q->sink;
 	x->done = q->done;
 	x->arg = q->arg;
@@ -386,16 +403,47 @@ nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
 	x->raw_arg = q->raw_arg;
 	pd_buf_init(&x->errbody, ND_CONTROL_MAX);
 	h = curl_slist_append(NULL, "Accept-Encoding: zstd");
-	if (h && body)
+	if (h && x->body)
 		h = curl_slist_append(h, "Content-Type: application/json");
-	if (h && range_from > 0) {
+	if (h && x->range_from > 0) {
 		snprintf(range, sizeof(range), "Range: bytes=%llu-",
-		    (unsigned long long)range_from);
+		    (unsigned long long)x->range_from);
 		h = curl_slist_append(h, range);
 	}
 	if ((x->headers = h) == NULL) {
 		free_xfer(x);
 		return pd_fail(err, PD_ERR_NOMEM, "fetch %s", path);
+	}
+	*f->qtail = x;
+	f->qtail = &x->qnext;
+	f->running++;
+	return PD_OK;
+}
+
+static void	finish(struct nd_fetch *, struct xfer *, CURLcode);
+
+/* Put x on the multi handle (again, for a retry); if that fails, end it. */
+static void
+add(struct nd_fetch *f, struct xfer *x)
+{
+	f->st.requests++;
+	if (curl_multi_add_handle(f->multi, x->easy) != CURLM_OK) {
+		pd_fail(&x->err, PD_ERR_NOMEM, "%s: starting", x->url);
+		finish(f, x, CURLE_OK);
+		return;
+	}
+	x->added = true;
+	f->active++;
+}
+
+/* Give a queued transfer its easy handle and put it on the multi. */
+static void
+start(struct nd_fetch *f, struct xfer *x)
+{
+	if ((x->easy = curl_easy_init()) == NULL) {
+		pd_fail(&x->err, PD_ERR_NOMEM, "fetch %s", x->url);
+		finish(f, x, CURLE_OK);
+		return;
 	}
 	curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
 	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
@@ -416,17 +464,25 @@ nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
 	curl_easy_setopt(x->easy, CURLOPT_NOPROGRESS, 0L);
 	if (f->cert != NULL)
 		set_tls(f, x->easy);
-	if (body) {
-		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)len);
-		curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, body);
+	if (x->body) {
+		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)x->len);
+		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
 	}
-	if (curl_multi_add_handle(f->multi, x->easy) != CURLM_OK) {
-		free_xfer(x);
-		return pd_fail(err, PD_ERR_NOMEM, "fetch %s", path);
+	add(f, x);
+}
+
+/* Start queued transfers while fewer than parallel run. */
+static void
+start_queued(struct nd_fetch *f)
+{
+	struct xfer *x;
+
+	while (f->active < f->parallel && (x = f->queued) != NULL) {
+		if ((f->queued = x->qnext) == NULL)
+			f->qtail = &f->queued;
+		x->qnext = NULL;
+		start(f, x);
 	}
-	f->running++;
-	f->st.requests++;
-	return PD_OK;
 }
 
 /*
@@ -463,8 +519,6 @@ retry_later(struct nd_fetch *f, struct xfer *x, CURLcode cc)
 }
 
 /* Put the transfers that are due back on the multi handle. */
-static void	finish(struct nd_fetch *, struct xfer *, CURLcode);
-
 static void
 start_due(struct nd_fetch *f, uint64_t *next)
 {
@@ -481,18 +535,13 @@ start_due(struct nd_fetch *f, uint64_t *next)
 		}
 		*pp = x->wnext;
 		x->wnext = NULL;
-		f->st.requests++;
-		if (curl_multi_add_handle(f->multi, x->easy) != CURLM_OK) {
-			/* Ends it: removing a handle not added is no harm. */
-			pd_fail(&x->err, PD_ERR_NOMEM, "%s: retrying", x->url);
-			finish(f, x, CURLE_OK);
-		}
+		add(f, x);
 	}
 }
 
 /*
- * Stop: transfers waiting to be retried end now, the running ones at
- * their next progress call; each owner hears of it through done.
+ * Stop: transfers queued or waiting to be retried end now, the running
+ * ones at their next progress call; each owner hears of it through done.
  */
 static void
 stop_all(struct nd_fetch *f)
@@ -506,6 +555,13 @@ stop_all(struct nd_fetch *f)
 		pd_fail(&x->err, PD_ERR_CONFLICT, "%s: stopped", x->url);
 		finish(f, x, CURLE_OK);
 	}
+	while ((x = f->queued) != NULL) {
+		f->queued = x->qnext;
+		x->qnext = NULL;
+		pd_fail(&x->err, PD_ERR_CONFLICT, "%s: stopped", x->url);
+		finish(f, x, CURLE_OK);
+	}
+	f->qtail = &f->queued;
 }
 
 /* x leaves the paused list (no longer than parallel), if it is there. */
@@ -564,15 +620,20 @@ finish(struct nd_fetch *f, struct xfer *x, CURLcode cc)
 	long reqsize = 0;
 	uint64_t n;
 
-	if (x->status == 0)
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
-	if (curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &reqsize) ==
-	    CURLE_OK && reqsize > 0)
-		f->st.sent_bytes += (uint64_t)reqsize;
-	if (curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &upsize) ==
-	    CURLE_OK && upsize > 0)
-		f->st.sent_bytes += (uint64_t)upsize;
-	curl_multi_remove_handle(f->multi, x->easy);
+	if (x->added) {
+		if (x->status == 0)
+			curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE,
+			    &x->status);
+		if (curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE,
+		    &reqsize) == CURLE_OK && reqsize > 0)
+			f->st.sent_bytes += (uint64_t)reqsize;
+		if (curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T,
+		    &upsize) == CURLE_OK && upsize > 0)
+			f->st.sent_bytes += (uint64_t)upsize;
+		curl_multi_remove_handle(f->multi, x->easy);
+		x->added = false;
+		f->active--;
+	}
 	unpause_unlink(f, x);
 	if (!f->stopped && retry_later(f, x, cc))
 		return;
@@ -607,6 +668,7 @@ nd_fetch_run(struct nd_fetch *f, struct pd_error *err)
 		if (!f->stopped && f->stop != NULL && f->stop(f->stop_arg))
 			stop_all(f);
 		start_due(f, &next);
+		start_queued(f);
 		if ((mc = curl_multi_perform(f->multi, &still)) != CURLM_OK)
 			return pd_fail(err, PD_ERR_IO, "libcurl: %s",
 			    curl_multi_strerror(mc));
