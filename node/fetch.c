@@ -471,17 +471,27 @@ start(struct nd_fetch *f, struct xfer *x)
 	add(f, x);
 }
 
-/* Start queued transfers while fewer than parallel run. */
+/*
+ * Start queued transfers while fewer than parallel run; once stopping,
+ * end them all.  A transfer that ends may queue another (done), so the
+ * queue is taken one at a time.
+ */
 static void
 start_queued(struct nd_fetch *f)
 {
 	struct xfer *x;
 
-	while (f->active < f->parallel && (x = f->queued) != NULL) {
+	while ((f->stopped || f->active < f->parallel) &&
+	    (x = f->queued) != NULL) {
 		if ((f->queued = x->qnext) == NULL)
 			f->qtail = &f->queued;
 		x->qnext = NULL;
-		start(f, x);
+		if (!f->stopped) {
+			start(f, x);
+			continue;
+		}
+		pd_fail(&x->err, PD_ERR_CONFLICT, "%s: stopped", x->url);
+		finish(f, x, CURLE_OK);
 	}
 }
 
@@ -555,13 +565,7 @@ stop_all(struct nd_fetch *f)
 		pd_fail(&x->err, PD_ERR_CONFLICT, "%s: stopped", x->url);
 		finish(f, x, CURLE_OK);
 	}
-	while ((x = f->queued) != NULL) {
-		f->queued = x->qnext;
-		x->qnext = NULL;
-		pd_fail(&x->err, PD_ERR_CONFLICT, "%s: stopped", x->url);
-		finish(f, x, CURLE_OK);
-	}
-	f->qtail = &f->queued;
+	start_queued(f);
 }
 
 /* x leaves the paused list (no longer than parallel), if it is there. */
@@ -679,6 +683,9 @@ nd_fetch_run(struct nd_fetch *f, struct pd_error *err)
 			    (char **)&x);
 			finish(f, x, msg->data.result);
 		}
+		/* Those that ended make room: their successors start before
+		 * the poll, which a handle just added does not make wait. */
+		start_queued(f);
 		/* Sleep no longer than until a retry is due, or the rate
 		 * limit lets a paused transfer go on. */
 		now = now_ms();

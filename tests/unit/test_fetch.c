@@ -1,0 +1,341 @@
+/*
+ * Unit tests of node/fetch.c's queue, against a small HTTP/1.1 server in
+ * this process on 127.0.0.1: every queued transfer ends once, with its
+ * own body, no more than parallel of them at the server at once; a
+ * transfer that ends may queue another; a stop ends the queued ones
+ * without making their requests; a fetch freed with transfers queued
+ * frees them.
+ */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/buf.h"
+#include "../../node/fetch.h"
+#include "unit.h"
+
+#define CONNS_MAX	16
+#define NREQ		40
+
+struct srv {
+	int		 fd;
+	int		 port;
+	pthread_t	 acceptor;
+	pthread_t	 conns[CONNS_MAX];
+	int		 cfd[CONNS_MAX];
+	atomic_int	 nconns;
+	atomic_int	 inflight;
+	atomic_int	 inflight_max;
+	atomic_int	 requests;
+};
+
+struct conn {
+	struct srv	*s;
+	int		 fd;
+};
+
+/* Read one request's head (and discard a body); its path into path. */
+static int
+read_request(int fd, char path[256])
+{
+	char buf[8192], *end, *cl;
+	size_t len = 0;
+	ssize_t n;
+	long body = 0;
+
+	while ((end = memmem(buf, len, "\r\n\r\n", 4)) == NULL) {
+		if (len == sizeof(buf) ||
+		    (n = read(fd, buf + len, sizeof(buf) - len)) <= 0)
+			return -1;
+		len += (size_t)n;
+	}
+	*end = '\0';
+	if (sscanf(buf, "%*s %255s", path) != 1)
+		return -1;
+	if ((cl = strstr(buf, "Content-Length: ")) != NULL)
+		body = strtol(cl + 16, NULL, 10);
+	body -= (long)(len - (size_t)(end + 4 - buf));
+	while (body > 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+		body -= n;
+	return 0;
+}
+
+static void *
+conn_main(void *arg)
+{
+	struct conn *c = arg;
+	struct srv *s = c->s;
+	char path[256], resp[512];
+	int in, max, len;
+
+	while (read_request(c->fd, path) == 0) {
+		atomic_fetch_add(&s->requests, 1);
+		in = atomic_fetch_add(&s->inflight, 1) + 1;
+		max = atomic_load(&s->inflight_max);
+		while (in > max &&
+		    !atomic_compare_exchange_weak(&s->inflight_max, &max, in))
+			;
+		/* Slow enough for requests to overlap, and for a stop to
+		 * find most of them still queued. */
+		nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
+		len = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\n"
+		    "Content-Length: %zu\r\n\r\n%s", strlen(path), path);
+		atomic_fetch_sub(&s->inflight, 1);
+		if (write(c->fd, resp, (size_t)len) != len)
+			break;
+	}
+	free(c);
+	return NULL;
+}
+
+static void *
+accept_main(void *arg)
+{
+	struct srv *s = arg;
+	struct conn *c;
+	int fd, i;
+
+	while ((fd = accept(s->fd, NULL, NULL)) >= 0) {
+		i = atomic_load(&s->nconns);
+		if (i == CONNS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->s = s;
+		c->fd = fd;
+		s->cfd[i] = fd;
+		if (pthread_create(&s->conns[i], NULL, conn_main, c) != 0) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		atomic_store(&s->nconns, i + 1);
+	}
+	return NULL;
+}
+
+static void
+srv_start(struct srv *s)
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+
+	memset(s, 0, sizeof(*s));
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s->fd = socket(AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_FATAL(s->fd >= 0);
+	CU_ASSERT_FATAL(bind(s->fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CU_ASSERT_FATAL(listen(s->fd, 64) == 0);
+	CU_ASSERT_FATAL(getsockname(s->fd, (struct sockaddr *)&a,
+	    &alen) == 0);
+	s->port = ntohs(a.sin_port);
+	CU_ASSERT_FATAL(pthread_create(&s->acceptor, NULL, accept_main,
+	    s) == 0);
+}
+
+/* After the fetch is freed (its connections closed). */
+static void
+srv_stop(struct srv *s)
+{
+	int i;
+
+	shutdown(s->fd, SHUT_RDWR);
+	pthread_join(s->acceptor, NULL);
+	close(s->fd);
+	for (i = 0; i < atomic_load(&s->nconns); i++) {
+		shutdown(s->cfd[i], SHUT_RDWR);
+		pthread_join(s->conns[i], NULL);
+		close(s->cfd[i]);
+	}
+}
+
+struct req {
+	struct nd_fetch	*f;
+	char		 path[64];
+	char		 next[64];	/* queued when this one ends */
+	struct pd_buf	 body;
+	int		 dones;
+	enum pd_err	 rc;
+	long		 status;
+	struct req	*follow;
+};
+
+static int dones_total;
+
+static enum pd_err
+sink(void *arg, const void *p, size_t n)
+{
+	struct req *r = arg;
+
+	return pd_buf_add(&r->body, p, n);
+}
+
+static enum pd_err queue_req(struct nd_fetch *, struct req *);
+
+static void
+done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
+{
+	struct req *r = arg;
+
+	(void)e;
+	r->dones++;
+	r->rc = rc;
+	r->status = status;
+	dones_total++;
+	if (rc == PD_OK && r->follow != NULL)
+		CU_ASSERT_EQUAL(queue_req(r->f, r->follow), PD_OK);
+}
+
+static enum pd_err
+queue_req(struct nd_fetch *f, struct req *r)
+{
+	struct nd_fetch_req q = { 0 };
+
+	r->f = f;
+	pd_buf_init(&r->body, 1024);
+	q.path = r->path;
+	q.cap = 1024;
+	q.sink = sink;
+	q.done = done;
+	q.arg = r;
+	return nd_fetch_queue(f, &q, NULL);
+}
+
+static struct nd_fetch *
+new_fetch(const struct srv *s, unsigned parallel)
+{
+	struct nd_fetch *f = NULL;
+	char base[64];
+
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", s->port);
+	CU_ASSERT_EQUAL_FATAL(nd_fetch_new(base, parallel, &f, NULL), PD_OK);
+	return f;
+}
+
+static void
+test_many(void)
+{
+	static struct req r[NREQ], more[NREQ];
+	struct nd_fetch *f;
+	struct srv s;
+	int i;
+
+	srv_start(&s);
+	f = new_fetch(&s, 3);
+	memset(r, 0, sizeof(r));
+	memset(more, 0, sizeof(more));
+	for (i = 0; i < NREQ; i++) {
+		snprintf(r[i].path, sizeof(r[i].path), "/o/%d", i);
+		snprintf(more[i].path, sizeof(more[i].path), "/more/%d", i);
+		/* Every other one queues a follow-up when it ends. */
+		r[i].follow = i % 2 ? &more[i] : NULL;
+		CU_ASSERT_EQUAL_FATAL(queue_req(f, &r[i]), PD_OK);
+	}
+	CU_ASSERT_EQUAL(nd_fetch_run(f, NULL), PD_OK);
+	for (i = 0; i < NREQ; i++) {
+		CU_ASSERT_EQUAL(r[i].dones, 1);
+		CU_ASSERT_EQUAL(r[i].rc, PD_OK);
+		CU_ASSERT(r[i].body.len == strlen(r[i].path) &&
+		    memcmp(r[i].body.data, r[i].path, r[i].body.len) == 0);
+		CU_ASSERT_EQUAL(more[i].dones, i % 2);
+		if (i % 2)
+			CU_ASSERT(more[i].body.len == strlen(more[i].path) &&
+			    memcmp(more[i].body.data, more[i].path,
+			    more[i].body.len) == 0);
+		pd_buf_free(&r[i].body);
+		pd_buf_free(&more[i].body);
+	}
+	CU_ASSERT_EQUAL(nd_fetch_stats(f)->requests, NREQ + NREQ / 2);
+	nd_fetch_free(f);
+	srv_stop(&s);
+	CU_ASSERT_EQUAL(atomic_load(&s.requests), NREQ + NREQ / 2);
+	CU_ASSERT(atomic_load(&s.inflight_max) >= 1);
+	CU_ASSERT(atomic_load(&s.inflight_max) <= 3);
+}
+
+static bool
+stop_after_two(void *arg)
+{
+	(void)arg;
+	return dones_total >= 2;
+}
+
+static void
+test_stop_queued(void)
+{
+	static struct req r[NREQ];
+	struct pd_error e;
+	struct nd_fetch *f;
+	struct srv s;
+	int i, stopped = 0;
+
+	srv_start(&s);
+	f = new_fetch(&s, 2);
+	nd_fetch_set_stop(f, stop_after_two, NULL);
+	memset(r, 0, sizeof(r));
+	dones_total = 0;
+	for (i = 0; i < NREQ; i++) {
+		snprintf(r[i].path, sizeof(r[i].path), "/s/%d", i);
+		CU_ASSERT_EQUAL_FATAL(queue_req(f, &r[i]), PD_OK);
+	}
+	pd_error_clear(&e);
+	CU_ASSERT_EQUAL(nd_fetch_run(f, &e), PD_ERR_CONFLICT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "stopped"));
+	for (i = 0; i < NREQ; i++) {
+		CU_ASSERT_EQUAL(r[i].dones, 1);
+		stopped += r[i].rc == PD_ERR_CONFLICT;
+		pd_buf_free(&r[i].body);
+	}
+	/* Those never started were never asked for. */
+	CU_ASSERT(stopped >= NREQ - 4);
+	CU_ASSERT(nd_fetch_stats(f)->requests <= 4);
+	nd_fetch_free(f);
+	srv_stop(&s);
+	CU_ASSERT(atomic_load(&s.requests) <= 4);
+}
+
+/* Freed unrun: the queued transfers go with it (ASan would say). */
+static void
+test_free_queued(void)
+{
+	static struct req r[8];
+	struct nd_fetch *f = NULL;
+	int i;
+
+	CU_ASSERT_EQUAL_FATAL(nd_fetch_new("http://127.0.0.1:9", 2, &f,
+	    NULL), PD_OK);
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < 8; i++) {
+		snprintf(r[i].path, sizeof(r[i].path), "/f/%d", i);
+		CU_ASSERT_EQUAL(queue_req(f, &r[i]), PD_OK);
+		pd_buf_free(&r[i].body);
+	}
+	CU_ASSERT_EQUAL(nd_fetch_stats(f)->requests, 0);
+	nd_fetch_free(f);
+	for (i = 0; i < 8; i++)
+		CU_ASSERT_EQUAL(r[i].dones, 0);
+}
+
+static int
+suite_fetch(void)
+{
+	static const struct unit_test tests[] = {
+		{ "queued transfers, parallel at most", test_many },
+		{ "a stop ends the queued ones unasked", test_stop_queued },
+		{ "freed with transfers queued", test_free_queued },
+	};
+
+	return UNIT_SUITE("fetch", NULL, NULL, tests);
+}
+UNIT_REGISTER("fetch", suite_fetch)
