@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "../common/err.h"
 #include "../common/sha256.h"
@@ -168,6 +169,13 @@ enum pd_err cat_manifest_put(struct cat_txn *, const unsigned char *id,
 	    size_t len, struct pd_error *) PD_WARN_UNUSED;
 enum pd_err cat_manifest_get(struct cat_txn *, const unsigned char *id,
 	    const void **data, size_t *len, struct pd_error *) PD_WARN_UNUSED;
+/*
+ * Remove the manifest files no record names (and temporary files of a
+ * save a crash cut short) last written before `before`; *removed counts
+ * them.  A commit that records one of them waits, or fails cleanly.
+ */
+enum pd_err cat_manifest_sweep(struct cat *, time_t before,
+	    uint64_t *removed, struct pd_error *) PD_WARN_UNUSED;
 
 /* The object index: content known to be durable in the object store. */
 bool	cat_object_has(struct cat_txn *, const unsigned char *sha);

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -183,4 +184,69 @@ cat_manifest_unmap(struct cat_txn *t)
 		munmap(m->addr, m->len);
 		pd_free(m);
 	}
+}
+
+/*
+ * One name in DATA/manifests: a manifest file no record names, or a
+ * temporary file a crash left, last written before `before`?
+ */
+static bool
+unrecorded(struct cat_txn *t, int dfd, const char *name, time_t before,
+    int *mrc)
+{
+	unsigned char id[PD_SHA256_LEN];
+	MDB_val k = { PD_SHA256_LEN, id }, v;
+	struct stat st;
+
+	*mrc = 0;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(st.st_mode) || st.st_mtime >= before)
+		return false;
+	if (strncmp(name, ".pd-tmp.", 8) == 0)
+		return true;
+	if (strlen(name) != 2 * PD_SHA256_LEN ||
+	    !pd_hex_decode(name, PD_SHA256_LEN, id))
+		return false;
+	if ((*mrc = mdb_get(t->txn, t->cat->manifests, &k, &v)) !=
+	    MDB_NOTFOUND)
+		return false;
+	*mrc = 0;
+	return true;
+}
+
+enum pd_err
+cat_manifest_sweep(struct cat *c, time_t before, uint64_t *removed,
+    struct pd_error *err)
+{
+	struct cat_txn *t;
+	struct dirent *de;
+	DIR *dir;
+	int fd, mrc = 0;
+	enum pd_err rc;
+
+	*removed = 0;
+	if (c->manfd < 0)
+		return PD_OK;
+	/* A write transaction, though it writes nothing: a commit that
+	 * records a manifest waits for it, or it sees the record. */
+	if ((rc = cat_begin(c, true, &t, err)) != PD_OK)
+		return rc;
+	if ((fd = openat(c->manfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0 || (dir = fdopendir(fd)) == NULL) {
+		rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s/manifests",
+		    c->dir);
+		if (fd >= 0)
+			close(fd);
+		cat_abort(t);
+		return rc;
+	}
+	while (mrc == 0 && (de = readdir(dir)) != NULL)
+		if (unrecorded(t, dirfd(dir), de->d_name, before, &mrc) &&
+		    unlinkat(dirfd(dir), de->d_name, 0) == 0)
+			(*removed)++;
+	closedir(dir);
+	if (mrc != 0)
+		rc = cat_dberr(c, mrc, err, "sweeping manifests");
+	cat_abort(t);
+	return rc;
 }

@@ -11,6 +11,9 @@
  *   compressed for the receivers of one step, they are made again from
  *   the content if anyone still asks.  Pack parts, manifest patches and
  *   deltas stay: a relay could not make again what it received.
+ * - Manifest files (DATA/manifests) that no version records, written
+ *   over a day ago: a pull saves the new manifest before it fetches
+ *   anything, and one that failed for good leaves it behind.
  */
 #include <sys/stat.h>
 
@@ -156,16 +159,18 @@ dm_task_clean(void *arg, const struct cat_task *task,
     struct nd_task_ctx *ctx, struct pd_error *err)
 {
 	struct nd_daemon *d = arg;
-	uint64_t staging = 0, batches = 0;
+	uint64_t staging = 0, batches = 0, manifests = 0;
 	enum pd_err rc;
 
 	(void)task;
 	(void)ctx;
 	if ((rc = clean_staging(d, &staging, err)) != PD_OK ||
-	    (rc = clean_batches(d, &batches, err)) != PD_OK)
+	    (rc = clean_batches(d, &batches, err)) != PD_OK ||
+	    (rc = cat_manifest_sweep(d->cat, time(NULL) - 86400, &manifests,
+	    err)) != PD_OK)
 		return rc;
-	log_info("clean-up: %" PRIu64 " staging areas and %" PRIu64 " batch "
-	    "responses older than %d days removed", staging, batches,
-	    DM_CLEAN_DAYS);
+	log_info("clean-up: %" PRIu64 " staging areas, %" PRIu64 " batch "
+	    "responses older than %d days and %" PRIu64 " manifests of no "
+	    "version removed", staging, batches, DM_CLEAN_DAYS, manifests);
 	return PD_OK;
 }

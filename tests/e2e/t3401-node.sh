@@ -231,13 +231,21 @@ test_expect_success 'an upstream that is down: retried, the error shown' '
 	test_grep "\[gone task [0-9]*\] sync failed (attempt 1 of 5), retried in" log
 '
 
-test_expect_success 'the clean-up task: staging of gone trees, old batches' '
+test_expect_success 'the clean-up task: staging of gone trees, old batches, orphan manifests' '
 	node_stop mirror &&
 	mkdir -p mdata/staging/dropped/objects mdata/batches/ab &&
 	echo partial >mdata/staging/dropped/objects/x &&
 	echo old >mdata/batches/ab/old.zst &&
 	touch -d "40 days ago" mdata/batches/ab/old.zst &&
 	echo new >mdata/batches/ab/new.zst &&
+	ls mdata/manifests >recorded &&
+	test -s recorded &&
+	z=0000000000000000000000000000000000000000000000000000000000000000 &&
+	echo orphan >mdata/manifests/$z &&
+	touch -d "2 days ago" mdata/manifests/$z &&
+	echo crashed >mdata/manifests/.pd-tmp.1.1 &&
+	touch -d "2 days ago" mdata/manifests/.pd-tmp.1.1 &&
+	echo saving >mdata/manifests/1111111111111111111111111111111111111111111111111111111111111111 &&
 	ls mdata/staging >before
 '
 node_start mirror "$TEST_ROOT/mirror.conf"
@@ -247,9 +255,13 @@ test_expect_success 'the clean-up removed them, and nothing else' '
 	test_path_is_missing mdata/staging/dropped &&
 	test_path_is_missing mdata/batches/ab/old.zst &&
 	test -f mdata/batches/ab/new.zst &&
+	test_path_is_missing mdata/manifests/0000000000000000000000000000000000000000000000000000000000000000 &&
+	test_path_is_missing mdata/manifests/.pd-tmp.1.1 &&
+	test -f mdata/manifests/1111111111111111111111111111111111111111111111111111111111111111 &&
+	for f in $(cat recorded); do test -f "mdata/manifests/$f" || exit 1; done &&
 	node_log mirror >log &&
 	test_grep "\[- task [0-9]*\] removed the staging of tree dropped" log &&
-	test_grep "clean-up: 1 staging areas and 1 batch responses" log
+	test_grep "clean-up: 1 staging areas, 1 batch responses older than 30 days and 2 manifests of no version removed" log
 '
 
 test_expect_success 'a configuration that does not check: the node does not start' '

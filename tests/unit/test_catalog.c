@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -559,6 +560,23 @@ manifest_path(const char *data, const unsigned char *id, char *path,
 	snprintf(path, size, "%s/manifests/%s", data, hex);
 }
 
+/* Reading manifest id fails as corrupt, naming its file. */
+static void
+expect_corrupt(struct cat *c, const unsigned char *id, const char *path)
+{
+	struct cat_txn *tx;
+	struct pd_error e;
+	const void *p;
+	size_t len;
+
+	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &tx, NULL), PD_OK);
+	pd_error_clear(&e);
+	CU_ASSERT_EQUAL(cat_manifest_get(tx, id, &p, &len, &e),
+	    PD_ERR_CORRUPT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, path));
+	cat_abort(tx);
+}
+
 static void
 test_manifests(void)
 {
@@ -612,19 +630,9 @@ test_manifests(void)
 
 	/* A file that is not what the record says is named. */
 	CU_ASSERT_EQUAL_FATAL(truncate(path, 3), 0);
-	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &tx, NULL), PD_OK);
-	pd_error_clear(&e);
-	CU_ASSERT_EQUAL(cat_manifest_get(tx, id, &p, &len, &e),
-	    PD_ERR_CORRUPT);
-	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, path));
-	cat_abort(tx);
+	expect_corrupt(c, id, path);
 	CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
-	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &tx, NULL), PD_OK);
-	pd_error_clear(&e);
-	CU_ASSERT_EQUAL(cat_manifest_get(tx, id, &p, &len, &e),
-	    PD_ERR_CORRUPT);
-	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, path));
-	cat_abort(tx);
+	expect_corrupt(c, id, path);
 	cat_close(c);
 
 	/* A record of schema 4 and before holds the manifest: still read,
@@ -644,6 +652,66 @@ test_manifests(void)
 	CU_ASSERT_EQUAL(cat_manifest_get(tx, oldid, &p, &len, NULL), PD_OK);
 	CU_ASSERT(len == sizeof(old) - 1 && memcmp(p, old, len) == 0);
 	cat_abort(tx);
+	cat_close(c);
+	unit_rmdir(tmp);
+}
+
+/* Set the mtime of path to t. */
+static void
+set_mtime(const char *path, time_t t)
+{
+	struct timespec ts[2] = { { t, 0 }, { t, 0 } };
+
+	CU_ASSERT_EQUAL_FATAL(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* Only unrecorded files written before the cut go, tmp files too. */
+static void
+test_manifest_sweep(void)
+{
+	static const char a[] = "recorded", b[] = "orphan", f[] = "fresh";
+	static const char o[] = "another orphan";
+	unsigned char ida[PD_SHA256_LEN], idb[PD_SHA256_LEN];
+	unsigned char idf[PD_SHA256_LEN], ido[PD_SHA256_LEN];
+	char *tmp, data[4096], pa[4200], pb[4200], pf[4200], pt[4200];
+	char po[4200];
+	struct cat *c = new_cat(&tmp, data, sizeof(data));
+	time_t now = time(NULL);
+	struct cat_txn *tx;
+	uint64_t n = 99;
+
+	CU_ASSERT_EQUAL_FATAL(pd_sha256(a, sizeof(a), ida), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(pd_sha256(b, sizeof(b), idb), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(pd_sha256(f, sizeof(f), idf), PD_OK);
+	CU_ASSERT_EQUAL(cat_manifest_save(c, ida, a, sizeof(a), NULL), PD_OK);
+	CU_ASSERT_EQUAL(cat_manifest_save(c, idb, b, sizeof(b), NULL), PD_OK);
+	CU_ASSERT_EQUAL(cat_manifest_save(c, idf, f, sizeof(f), NULL), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(pd_sha256(o, sizeof(o), ido), PD_OK);
+	CU_ASSERT_EQUAL(cat_manifest_save(c, ido, o, sizeof(o), NULL), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(cat_begin(c, true, &tx, NULL), PD_OK);
+	CU_ASSERT_EQUAL(cat_manifest_put(tx, ida, sizeof(a), NULL), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(cat_commit(tx, NULL), PD_OK);
+	manifest_path(data, ida, pa, sizeof(pa));
+	manifest_path(data, idb, pb, sizeof(pb));
+	manifest_path(data, idf, pf, sizeof(pf));
+	snprintf(pt, sizeof(pt), "%s/manifests/.pd-tmp.7.7", data);
+	unit_write(data, "manifests/.pd-tmp.7.7", "x", 1);
+	set_mtime(pa, now - 7200);
+	set_mtime(pb, now - 7200);
+	set_mtime(pt, now - 7200);
+	manifest_path(data, ido, po, sizeof(po));
+	set_mtime(po, now - 7200);
+
+	/* Nothing was written before a cut two hours and more ago. */
+	CU_ASSERT_EQUAL(cat_manifest_sweep(c, now - 10000, &n, NULL), PD_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_EQUAL(cat_manifest_sweep(c, now - 3600, &n, NULL), PD_OK);
+	CU_ASSERT_EQUAL(n, 3);
+	CU_ASSERT_EQUAL(access(pa, F_OK), 0);
+	CU_ASSERT_NOT_EQUAL(access(po, F_OK), 0);
+	CU_ASSERT_NOT_EQUAL(access(pb, F_OK), 0);
+	CU_ASSERT_NOT_EQUAL(access(pt, F_OK), 0);
+	CU_ASSERT_EQUAL(access(pf, F_OK), 0);
 	cat_close(c);
 	unit_rmdir(tmp);
 }
@@ -1174,6 +1242,7 @@ suite_catalog(void)
 		{ "trees", test_trees },
 		{ "versions", test_versions },
 		{ "manifests", test_manifests },
+		{ "manifest files of no version swept", test_manifest_sweep },
 		{ "object index", test_objects_index },
 		{ "deltas and compressed objects", test_derived },
 		{ "stat cache", test_statcache },
