@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../../common/buf.h"
+#include "../../common/mem.h"
 #include "../../node/fetch.h"
 #include "unit.h"
 
@@ -93,7 +94,7 @@ conn_main(void *arg)
 		if (write(c->fd, resp, (size_t)len) != len)
 			break;
 	}
-	free(c);
+	pd_free(c);
 	return NULL;
 }
 
@@ -106,7 +107,7 @@ accept_main(void *arg)
 
 	while ((fd = accept(s->fd, NULL, NULL)) >= 0) {
 		i = atomic_load(&s->nconns);
-		if (i == CONNS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
+		if (i == CONNS_MAX || (c = pd_calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
 			continue;
 		}
@@ -114,7 +115,7 @@ accept_main(void *arg)
 		c->fd = fd;
 		s->cfd[i] = fd;
 		if (pthread_create(&s->conns[i], NULL, conn_main, c) != 0) {
-			free(c);
+			pd_free(c);
 			close(fd);
 			continue;
 		}
