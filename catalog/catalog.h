@@ -169,6 +169,9 @@ enum pd_err cat_manifest_put(struct cat_txn *, const unsigned char *id,
 	    size_t len, struct pd_error *) PD_WARN_UNUSED;
 enum pd_err cat_manifest_get(struct cat_txn *, const unsigned char *id,
 	    const void **data, size_t *len, struct pd_error *) PD_WARN_UNUSED;
+/* Only whether the catalog holds manifest id, and its length: no map. */
+enum pd_err cat_manifest_len(struct cat_txn *, const unsigned char *id,
+	    size_t *len, struct pd_error *) PD_WARN_UNUSED;
 /*
  * Remove the manifest files no record names (and temporary files of a
  * save a crash cut short) last written before `before`; *removed counts

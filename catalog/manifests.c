@@ -148,27 +148,62 @@ out:
 	return rc;
 }
 
+/*
+ * The record of manifest id: *held says whether it holds the bytes
+ * (schema 4 and before: v is the manifest), else *n is their length.
+ */
+static enum pd_err
+record(struct cat_txn *t, const unsigned char *id, MDB_val *v, bool *held,
+    uint64_t *n, struct pd_error *err)
+{
+	MDB_val k = { PD_SHA256_LEN, (void *)id };
+	const unsigned char *p;
+	int mrc;
+
+	if ((mrc = mdb_get(t->txn, t->cat->manifests, &k, v)) != 0)
+		return cat_dberr(t->cat, mrc, err, "reading manifest");
+	p = v->mv_data;
+	*held = v->mv_size != MAN_REC_LEN || p[0] != MAN_REC_V;
+	if (*held)
+		*n = v->mv_size;
+	else
+		cat_be64_get(p + 1, n);
+	return PD_OK;
+}
+
+enum pd_err
+cat_manifest_len(struct cat_txn *t, const unsigned char *id, size_t *len,
+    struct pd_error *err)
+{
+	MDB_val v;
+	uint64_t n;
+	bool held;
+	enum pd_err rc;
+
+	if ((rc = record(t, id, &v, &held, &n, err)) != PD_OK)
+		return rc;
+	if (n > SIZE_MAX)
+		return pd_fail(err, PD_ERR_CORRUPT, "catalog %s: a manifest "
+		    "recorded with %llu bytes", t->cat->dir,
+		    (unsigned long long)n);
+	*len = (size_t)n;
+	return PD_OK;
+}
+
 enum pd_err
 cat_manifest_get(struct cat_txn *t, const unsigned char *id,
     const void **data, size_t *len, struct pd_error *err)
 {
-	MDB_val k = { PD_SHA256_LEN, (void *)id }, v;
-	const unsigned char *p;
+	MDB_val v;
 	uint64_t n;
+	bool held;
 	enum pd_err rc;
-	int mrc;
 
-	if ((mrc = mdb_get(t->txn, t->cat->manifests, &k, &v)) != 0)
-		return cat_dberr(t->cat, mrc, err, "reading manifest");
-	p = v.mv_data;
-	if (v.mv_size != MAN_REC_LEN || p[0] != MAN_REC_V) {
-		/* Schema 4 and before: the record is the manifest. */
+	if ((rc = record(t, id, &v, &held, &n, err)) != PD_OK)
+		return rc;
+	if (held)
 		*data = v.mv_data;
-		*len = v.mv_size;
-		return PD_OK;
-	}
-	cat_be64_get(p + 1, &n);
-	if ((rc = map_file(t, id, n, data, err)) != PD_OK)
+	else if ((rc = map_file(t, id, n, data, err)) != PD_OK)
 		return rc;
 	*len = (size_t)n;
 	return PD_OK;

@@ -230,8 +230,7 @@ manifest(struct nd_req *r)
 		goto fail;
 	if (!find_version(r, t, r->t.version, &v))
 		goto out;
-	if (cat_manifest_get(t, v.manifest_id, &data, &len, &r->err) !=
-	    PD_OK)
+	if (cat_manifest_len(t, v.manifest_id, &len, &r->err) != PD_OK)
 		goto fail;
 	if ((m = pd_calloc(1, sizeof(*m))) == NULL)
 		goto fail;
@@ -258,6 +257,9 @@ manifest(struct nd_req *r)
 	quoted_hex(m->id, NULL, "", etag, sizeof(etag));
 	if (len <= ND_CHUNK) {
 		nd_reply_reset_body(r);
+		if (cat_manifest_get(t, v.manifest_id, &data, &len, &r->err) !=
+		    PD_OK)
+			goto fail;
 		if (r->body == NULL && (r->body = evbuffer_new()) == NULL)
 			goto fail;
 		if (evbuffer_add(r->body, data, len) != 0)
@@ -397,7 +399,6 @@ patch(struct nd_req *r)
 	struct cat_txn *t = NULL;
 	struct cat_version v;
 	struct stat st;
-	const void *data;
 	char etag[2 * PD_SHA256_HEX + 16];
 	char from[PD_SHA256_HEX];
 	size_t len;
@@ -409,8 +410,7 @@ patch(struct nd_req *r)
 	if (!find_version(r, t, r->t.version, &v))
 		goto out;
 	pd_hex_encode(r->t.a, PD_SHA256_LEN, from);
-	if ((rc = cat_manifest_get(t, r->t.a, &data, &len, &r->err)) !=
-	    PD_OK) {
+	if ((rc = cat_manifest_len(t, r->t.a, &len, &r->err)) != PD_OK) {
 		lookup_failed(r, rc, "no manifest %s", from);
 		goto out;
 	}
@@ -448,7 +448,6 @@ pack(struct nd_req *r)
 {
 	struct cat_txn *t = NULL;
 	struct cat_version v;
-	const void *data;
 	char from[PD_SHA256_HEX];
 	size_t len;
 	enum pd_err rc;
@@ -459,8 +458,7 @@ pack(struct nd_req *r)
 	}
 	if (!find_version(r, t, r->t.version, &v))
 		goto out;
-	if ((rc = cat_manifest_get(t, r->t.a, &data, &len, &r->err)) !=
-	    PD_OK) {
+	if ((rc = cat_manifest_len(t, r->t.a, &len, &r->err)) != PD_OK) {
 		pd_hex_encode(r->t.a, PD_SHA256_LEN, from);
 		lookup_failed(r, rc, "no manifest %s", from);
 		goto out;

@@ -626,6 +626,11 @@ test_manifests(void)
 	CU_ASSERT(len == sizeof(body) && memcmp(p, body, len) == 0);
 	CU_ASSERT_EQUAL(cat_manifest_get(tx, other, &p, &len, NULL),
 	    PD_ERR_NOTFOUND);
+	len = 0;
+	CU_ASSERT_EQUAL(cat_manifest_len(tx, id, &len, NULL), PD_OK);
+	CU_ASSERT_EQUAL(len, sizeof(body));
+	CU_ASSERT_EQUAL(cat_manifest_len(tx, other, &len, NULL),
+	    PD_ERR_NOTFOUND);
 	cat_abort(tx);
 
 	/* A file that is not what the record says is named. */
@@ -651,6 +656,9 @@ test_manifests(void)
 	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &tx, NULL), PD_OK);
 	CU_ASSERT_EQUAL(cat_manifest_get(tx, oldid, &p, &len, NULL), PD_OK);
 	CU_ASSERT(len == sizeof(old) - 1 && memcmp(p, old, len) == 0);
+	len = 0;
+	CU_ASSERT_EQUAL(cat_manifest_len(tx, oldid, &len, NULL), PD_OK);
+	CU_ASSERT_EQUAL(len, sizeof(old) - 1);
 	cat_abort(tx);
 	cat_close(c);
 	unit_rmdir(tmp);
