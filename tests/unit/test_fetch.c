@@ -91,7 +91,7 @@ conn_main(void *arg)
 		len = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\n"
 		    "Content-Length: %zu\r\n\r\n%s", strlen(path), path);
 		atomic_fetch_sub(&s->inflight, 1);
-		if (write(c->fd, resp, (size_t)len) != len)
+		if (send(c->fd, resp, (size_t)len, MSG_NOSIGNAL) != len)
 			break;
 	}
 	pd_free(c);
