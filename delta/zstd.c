@@ -8,8 +8,11 @@
  * flushed), which is how dl_zdec_finish() tells a complete stream from a
  * truncated one.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdbool.h>
+#include <unistd.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -299,20 +302,43 @@ fd_sink(void *arg, const void *p, size_t n)
 	return PD_OK;
 }
 
+/*
+ * Tell z the size of its next frame when in_fd is a regular file: zstd
+ * then sizes its tables to the input instead of to the level's window,
+ * and clearing 2 MB of tables for each 3 KB delta was a quarter of the
+ * CPU of a pull that kept 1,000 of them.  A pipe gets no pledge.
+ */
+static enum pd_err
+pledge(struct dl_zenc *z, int in_fd, struct pd_error *err)
+{
+	struct stat st;
+	off_t off;
+	size_t r;
+
+	if (fstat(in_fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (off = lseek(in_fd, 0, SEEK_CUR)) < 0 || off > st.st_size)
+		return PD_OK;
+	r = ZSTD_CCtx_setPledgedSrcSize(z->cctx,
+	    (unsigned long long)(st.st_size - off));
+	return ZSTD_isError(r) ? cfail(err, r, "pledged size") : PD_OK;
+}
+
 enum pd_err
-dl_zcompress_fd(int in_fd, int out_fd, int level, uint64_t *out_len,
-    struct pd_error *err)
+dl_zcompress_fd(int in_fd, int out_fd, int level, uint64_t *in_len,
+    uint64_t *out_len, struct pd_error *err)
 {
 	struct fdsink fs = { out_fd, 0, err };
 	struct dl_zenc *z = NULL;
 	size_t bufsz = ZSTD_CStreamInSize();
+	uint64_t total = 0;
 	void *buf;
 	ssize_t r;
 	enum pd_err rc;
 
 	if ((buf = pd_malloc(bufsz)) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "zstd input buffer");
-	if ((rc = dl_zenc_new(level, false, &z, err)) != PD_OK)
+	if ((rc = dl_zenc_new(level, false, &z, err)) != PD_OK ||
+	    (rc = pledge(z, in_fd, err)) != PD_OK)
 		goto out;
 	do {
 		if ((r = pd_read_full(in_fd, buf, bufsz)) < 0) {
@@ -320,12 +346,16 @@ dl_zcompress_fd(int in_fd, int out_fd, int level, uint64_t *out_len,
 			    "reading the input to compress");
 			goto out;
 		}
+		total += (uint64_t)r;
 		if ((rc = dl_zenc_feed(z, buf, (size_t)r, fd_sink, &fs, err)) !=
 		    PD_OK)
 			goto out;
 	} while ((size_t)r == bufsz);
-	if ((rc = dl_zenc_finish(z, fd_sink, &fs, err)) == PD_OK &&
-	    out_len != NULL)
+	if ((rc = dl_zenc_finish(z, fd_sink, &fs, err)) != PD_OK)
+		goto out;
+	if (in_len != NULL)
+		*in_len = total;
+	if (out_len != NULL)
 		*out_len = fs.n;
 out:
 	dl_zenc_free(z);

@@ -150,12 +150,14 @@ void	dl_zdec_free(struct dl_zdec *);
  * Compress everything read from in_fd (from its offset to end of file)
  * into one zstd frame written to out_fd (at its offset), at the given
  * level, without long-distance matching.  Neither descriptor is closed.
- * On success *out_len (if not NULL) holds the bytes written.
+ * A regular file's size goes in the frame header.  On success *in_len
+ * and *out_len (each if not NULL) hold the bytes read and written.
  *
  * Errors: PD_ERR_IO (naming which side), and those of dl_zenc_new().
  */
 enum pd_err dl_zcompress_fd(int in_fd, int out_fd, int level,
-	    uint64_t *out_len, struct pd_error *) PD_WARN_UNUSED;
+	    uint64_t *in_len, uint64_t *out_len, struct pd_error *)
+	    PD_WARN_UNUSED;
 
 /*
  * Decompress the untrusted zstd stream read from in_fd into out_fd, at

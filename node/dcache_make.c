@@ -159,64 +159,6 @@ publish(struct nd_dcache *d, struct nd_dc_area *a, char tmp[TMP_LEN],
 	return PD_OK;
 }
 
-struct zsink {
-	int		 fd;
-	uint64_t	 n;
-	struct pd_error	*err;
-};
-
-static enum pd_err
-zsink_write(void *arg, const void *p, size_t n)
-{
-	struct zsink *s = arg;
-
-	if (pd_write_all(s->fd, p, n) != PD_OK)
-		return pd_fail_errno(s->err, PD_ERR_IO, errno,
-		    "writing the compressed file");
-	s->n += n;
-	return PD_OK;
-}
-
-/*
- * Compress in_fd (from its offset to its end; a pipe will do) into one
- * zstd frame in out_fd, counting both sides.
- */
-static enum pd_err
-zcompress(int in_fd, int out_fd, uint64_t *in_len, uint64_t *out_len,
-    struct pd_error *err)
-{
-	struct zsink s = { out_fd, 0, err };
-	struct dl_zenc *z = NULL;
-	unsigned char *buf;
-	uint64_t total = 0;
-	ssize_t r;
-	enum pd_err rc;
-
-	if ((buf = pd_malloc(DL_IOBUF)) == NULL)
-		return pd_fail(err, PD_ERR_NOMEM, "compression buffer");
-	if ((rc = dl_zenc_new(DL_ZLEVEL_KEPT, false, &z, err)) != PD_OK)
-		goto out;
-	do {
-		if ((r = pd_read_full(in_fd, buf, DL_IOBUF)) < 0) {
-			rc = pd_fail_errno(err, PD_ERR_IO, errno,
-			    "reading the input to compress");
-			goto out;
-		}
-		total += (uint64_t)r;
-		if ((rc = dl_zenc_feed(z, buf, (size_t)r, zsink_write, &s,
-		    err)) != PD_OK)
-			goto out;
-	} while (r == DL_IOBUF);
-	if ((rc = dl_zenc_finish(z, zsink_write, &s, err)) != PD_OK)
-		goto out;
-	*in_len = total;
-	*out_len = s.n;
-out:
-	dl_zenc_free(z);
-	pd_free(buf);
-	return rc;
-}
-
 static enum pd_err
 store_zobj(struct nd_dcache *d, const unsigned char *sha,
     const struct cat_zobj *z, struct pd_error *err)
@@ -279,7 +221,8 @@ nd_dc_make_zobj(struct nd_dcache *d, struct nd_dc_req *q,
 	if ((rc = open_object(d, q->to, &ofd, err)) != PD_OK ||
 	    (rc = tmp_open(d, &d->z, tmp, &zfd, err)) != PD_OK)
 		goto out;
-	if ((rc = zcompress(ofd, zfd, &z.size, &z.zsize, err)) != PD_OK) {
+	if ((rc = dl_zcompress_fd(ofd, zfd, DL_ZLEVEL_KEPT, &z.size,
+	    &z.zsize, err)) != PD_OK) {
 		pd_prefix(err, "compressing object %s", hex);
 		goto out;
 	}
@@ -345,7 +288,8 @@ nd_dc_make_delta(struct nd_dcache *d, struct nd_dc_req *q,
 	}
 	if ((rc = tmp_open(d, &d->d, tmp, &zfd, err)) != PD_OK)
 		goto out;
-	if ((rc = zcompress(pfd, zfd, &rec.size, &rec.zsize, err)) != PD_OK) {
+	if ((rc = dl_zcompress_fd(pfd, zfd, DL_ZLEVEL_KEPT, &rec.size,
+	    &rec.zsize, err)) != PD_OK) {
 		pd_prefix(err, "compressing delta %s", what);
 		goto out;
 	}
@@ -398,8 +342,8 @@ nd_dc_keep_delta(struct nd_dcache *d, struct nd_dc_req *q,
 	nd_dc_delta_name(q->from, q->to, name);
 	if ((rc = tmp_open(d, &d->d, tmp, &zfd, err)) != PD_OK)
 		goto out;
-	if ((rc = zcompress(q->plain_fd, zfd, &rec.size, &rec.zsize, err)) !=
-	    PD_OK) {
+	if ((rc = dl_zcompress_fd(q->plain_fd, zfd, DL_ZLEVEL_KEPT,
+	    &rec.size, &rec.zsize, err)) != PD_OK) {
 		pd_prefix(err, "keeping delta %s", what);
 		goto out;
 	}

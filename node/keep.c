@@ -488,7 +488,7 @@ prepare(struct nd_keep *k, struct entry *e, struct pd_error *err)
 		close(in);
 		return pd_fail_errno(err, PD_ERR_IO, errno, "keeping a delta");
 	}
-	rc = dl_zcompress_fd(in, out, DL_ZLEVEL_KEPT, &zlen, err);
+	rc = dl_zcompress_fd(in, out, DL_ZLEVEL_KEPT, NULL, &zlen, err);
 	close(in);
 	if (close(out) < 0 && rc == PD_OK)
 		rc = pd_fail_errno(err, PD_ERR_IO, errno, "keeping a delta");

@@ -339,7 +339,7 @@ make_zcopy(void *arg, int fd, bool *keep, struct pd_error *err)
 	(void)keep;
 	if (lseek(in, 0, SEEK_SET) != 0)
 		return pd_fail_errno(err, PD_ERR_IO, errno, "a manifest patch");
-	return dl_zcompress_fd(in, fd, ND_ZLEVEL_ONCE, NULL, err);
+	return dl_zcompress_fd(in, fd, ND_ZLEVEL_ONCE, NULL, NULL, err);
 }
 
 void

@@ -736,7 +736,7 @@ one_op(const char *dir, enum op op, uint64_t k, struct pd_error *err)
 		rc = dl_patch(b, 4096, a, o, 5000, NULL, err);
 		break;
 	case OP_ZC:
-		rc = dl_zcompress_fd(b, o, 3, NULL, err);
+		rc = dl_zcompress_fd(b, o, 3, NULL, NULL, err);
 		break;
 	case OP_ZD:
 		rc = dl_zdecompress_fd(a, o, 1 << 20, NULL, err);
@@ -774,7 +774,7 @@ test_nomem(void)
 	CU_ASSERT_EQUAL(make_delta(dir, NULL, NULL), PD_OK);
 	in = open_in(dir, "new");
 	fd = open_out(dir, "new.zst");
-	CU_ASSERT_EQUAL(dl_zcompress_fd(in, fd, 3, NULL, NULL), PD_OK);
+	CU_ASSERT_EQUAL(dl_zcompress_fd(in, fd, 3, NULL, NULL, NULL), PD_OK);
 	close(in);
 	close(fd);
 	for (op = OP_DELTA; op <= OP_ZD; op++) {
@@ -1168,16 +1168,23 @@ test_z_fd(void)
 	unsigned char *p = zdata(n);
 	struct pd_error err;
 	struct dl_zenc *z;
-	uint64_t clen, dlen;
+	unsigned char head[18];	/* ZSTD_FRAMEHEADERSIZE_MAX */
+	uint64_t ilen, clen, dlen;
 	int ifd, cfd, ofd;
 
 	unit_write(dir, "new", p, n);
 	pd_error_clear(&err);
 	ifd = open_in(dir, "new");
 	cfd = open_out(dir, "new.zst");
-	CU_ASSERT_EQUAL(dl_zcompress_fd(ifd, cfd, 3, &clen, &err), PD_OK);
+	CU_ASSERT_EQUAL(dl_zcompress_fd(ifd, cfd, 3, &ilen, &clen, &err),
+	    PD_OK);
+	CU_ASSERT_EQUAL(ilen, n);
 	CU_ASSERT_EQUAL(clen, file_size(dir, "new.zst"));
 	close(ifd);
+	/* A regular file's size is pledged: the frame header says it. */
+	CU_ASSERT_EQUAL(pread(cfd, head, sizeof(head), 0),
+	    (ssize_t)sizeof(head));
+	CU_ASSERT_EQUAL(ZSTD_getFrameContentSize(head, sizeof(head)), n);
 	CU_ASSERT_EQUAL(lseek(cfd, 0, SEEK_SET), 0);
 	ofd = open_out(dir, "out");
 	CU_ASSERT_EQUAL(dl_zdecompress_fd(cfd, ofd, n, &dlen, &err), PD_OK);
