@@ -546,9 +546,9 @@ chunk_fn(void *arg, size_t c, unsigned worker)
 
 /*
  * fn for every entry, on worker threads, a chunk of entries in path
- * order at a time (cut_chunks): checking and creating 80,000 files is mostly kernel
- * time, which a second core halves.  The first error in path order is
- * the one reported; the workers' counts are added to b's.
+ * order at a time (cut_chunks): checking and creating 80,000 files is
+ * mostly kernel time, which a second core halves.  The first error in
+ * path order is the one reported; the workers' counts are added to b's.
  */
 static enum pd_err
 run_chunks(struct build *b, struct pd_pool *pool, entry_fn *fn)
