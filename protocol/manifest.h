@@ -106,6 +106,31 @@ enum pd_err pr_manifest_encode(const struct pr_manifest *, struct pd_buf *out,
 	    size_t *content_off, struct pd_error *) PD_WARN_UNUSED;
 
 /*
+ * Receives the next n > 0 bytes of an encoding, valid only during the
+ * call.  Any code but PD_OK stops the encoding, which returns it and
+ * leaves err as the sink left it (the sink shares the caller's err
+ * through arg if it has a text to give).
+ */
+typedef enum pd_err pr_sink(void *arg, const void *, size_t);
+
+/* What an encoding to a sink hashed on the way. */
+struct pr_msums {
+	unsigned char	 id[PD_SHA256_LEN];	 /* of the body */
+	unsigned char	 content[PD_SHA256_LEN]; /* content digest */
+	uint64_t	 len;			 /* bytes of the body */
+};
+
+/*
+ * The body, as pr_manifest_encode() makes it, given to sink in pieces
+ * (about 64 KiB) as it is made, never whole in memory.  sink may be
+ * NULL to hash only.  sums, if not NULL, gets the body's id and content
+ * digest (pr_manifest_content_digest) and length.
+ */
+enum pd_err pr_manifest_encode_to(const struct pr_manifest *, pr_sink *sink,
+	    void *arg, struct pr_msums *sums, struct pd_error *)
+	    PD_WARN_UNUSED;
+
+/*
  * Check, encode, sign with key (whose id must equal m->keyid) and append
  * the signed manifest to out; sets m->id, m->sig, m->is_signed.
  */

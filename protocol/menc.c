@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../common/hex.h"
+#include "../common/sha256.h"
 #include "manifest.h"
 #include "pathenc.h"
 
@@ -117,10 +118,52 @@ add_entry(struct pd_buf *b, const struct pr_entry *e)
 	return NL(b);
 }
 
-enum pd_err
-pr_manifest_encode(const struct pr_manifest *m, struct pd_buf *b,
-    size_t *content_off, struct pd_error *err)
+/*
+ * Where the encoding goes as it is made: with a sink, b is flushed to it
+ * (and through the hashes) whenever it holds ENC_FLUSH bytes, so that a
+ * manifest of any size costs a buffer of about that much.
+ */
+struct enc {
+	struct pd_buf		*b;
+	bool			 stream;	/* false: all stays in b */
+	pr_sink			*sink;		/* NULL: hashed only */
+	void			*arg;
+	struct pd_sha256	*idh;		/* the body, or NULL */
+	struct pd_sha256	*ch;		/* from "root" on, or NULL */
+	bool			 content;	/* past the header */
+	bool			 refused;	/* by the sink, its text */
+	uint64_t		 len;		/* bytes flushed */
+};
+
+#define ENC_FLUSH	(64 * 1024)
+
+static enum pd_err
+flush(struct enc *x)
 {
+	enum pd_err rc;
+
+	if (!x->stream || x->b->len == 0)
+		return PD_OK;
+	if ((x->idh != NULL && (rc = pd_sha256_update(x->idh, x->b->data,
+	    x->b->len)) != PD_OK) ||
+	    (x->content && x->ch != NULL && (rc = pd_sha256_update(x->ch,
+	    x->b->data, x->b->len)) != PD_OK))
+		return rc;
+	if (x->sink != NULL && (rc = x->sink(x->arg, x->b->data,
+	    x->b->len)) != PD_OK) {
+		x->refused = true;
+		return rc;
+	}
+	x->len += x->b->len;
+	pd_buf_reset(x->b);
+	return PD_OK;
+}
+
+static enum pd_err
+encode(const struct pr_manifest *m, struct enc *x, size_t *content_off,
+    struct pd_error *err)
+{
+	struct pd_buf *b = x->b;
 	enum pd_err rc;
 	size_t i;
 
@@ -140,8 +183,10 @@ pr_manifest_encode(const struct pr_manifest *m, struct pd_buf *b,
 		goto fail;
 	rc = m->expires ? add_i64(b, m->expires) : pd_buf_adds(b, "never");
 	if (rc || (rc = pd_buf_adds(b, "\nkey ")) ||
-	    (rc = add_hex(b, m->keyid, sizeof(m->keyid))) || (rc = NL(b)))
+	    (rc = add_hex(b, m->keyid, sizeof(m->keyid))) || (rc = NL(b)) ||
+	    (rc = flush(x)))
 		goto fail;
+	x->content = true;
 	if (content_off)
 		*content_off = b->len;
 	if ((rc = pd_buf_adds(b, "root ")) ||
@@ -151,12 +196,56 @@ pr_manifest_encode(const struct pr_manifest *m, struct pd_buf *b,
 	    (rc = add_u64(b, m->nentries)) || (rc = NL(b)))
 		goto fail;
 	for (i = 0; i < m->nentries; i++)
-		if ((rc = add_entry(b, &m->entries[i])) != PD_OK)
+		if ((rc = add_entry(b, &m->entries[i])) != PD_OK ||
+		    (b->len >= ENC_FLUSH && (rc = flush(x)) != PD_OK))
 			goto fail;
+	if ((rc = flush(x)) != PD_OK)
+		goto fail;
 	return PD_OK;
 fail:
+	if (x->refused)
+		return rc;
 	return pd_fail(err, rc, "encoding manifest of %s version %llu",
 	    m->tree, (unsigned long long)m->version);
+}
+
+enum pd_err
+pr_manifest_encode(const struct pr_manifest *m, struct pd_buf *b,
+    size_t *content_off, struct pd_error *err)
+{
+	struct enc x = { b, false, NULL, NULL, NULL, NULL, false, false, 0 };
+
+	return encode(m, &x, content_off, err);
+}
+
+enum pd_err
+pr_manifest_encode_to(const struct pr_manifest *m, pr_sink *sink, void *arg,
+    struct pr_msums *sums, struct pd_error *err)
+{
+	struct pd_buf b;
+	struct enc x = { &b, true, sink, arg, NULL, NULL, false, false, 0 };
+	enum pd_err rc;
+
+	/* Room for a flush's worth and the longest line past it. */
+	pd_buf_init(&b, ENC_FLUSH + 2 * PR_LINE_MAX);
+	if (sums != NULL && ((x.idh = pd_sha256_new()) == NULL ||
+	    (x.ch = pd_sha256_new()) == NULL)) {
+		rc = pd_fail(err, PD_ERR_NOMEM, "encoding a manifest");
+		goto out;
+	}
+	if ((rc = encode(m, &x, NULL, err)) != PD_OK)
+		goto out;
+	if (sums != NULL) {
+		sums->len = x.len;
+		if ((rc = pd_sha256_final(x.idh, sums->id)) != PD_OK ||
+		    (rc = pd_sha256_final(x.ch, sums->content)) != PD_OK)
+			rc = pd_fail(err, rc, "hashing a manifest");
+	}
+out:
+	pd_sha256_free(x.idh);
+	pd_sha256_free(x.ch);
+	pd_buf_free(&b);
+	return rc;
 }
 
 void

@@ -465,19 +465,41 @@ parse_id(struct apply *a, const char *key, unsigned char *id)
 	return PD_OK;
 }
 
+/* The caller's sink, behind the cap on the rebuilt body. */
+struct capped {
+	pr_sink		*sink;
+	void		*arg;
+	uint64_t	 n;
+	bool		 over;
+};
+
+static enum pd_err
+capped_sink(void *arg, const void *p, size_t n)
+{
+	struct capped *c = arg;
+
+	if (c->n + n > PR_MANIFEST_MAX - SIG_LINE_LEN) {
+		c->over = true;
+		return PD_ERR_LIMIT;
+	}
+	c->n += n;
+	return c->sink != NULL ? c->sink(c->arg, p, n) : PD_OK;
+}
+
 enum pd_err
-pr_mpatch_apply(const struct pr_manifest *from, const void *patch,
-    size_t len, struct pr_manifest **out, struct pd_buf *signed_out,
-    struct pd_error *err)
+pr_mpatch_apply_to(const struct pr_manifest *from, const void *patch,
+    size_t len, struct pr_manifest **out, pr_sink *sink, void *arg,
+    struct pr_msums *sums, struct pd_error *err)
 {
 	struct apply a;
-	struct pd_buf local, *b;
+	struct capped cap = { sink, arg, 0, false };
+	struct pr_msums got;
 	struct pd_error sub;
 	unsigned char fromid[PD_SHA256_LEN], toid[PD_SHA256_LEN];
 	char have[PD_SHA256_HEX], want[PD_SHA256_HEX];
-	char sighex[2 * PR_SIG_LEN + 1];
+	char sigline[SIG_LINE_LEN + 1];
 	const char *s;
-	size_t n, start, bodylen;
+	size_t n;
 	enum pd_err rc;
 
 	*out = NULL;
@@ -487,9 +509,6 @@ pr_mpatch_apply(const struct pr_manifest *from, const void *patch,
 	a.c.what = "manifest patch";
 	a.c.err = err;
 	a.from = from;
-	pd_buf_init(&local, PR_MANIFEST_MAX);
-	b = signed_out != NULL ? signed_out : &local;
-	start = b->len;
 	if (len > PR_MANIFEST_MAX)
 		return pd_fail(err, PD_ERR_LIMIT, "manifest patch of %zu "
 		    "bytes, more than %llu", len, PR_MANIFEST_MAX);
@@ -526,23 +545,20 @@ pr_mpatch_apply(const struct pr_manifest *from, const void *patch,
 	    (rc = parse_ops(&a)) != PD_OK)
 		goto out;
 
-	/* Every manifest rule, then the id the patch promised. */
+	/* Every manifest rule, then the id the patch promised.  The body
+	 * goes to the sink as it is encoded, never whole in memory. */
 	pd_error_clear(&sub);
-	if ((rc = pr_manifest_encode(a.m, b, NULL, &sub)) != PD_OK) {
-		rc = pd_fail(err, rc, "manifest patch: %s", sub.msg);
+	if ((rc = pr_manifest_encode_to(a.m, capped_sink, &cap, &got,
+	    &sub)) != PD_OK) {
+		if (cap.over)
+			rc = pd_fail(err, rc, "manifest patch: rebuilt "
+			    "manifest of more than %llu bytes",
+			    PR_MANIFEST_MAX);
+		else if (sub.code != PD_OK)
+			rc = pd_fail(err, rc, "manifest patch: %s", sub.msg);
 		goto out;
 	}
-	bodylen = b->len - start;
-	if (bodylen > PR_MANIFEST_MAX - SIG_LINE_LEN) {
-		rc = pd_fail(err, PD_ERR_LIMIT, "manifest patch: rebuilt "
-		    "manifest of %zu bytes, more than %llu",
-		    bodylen + SIG_LINE_LEN, PR_MANIFEST_MAX);
-		goto out;
-	}
-	if ((rc = pd_sha256(b->data + start, bodylen, a.m->id)) != PD_OK) {
-		rc = pd_fail(err, rc, "manifest patch: hashing manifest");
-		goto out;
-	}
+	memcpy(a.m->id, got.id, sizeof(a.m->id));
 	if (memcmp(a.m->id, toid, sizeof(toid)) != 0) {
 		pd_hex_encode(a.m->id, sizeof(a.m->id), have);
 		pd_hex_encode(toid, sizeof(toid), want);
@@ -550,26 +566,60 @@ pr_mpatch_apply(const struct pr_manifest *from, const void *patch,
 		    "manifest has id %s, not the \"to\" id %s", have, want);
 		goto out;
 	}
-	if (signed_out != NULL) {
-		pd_hex_encode(a.m->sig, sizeof(a.m->sig), sighex);
-		if ((rc = pd_buf_printf(signed_out, "signature %s\n",
-		    sighex)) != PD_OK) {
-			rc = pd_fail(err, rc, "manifest patch: storing the "
-			    "signed manifest");
-			goto out;
-		}
+	memcpy(sigline, "signature ", sizeof("signature ") - 1);
+	pd_hex_encode(a.m->sig, sizeof(a.m->sig),
+	    sigline + sizeof("signature ") - 1);
+	sigline[SIG_LINE_LEN - 1] = '\n';
+	if (sink != NULL && (rc = sink(arg, sigline, SIG_LINE_LEN)) != PD_OK)
+		goto out;
+	if (sums != NULL) {
+		*sums = got;
+		sums->len += SIG_LINE_LEN;
 	}
 	a.m->is_signed = true;
 	*out = a.m;
 	a.m = NULL;
 out:
-	if (rc != PD_OK && b->len > start) {
-		b->len = start;
-		b->data[start] = '\0';
-	}
-	pd_buf_free(&local);
 	pd_free(a.pbuf);
 	pd_free(a.tbuf);
 	pr_manifest_free(a.m);
+	return rc;
+}
+
+/* pr_mpatch_apply's signed_out, behind its own cap. */
+struct bufsink {
+	struct pd_buf	*b;
+	bool		 full;
+};
+
+static enum pd_err
+buf_sink(void *arg, const void *p, size_t n)
+{
+	struct bufsink *bs = arg;
+	enum pd_err rc;
+
+	if ((rc = pd_buf_add(bs->b, p, n)) != PD_OK)
+		bs->full = true;
+	return rc;
+}
+
+enum pd_err
+pr_mpatch_apply(const struct pr_manifest *from, const void *patch,
+    size_t len, struct pr_manifest **out, struct pd_buf *signed_out,
+    struct pd_error *err)
+{
+	struct bufsink bs = { signed_out, false };
+	size_t start = signed_out != NULL ? signed_out->len : 0;
+	enum pd_err rc;
+
+	rc = pr_mpatch_apply_to(from, patch, len, out, signed_out != NULL ?
+	    buf_sink : NULL, &bs, NULL, err);
+	if (rc != PD_OK && bs.full)
+		pd_fail(err, rc, "manifest patch: storing the signed "
+		    "manifest");
+	if (rc != PD_OK && signed_out != NULL && signed_out->len > start) {
+		signed_out->len = start;
+		signed_out->data[start] = '\0';
+	}
 	return rc;
 }

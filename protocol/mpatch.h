@@ -91,4 +91,20 @@ enum pd_err pr_mpatch_apply(const struct pr_manifest *from,
 	    const void *patch, size_t len, struct pr_manifest **out,
 	    struct pd_buf *signed_out, struct pd_error *err) PD_WARN_UNUSED;
 
+/*
+ * pr_mpatch_apply, with the signed manifest given to sink (if not NULL)
+ * as it is rebuilt, in pieces of about 64 KiB, so that it is never whole
+ * in memory: a mirror writes it straight to its file.  The sink sees the
+ * bytes before the checks on the whole are done: on failure it has had
+ * a part or all of a manifest that is not the one promised, for the
+ * caller to throw away.  A sink's failure code is returned, with err as
+ * the sink left it.  On success sums (if not NULL) gets the body's id,
+ * the content digest (pr_manifest_content_digest) and the bytes given
+ * to sink, signature line included.
+ */
+enum pd_err pr_mpatch_apply_to(const struct pr_manifest *from,
+	    const void *patch, size_t len, struct pr_manifest **out,
+	    pr_sink *sink, void *arg, struct pr_msums *sums,
+	    struct pd_error *err) PD_WARN_UNUSED;
+
 #endif

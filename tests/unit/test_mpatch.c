@@ -95,6 +95,68 @@ seal(struct pr_manifest *m, struct pd_buf *b)
 	CU_ASSERT_EQUAL_FATAL(err.code, PD_OK);
 }
 
+/* A sink that keeps what it gets, and refuses once it has had stop. */
+struct pieces {
+	struct pd_buf	 b;
+	size_t		 calls;
+	size_t		 largest;
+	size_t		 stop;
+};
+
+static enum pd_err
+piece_sink(void *arg, const void *data, size_t n)
+{
+	struct pieces *pc = arg;
+
+	if (pc->b.len >= pc->stop)
+		return PD_ERR_IO;
+	pc->calls++;
+	if (n > pc->largest)
+		pc->largest = n;
+	return pd_buf_add(&pc->b, data, n);
+}
+
+/*
+ * pr_mpatch_apply_to(held, p) against the signed bytes bb of manifest
+ * b: the same bytes in bounded pieces, the right sums; a sink refusing
+ * half-way stops it with the sink's code.
+ */
+static void
+apply_to_sink(const struct pr_manifest *held, const struct pd_buf *p,
+    const struct pr_manifest *b, const struct pd_buf *bb)
+{
+	struct pieces pc = { .stop = SIZE_MAX };
+	struct pr_manifest *r = NULL;
+	struct pr_msums sums;
+	struct pd_error err;
+	unsigned char digest[PD_SHA256_LEN];
+
+	pd_error_clear(&err);
+	pd_buf_init(&pc.b, PR_MANIFEST_MAX);
+	CU_ASSERT_EQUAL(pr_mpatch_apply_to(held, p->data, p->len, &r,
+	    piece_sink, &pc, &sums, &err), PD_OK);
+	CU_ASSERT_TRUE(pc.b.len == bb->len &&
+	    memcmp(pc.b.data, bb->data, bb->len) == 0);
+	CU_ASSERT_TRUE(pc.largest <= 64 * 1024 + 2 * PR_LINE_MAX);
+	CU_ASSERT_TRUE(pc.calls >= 1 + bb->len / (64 * 1024 +
+	    2 * PR_LINE_MAX));
+	CU_ASSERT_EQUAL(sums.len, bb->len);
+	CU_ASSERT_EQUAL(memcmp(sums.id, b->id, PD_SHA256_LEN), 0);
+	CU_ASSERT_EQUAL(pr_manifest_content_digest(bb->data, bb->len, digest,
+	    &err), PD_OK);
+	CU_ASSERT_EQUAL(memcmp(sums.content, digest, PD_SHA256_LEN), 0);
+	CU_ASSERT_TRUE(r != NULL && memcmp(r->id, b->id, PD_SHA256_LEN) ==
+	    0);
+	pr_manifest_free(r);
+	r = NULL;
+	pd_buf_reset(&pc.b);
+	pc.stop = bb->len / 2;
+	CU_ASSERT_EQUAL(pr_mpatch_apply_to(held, p->data, p->len, &r,
+	    piece_sink, &pc, &sums, &err), PD_ERR_IO);
+	CU_ASSERT_PTR_NULL(r);
+	pd_buf_free(&pc.b);
+}
+
 /*
  * Make the patch from a to b (both sealed here), apply it to a as a
  * mirror holds it (parsed from its bytes), and require b's signed bytes
@@ -140,6 +202,7 @@ roundtrip(struct pr_manifest *a, struct pr_manifest *b, size_t *full,
 	CU_ASSERT_EQUAL(pr_mpatch_apply(held, p.data, p.len, &r2, NULL,
 	    NULL), PD_OK);
 	CU_ASSERT_TRUE(r2 != NULL && memcmp(r2->id, b->id, 32) == 0);
+	apply_to_sink(held, &p, b, &bb);
 	n = p.len;
 	if (full != NULL)
 		*full = bb.len;
