@@ -149,6 +149,9 @@ open_dbs(struct cat *c, struct pd_error *err)
 	if (!c->rdonly && schema > 0 && schema < 3 &&
 	    (e = cat_content_migrate(&ct, err)) != PD_OK)
 		goto fail;
+	if (!c->rdonly && schema > 0 && schema < 6 &&
+	    (e = cat_content_upgrade(&ct, err)) != PD_OK)
+		goto fail;
 	if (!c->rdonly && schema < CAT_SCHEMA &&
 	    (e = write_schema(c, txn, err)) != PD_OK)
 		goto fail;

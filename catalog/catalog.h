@@ -32,13 +32,16 @@
  * (what a mirror holds in the files of its published versions).  4:
  * adds the task queue (tasks.h).  5: new manifests are files in
  * DATA/manifests, recorded by length (older records, which hold the
- * manifest, are still read).  An older catalog opened for writing is
- * upgraded in place, in one transaction (to 3: every version still on
- * disk under DATA/versions is indexed; to 4: empty task databases; to
- * 5: nothing moves); one opened read-only reads as one without the
- * later records.  A newer schema than this is refused.
+ * manifest, are still read).  6: the content index names a tree's head
+ * without its version, so that a new version rewrites only what
+ * changed.  An older catalog opened for writing is upgraded in place,
+ * in one transaction (to 3: every version still on disk under
+ * DATA/versions is indexed; to 4: empty task databases; to 5: nothing
+ * moves; to 6: the records naming a head version name the head); one
+ * opened read-only reads as one without the later records.  A newer
+ * schema than this is refused.
  */
-#define CAT_SCHEMA	5
+#define CAT_SCHEMA	6
 
 #define CAT_CREATE	0x1	/* create the data directory if missing */
 #define CAT_RDONLY	0x2	/* open for reading only */
@@ -165,6 +168,20 @@ enum pd_err cat_version_list(struct cat_txn *, const char *tree,
  */
 enum pd_err cat_manifest_save(struct cat *, const unsigned char *id,
 	    const void *data, size_t len, struct pd_error *) PD_WARN_UNUSED;
+/*
+ * A manifest saved as it is made, never whole in memory: _begin starts
+ * a temporary file in DATA/manifests, _write appends, _end makes it
+ * durable under its id (verified by the caller, as for _save) and
+ * frees the writer; _drop removes the file and frees the writer.
+ */
+struct cat_mwriter;
+enum pd_err cat_manifest_begin(struct cat *, struct cat_mwriter **,
+	    struct pd_error *) PD_WARN_UNUSED;
+enum pd_err cat_manifest_write(struct cat_mwriter *, const void *, size_t,
+	    struct pd_error *) PD_WARN_UNUSED;
+enum pd_err cat_manifest_end(struct cat_mwriter *, const unsigned char *id,
+	    struct pd_error *) PD_WARN_UNUSED;
+void	cat_manifest_drop(struct cat_mwriter *);
 enum pd_err cat_manifest_put(struct cat_txn *, const unsigned char *id,
 	    size_t len, struct pd_error *) PD_WARN_UNUSED;
 enum pd_err cat_manifest_get(struct cat_txn *, const unsigned char *id,
@@ -217,13 +234,13 @@ enum pd_err cat_zobj_lookup(struct cat *, const unsigned char *sha,
  * files of the versions it published (a mirror, and so a relay: it
  * serves that content onwards), DATA/versions/TREE/N/PATH.  One record
  * per content and tree names the newest version of the tree that has
- * it, at one of its paths, with its size: cat_content_index, called in
- * the transaction that records version N, points every content of N at
- * N; cat_content_forget, in the transaction that retires versions, drops
- * the records naming them.  So a record always names a version that is
- * held, and whose files nobody changes (DATA/versions is the node's
- * own; a local user may still damage it, hence the checks of
- * cat_content_open).
+ * it, at one of its paths, with its size.  cat_content_index, called in
+ * the transaction that records version N (after the tree's head is set
+ * to N), records N's step from the head before it; cat_content_forget,
+ * in the transaction that retires versions, drops the records naming
+ * them.  So a record always names a version that is held, and whose
+ * files nobody changes (DATA/versions is the node's own; a local user
+ * may still damage it, hence the checks of cat_content_open).
  */
 struct cat_where {
 	char		 tree[PR_TREE_NAME_MAX + 1];
@@ -234,13 +251,24 @@ struct cat_where {
 };
 
 /*
- * Record every regular file of m as held at DATA/versions/tree/version.
- * m must have passed pr_manifest_check (its paths are safe).  Errors:
- * PD_ERR_DB, PD_ERR_USAGE (a bad tree name, a read-only catalog).
+ * Record every regular file of m as held at DATA/versions/tree/version,
+ * the tree's head.  step, planned from the head before it (prev) and m
+ * by cat_content_plan, says where m differs from prev: only those
+ * records are rewritten, so that a version costs what it changed.  A
+ * NULL step (no head before) records all of m.  The manifests must have
+ * passed pr_manifest_check (their paths are safe); the plan copies what
+ * it needs of prev, which may be freed then.  Errors: PD_ERR_DB,
+ * PD_ERR_NOMEM, PD_ERR_USAGE (a bad tree name or version, a read-only
+ * catalog).
  */
+struct cat_cstep;
+enum pd_err cat_content_plan(const struct pr_manifest *prev,
+	    const struct pr_manifest *m, struct cat_cstep **,
+	    struct pd_error *) PD_WARN_UNUSED;
+void	cat_content_plan_free(struct cat_cstep *);
 enum pd_err cat_content_index(struct cat_txn *, const char *tree,
-	    uint64_t version, const struct pr_manifest *m, struct pd_error *)
-	    PD_WARN_UNUSED;
+	    uint64_t version, const struct cat_cstep *step,
+	    const struct pr_manifest *m, struct pd_error *) PD_WARN_UNUSED;
 /* Drop every record of tree naming a version at or below through. */
 enum pd_err cat_content_forget(struct cat_txn *, const char *tree,
 	    uint64_t through, struct pd_error *) PD_WARN_UNUSED;

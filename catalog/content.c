@@ -3,14 +3,8 @@
  * versions, DATA/versions/TREE/N/PATH, on a node that keeps no copy of
  * what it mirrors in an object store.
  *
- * Keys: the SHA-256 (32 bytes), then the tree's name (1 to 64 bytes),
- * so the records of one content are together and one cursor seek finds
- * them all.  Values: record version, be64(version), be64(size), then the
- * path's bytes (decoded, as in the manifest; the length is the rest).
- *
- * Retiring versions scans the whole index (cat_content_forget): there is
- * one record per content and tree, not per version, and a pull retires
- * versions once.
+ * Reading it; content_index.c writes it (the record layout is in
+ * internal.h).
  */
 #include <sys/stat.h>
 
@@ -29,15 +23,12 @@
 #include "internal.h"
 #include "objstore.h"
 
-#define WHERE_REC_V	1
-#define WHERE_REC_HEAD	(1 + 8 + 8)
-#define WHERE_KEY_MAX	(PD_SHA256_LEN + PR_TREE_NAME_MAX)
 /* Trees tried for one content: more would only say the same. */
 #define OPEN_TRIES	4
 #define VERIFY_BUF	(256 * 1024)
 
-static size_t
-content_key(const unsigned char *sha, const char *tree, size_t tlen,
+size_t
+cat_content_key(const unsigned char *sha, const char *tree, size_t tlen,
     unsigned char *key)
 {
 	memcpy(key, sha, PD_SHA256_LEN);
@@ -45,23 +36,35 @@ content_key(const unsigned char *sha, const char *tree, size_t tlen,
 	return PD_SHA256_LEN + tlen;
 }
 
-/* A record into *w; false if it is damaged. */
+/*
+ * A record into *w; false if it is damaged, or names the head of a tree
+ * that has none (t looks it up).
+ */
 static bool
-where_unpack(const MDB_val *k, const MDB_val *v, struct cat_where *w)
+where_unpack(struct cat_txn *t, const MDB_val *k, const MDB_val *v,
+    struct cat_where *w)
 {
 	const unsigned char *p = v->mv_data;
+	struct cat_tree tr;
 	size_t tlen, plen;
 
-	if (k->mv_size <= PD_SHA256_LEN || k->mv_size > WHERE_KEY_MAX ||
-	    v->mv_size <= WHERE_REC_HEAD ||
-	    v->mv_size > WHERE_REC_HEAD + PR_PATH_MAX || p[0] != WHERE_REC_V)
+	if (k->mv_size <= PD_SHA256_LEN || k->mv_size > CAT_WHERE_KEY_MAX ||
+	    v->mv_size <= CAT_WHERE_HEAD ||
+	    v->mv_size > CAT_WHERE_HEAD + PR_PATH_MAX ||
+	    (p[0] != CAT_WHERE_AT_V && p[0] != CAT_WHERE_HEAD_V))
 		return false;
 	tlen = k->mv_size - PD_SHA256_LEN;
 	memcpy(w->tree, (const char *)k->mv_data + PD_SHA256_LEN, tlen);
 	w->tree[tlen] = '\0';
 	p = cat_be64_get(p + 1, &w->version);
+	if (((const unsigned char *)v->mv_data)[0] == CAT_WHERE_HEAD_V) {
+		if (strlen(w->tree) != tlen ||
+		    cat_tree_get(t, w->tree, &tr, NULL) != PD_OK)
+			return false;
+		w->version = tr.head;
+	}
 	p = cat_be64_get(p, &w->size);
-	plen = v->mv_size - WHERE_REC_HEAD;
+	plen = v->mv_size - CAT_WHERE_HEAD;
 	memcpy(w->path, p, plen);
 	w->path[plen] = '\0';
 	w->path_len = (uint32_t)plen;
@@ -77,117 +80,11 @@ no_content(struct cat *c, struct pd_error *err)
 	    "(an older catalog, read-only)", c->dir);
 }
 
-static int
-by_sha(const void *a, const void *b)
-{
-	const struct pr_entry *x = *(const struct pr_entry *const *)a;
-	const struct pr_entry *y = *(const struct pr_entry *const *)b;
-
-	return memcmp(x->sha, y->sha, PD_SHA256_LEN);
-}
-
-enum pd_err
-cat_content_index(struct cat_txn *t, const char *tree, uint64_t version,
-    const struct pr_manifest *m, struct pd_error *err)
-{
-	unsigned char key[WHERE_KEY_MAX], *p;
-	const struct pr_entry *e, **files = NULL;
-	size_t tlen = strlen(tree), i, n = 0;
-	enum pd_err rc = PD_OK;
-	MDB_val k, v;
-	int mrc;
-
-	if (!t->write)
-		return pd_fail(err, PD_ERR_USAGE, "indexing content: a "
-		    "read-only transaction");
-	if (pr_tree_name_check(tree) != NULL || version == 0)
-		return pd_fail(err, PD_ERR_USAGE, "indexing content: bad tree "
-		    "%s or version", tree);
-	if (m->nentries > 0 && (files = pd_calloc(m->nentries,
-	    sizeof(*files))) == NULL)
-		return pd_fail(err, PD_ERR_NOMEM, "indexing content");
-	for (i = 0; i < m->nentries; i++)
-		if (m->entries[i].type == PR_FILE)
-			files[n++] = &m->entries[i];
-	/* In key order, each content once: the B-tree's pages are then
-	 * written in turn rather than at random, several times faster on
-	 * a tree of many files. */
-	if (n > 0)
-		qsort(files, n, sizeof(*files), by_sha);
-	k.mv_data = key;
-	for (i = 0; i < n; i++) {
-		e = files[i];
-		if (i > 0 && memcmp(e->sha, files[i - 1]->sha,
-		    PD_SHA256_LEN) == 0)
-			continue;
-		if (e->path_len == 0 || e->path_len > PR_PATH_MAX) {
-			rc = pd_fail(err, PD_ERR_USAGE, "indexing content: "
-			    "a path of %" PRIu32 " bytes", e->path_len);
-			break;
-		}
-		k.mv_size = content_key(e->sha, tree, tlen, key);
-		v.mv_size = WHERE_REC_HEAD + e->path_len;
-		v.mv_data = NULL;
-		/* Unconditionally: the newest version wins, and any path
-		 * with the content will do. */
-		if ((mrc = mdb_put(t->txn, t->cat->content, &k, &v,
-		    MDB_RESERVE)) != 0) {
-			rc = cat_dberr(t->cat, mrc, err, "indexing content");
-			break;
-		}
-		p = v.mv_data;
-		*p++ = WHERE_REC_V;
-		p = cat_be64_put(p, version);
-		p = cat_be64_put(p, e->size);
-		memcpy(p, e->path, e->path_len);
-	}
-	pd_free(files);
-	return rc;
-}
-
-enum pd_err
-cat_content_forget(struct cat_txn *t, const char *tree, uint64_t through,
-    struct pd_error *err)
-{
-	size_t tlen = strlen(tree);
-	const unsigned char *p;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	uint64_t n;
-	int rc;
-
-	if (!t->write)
-		return pd_fail(err, PD_ERR_USAGE, "forgetting content: a "
-		    "read-only transaction");
-	if ((rc = mdb_cursor_open(t->txn, t->cat->content, &cur)) != 0)
-		return cat_dberr(t->cat, rc, err, "forgetting content");
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != PD_SHA256_LEN + tlen ||
-		    memcmp((const char *)k.mv_data + PD_SHA256_LEN, tree,
-		    tlen) != 0)
-			continue;
-		p = v.mv_data;
-		/* A damaged record is dropped too: it is no use. */
-		if (v.mv_size > WHERE_REC_HEAD && p[0] == WHERE_REC_V) {
-			cat_be64_get(p + 1, &n);
-			if (n > through)
-				continue;
-		}
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND)
-		return cat_dberr(t->cat, rc, err, "forgetting content");
-	return PD_OK;
-}
-
 enum pd_err
 cat_content_get(struct cat_txn *t, const unsigned char *sha,
     const char *tree, struct cat_where *w, struct pd_error *err)
 {
-	unsigned char key[WHERE_KEY_MAX];
+	unsigned char key[CAT_WHERE_KEY_MAX];
 	size_t tlen = strlen(tree);
 	MDB_val k, v;
 	int rc;
@@ -197,10 +94,10 @@ cat_content_get(struct cat_txn *t, const unsigned char *sha,
 	if (tlen == 0 || tlen > PR_TREE_NAME_MAX)
 		return pd_fail(err, PD_ERR_NOTFOUND, "no tree %s", tree);
 	k.mv_data = key;
-	k.mv_size = content_key(sha, tree, tlen, key);
+	k.mv_size = cat_content_key(sha, tree, tlen, key);
 	if ((rc = mdb_get(t->txn, t->cat->content, &k, &v)) != 0)
 		return cat_dberr(t->cat, rc, err, "reading the content index");
-	if (!where_unpack(&k, &v, w))
+	if (!where_unpack(t, &k, &v, w))
 		return pd_fail(err, PD_ERR_CORRUPT, "catalog %s: damaged "
 		    "content record", t->cat->dir);
 	return PD_OK;
@@ -228,7 +125,7 @@ where_list(struct cat_txn *t, const unsigned char *sha, struct cat_where *w,
 		if (k.mv_size < PD_SHA256_LEN ||
 		    memcmp(k.mv_data, sha, PD_SHA256_LEN) != 0)
 			break;
-		if (where_unpack(&k, &v, &w[*n]))
+		if (where_unpack(t, &k, &v, &w[*n]))
 			(*n)++;
 	}
 	mdb_cursor_close(cur);
@@ -416,62 +313,5 @@ cat_content_open(struct cat *c, const unsigned char *sha, unsigned flags,
 out:
 	cat_abort(t);
 	pd_free(w);
-	return rc;
-}
-
-/* Index version n of tree, from its manifest in the catalog. */
-static enum pd_err
-migrate_version(struct cat_txn *t, const char *tree,
-    const struct cat_version *v, struct pd_error *err)
-{
-	struct pr_manifest *m = NULL;
-	const void *data;
-	size_t len;
-	enum pd_err rc;
-
-	if ((rc = cat_manifest_get(t, v->manifest_id, &data, &len, err)) !=
-	    PD_OK)
-		return pd_prefix(err, "tree %s version %" PRIu64, tree,
-		    v->number);
-	if ((rc = pr_manifest_parse(data, len, &m, err)) != PD_OK)
-		return pd_prefix(err, "catalog %s: the manifest of tree %s "
-		    "version %" PRIu64, t->cat->dir, tree, v->number);
-	rc = cat_content_index(t, tree, v->number, m, err);
-	pr_manifest_free(m);
-	return rc;
-}
-
-enum pd_err
-cat_content_migrate(struct cat_txn *t, struct pd_error *err)
-{
-	struct cat_tree *trees = NULL;
-	struct cat_version *vers = NULL;
-	char dir[4096];
-	struct stat st;
-	size_t ntrees = 0, nvers = 0, i, j;
-	enum pd_err rc;
-
-	if ((rc = cat_tree_list(t, &trees, &ntrees, err)) != PD_OK)
-		return rc;
-	for (i = 0; i < ntrees && rc == PD_OK; i++) {
-		pd_free(vers);
-		vers = NULL;
-		if ((rc = cat_version_list(t, trees[i].name, &vers, &nvers,
-		    err)) != PD_OK)
-			break;
-		/* Oldest first, so that the newest holder wins.  A version
-		 * not on disk (an origin's, or retired) holds nothing. */
-		for (j = 0; j < nvers && rc == PD_OK; j++) {
-			if ((size_t)snprintf(dir, sizeof(dir), "%s/versions/"
-			    "%s/%" PRIu64, t->cat->dir, trees[i].name,
-			    vers[j].number) >= sizeof(dir))
-				continue;
-			if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-				rc = migrate_version(t, trees[i].name,
-				    &vers[j], err);
-		}
-	}
-	pd_free(vers);
-	pd_free(trees);
 	return rc;
 }

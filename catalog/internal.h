@@ -65,11 +65,31 @@ cat_be64_get(const unsigned char *p, uint64_t *v)
 }
 
 /*
- * content.c: index every version of every tree still on disk under
- * DATA/versions (the upgrade of an older catalog to schema 3), in the
- * upgrade's transaction.
+ * The content index (content.c, content_index.c).  Keys: the SHA-256,
+ * then the tree's name, so the records of one content are together and
+ * one cursor seek finds them all.  Values: the kind, be64(version),
+ * be64(size), then the path's bytes (decoded, as in the manifest; the
+ * length is the rest).  Kind CAT_WHERE_AT_V: the content is at that
+ * path in that version.  Kind CAT_WHERE_HEAD_V: at that path in the
+ * tree's head, whatever version it is (the version field says since
+ * when, for whoever reads the database by hand).
+ */
+#define CAT_WHERE_AT_V		1
+#define CAT_WHERE_HEAD_V	2
+#define CAT_WHERE_HEAD		(1 + 8 + 8)
+#define CAT_WHERE_KEY_MAX	(PD_SHA256_LEN + PR_TREE_NAME_MAX)
+size_t	cat_content_key(const unsigned char *sha, const char *tree,
+	    size_t tlen, unsigned char *key);
+
+/*
+ * content_index.c: _migrate indexes every version of every tree still on
+ * disk under DATA/versions (the upgrade of an older catalog to schema
+ * 3); _upgrade turns the records naming a tree's head version into head
+ * records (schema 6).  Both in the upgrade's transaction.
  */
 enum pd_err cat_content_migrate(struct cat_txn *, struct pd_error *)
+	    PD_WARN_UNUSED;
+enum pd_err cat_content_upgrade(struct cat_txn *, struct pd_error *)
 	    PD_WARN_UNUSED;
 
 /*

@@ -67,6 +67,82 @@ cat_manifest_save(struct cat *c, const unsigned char *id, const void *data,
 	return rc;
 }
 
+struct cat_mwriter {
+	struct cat	*cat;
+	int		 fd;
+	char		 tmp[PD_TMP_NAME_LEN];
+};
+
+enum pd_err
+cat_manifest_begin(struct cat *c, struct cat_mwriter **wp,
+    struct pd_error *err)
+{
+	struct cat_mwriter *w;
+	enum pd_err rc;
+
+	*wp = NULL;
+	if (c->rdonly || c->manfd < 0)
+		return pd_fail(err, PD_ERR_USAGE, "catalog %s opened read-only",
+		    c->dir);
+	if ((w = pd_calloc(1, sizeof(*w))) == NULL)
+		return pd_fail(err, PD_ERR_NOMEM, "saving a manifest");
+	w->cat = c;
+	pd_tmp_name(w->tmp);
+	if ((w->fd = openat(c->manfd, w->tmp, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0644)) < 0 || fchmod(w->fd, 0644) < 0) {
+		rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s/manifests/%s",
+		    c->dir, w->tmp);
+		cat_manifest_drop(w);
+		return rc;
+	}
+	*wp = w;
+	return PD_OK;
+}
+
+enum pd_err
+cat_manifest_write(struct cat_mwriter *w, const void *p, size_t n,
+    struct pd_error *err)
+{
+	if (pd_write_all(w->fd, p, n) != PD_OK)
+		return pd_fail_errno(err, PD_ERR_IO, errno, "%s/manifests/%s",
+		    w->cat->dir, w->tmp);
+	return PD_OK;
+}
+
+enum pd_err
+cat_manifest_end(struct cat_mwriter *w, const unsigned char *id,
+    struct pd_error *err)
+{
+	char name[PD_SHA256_HEX];
+	enum pd_err rc = PD_OK;
+
+	man_name(id, name);
+	/* As _save: an older attempt's file of the same id is the same
+	 * bytes, the id being their hash. */
+	if (fsync(w->fd) < 0 ||
+	    renameat(w->cat->manfd, w->tmp, w->cat->manfd, name) < 0)
+		rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s/manifests/%s",
+		    w->cat->dir, name);
+	else {
+		w->tmp[0] = '\0';
+		rc = pd_fsync_dirat(w->cat->manfd, ".", err);
+	}
+	cat_manifest_drop(w);
+	return rc;
+}
+
+void
+cat_manifest_drop(struct cat_mwriter *w)
+{
+	if (w == NULL)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp[0] != '\0')
+		unlinkat(w->cat->manfd, w->tmp, 0);
+	pd_free(w);
+}
+
 enum pd_err
 cat_manifest_put(struct cat_txn *t, const unsigned char *id, size_t len,
     struct pd_error *err)

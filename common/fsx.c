@@ -170,11 +170,18 @@ split(const char *path, char **dir, const char **base)
 	return *dir ? PD_OK : PD_ERR_NOMEM;
 }
 
+void
+pd_tmp_name(char out[PD_TMP_NAME_LEN])
+{
+	snprintf(out, PD_TMP_NAME_LEN, ".pd-tmp.%ld.%lu", (long)getpid(),
+	    (unsigned long)atomic_fetch_add(&tmpseq, 1));
+}
+
 enum pd_err
 pd_write_file(const char *path, const void *p, size_t n, mode_t mode,
     int flags, struct pd_error *err)
 {
-	char tmp[64];
+	char tmp[PD_TMP_NAME_LEN];
 	char *dir = NULL;
 	const char *base;
 	enum pd_err rc;
@@ -187,8 +194,7 @@ pd_write_file(const char *path, const void *p, size_t n, mode_t mode,
 		rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s", dir);
 		goto out;
 	}
-	snprintf(tmp, sizeof(tmp), ".pd-tmp.%ld.%lu", (long)getpid(),
-	    (unsigned long)atomic_fetch_add(&tmpseq, 1));
+	pd_tmp_name(tmp);
 	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    mode)) < 0) {
 		rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s/%s", dir, tmp);

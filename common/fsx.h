@@ -34,6 +34,13 @@ int	pd_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
 enum pd_err pd_read_file(const char *path, size_t cap, struct pd_buf *b,
 	    struct pd_error *) PD_WARN_UNUSED;
 
+/*
+ * A name for a temporary file: ".pd-tmp.PID.N", unique in the process.
+ * Clean-ups recognise the prefix.
+ */
+#define PD_TMP_NAME_LEN	64
+void	pd_tmp_name(char out[PD_TMP_NAME_LEN]);
+
 /* Create a file durably with the given bytes and mode (see above). */
 enum pd_err pd_write_file(const char *path, const void *, size_t,
 	    mode_t, int flags, struct pd_error *) PD_WARN_UNUSED;

@@ -77,7 +77,8 @@ out:
 
 enum pd_err
 nd_version_describe(const struct pr_manifest *m,
-    const struct pr_manifest *prev, const void *signedm, size_t len,
+    const struct pr_manifest *prev,
+    const unsigned char content_digest[PD_SHA256_LEN],
     struct cat_version *v, struct pd_error *err)
 {
 	struct pr_stats st;
@@ -93,9 +94,8 @@ nd_version_describe(const struct pr_manifest *m,
 	v->dirs = st.dirs;
 	v->links = st.links;
 	v->bytes = st.bytes;
-	if ((rc = pr_manifest_content_digest(signedm, len, v->content_digest,
-	    err)) != PD_OK ||
-	    (rc = pr_diff(prev, m, &d, err)) != PD_OK)
+	memcpy(v->content_digest, content_digest, PD_SHA256_LEN);
+	if ((rc = pr_diff(prev, m, &d, err)) != PD_OK)
 		return rc;
 	v->changes.added = d.count[PR_ADDED];
 	v->changes.removed = d.count[PR_REMOVED];

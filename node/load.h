@@ -20,13 +20,15 @@ enum pd_err nd_load_version(struct cat *, const char *tree, uint64_t n,
 	    struct pd_error *) PD_WARN_UNUSED;
 
 /*
- * Fill v's fields that m (its signed bytes, len of them, as parsed) and
- * its predecessor prev (NULL for none) decide: number, manifest id,
- * content digest, created, totals and the changes from prev.  The rest
- * (committed, hashed bytes, duration) is the caller's.
+ * Fill v's fields that m (with the content digest of its signed bytes,
+ * pr_manifest_content_digest) and its predecessor prev (NULL for none)
+ * decide: number, manifest id, content digest, created, totals and the
+ * changes from prev.  The rest (committed, hashed bytes, duration) is
+ * the caller's.
  */
 enum pd_err nd_version_describe(const struct pr_manifest *m,
-	    const struct pr_manifest *prev, const void *signedm, size_t len,
+	    const struct pr_manifest *prev,
+	    const unsigned char content_digest[PD_SHA256_LEN],
 	    struct cat_version *v, struct pd_error *) PD_WARN_UNUSED;
 
 #endif

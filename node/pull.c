@@ -327,7 +327,7 @@ commit(struct pull *p, double start)
 	    (rc = cat_manifest_put(t, v.manifest_id, p->mlen, p->err)) !=
 	    PD_OK ||
 	    (rc = cat_version_put(t, p->o->tree, &v, p->err)) != PD_OK ||
-	    (rc = cat_content_index(t, p->o->tree, v.number, p->m,
+	    (rc = cat_content_index(t, p->o->tree, v.number, p->cstep, p->m,
 	    p->err)) != PD_OK ||
 	    (v.number > keep && (rc = cat_content_forget(t, p->o->tree,
 	    v.number - keep, p->err)) != PD_OK) ||
@@ -477,11 +477,16 @@ pull(struct pull *p, double start)
 		return rc;
 	/* Megabytes: described and saved now, the pull does not carry
 	 * them along. */
-	p->mlen = p->signedm.len;
-	if ((rc = nd_version_describe(p->m, p->old, p->signedm.data, p->mlen,
-	    &p->ver, p->err)) != PD_OK ||
-	    (rc = cat_manifest_save(p->c, p->m->id, p->signedm.data, p->mlen,
+	if ((rc = nd_version_describe(p->m, p->old, p->mdigest, &p->ver,
 	    p->err)) != PD_OK)
+		return rc;
+	if (p->mw != NULL) {
+		rc = cat_manifest_end(p->mw, p->m->id, p->err);
+		p->mw = NULL;
+	} else
+		rc = cat_manifest_save(p->c, p->m->id, p->signedm.data,
+		    p->mlen, p->err);
+	if (rc != PD_OK)
 		return rc;
 	pd_buf_free(&p->signedm);
 	if ((rc = open_staging(p)) != PD_OK ||
@@ -547,7 +552,10 @@ pull(struct pull *p, double start)
 		return rc;
 	t = pd_mono_sec();
 	rc = build(p, name, sizeof(name));
-	/* Built: the held manifest has done its work. */
+	/* Built: the held manifest has done its work, once the content
+	 * index has what it needs of it. */
+	if (rc == PD_OK && p->old != NULL)
+		rc = cat_content_plan(p->old, p->m, &p->cstep, p->err);
 	pr_manifest_free(p->old);
 	p->old = NULL;
 	p->res->seconds_build = pd_mono_sec() - t;
@@ -606,6 +614,8 @@ out:
 	pr_manifest_free(p.old);
 	pr_manifest_free(p.m);
 	pd_buf_free(&p.signedm);
+	cat_manifest_drop(p.mw);
+	cat_content_plan_free(p.cstep);
 	pd_buf_free(&p.patch);
 	pd_buf_free(&p.zpatch);
 	nd_keep_stats(p.keep, &res->kept);

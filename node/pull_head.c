@@ -156,6 +156,45 @@ patch_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 	g->rc = rc;
 }
 
+struct mfile {
+	struct cat_mwriter	*w;
+	struct pd_error		*err;
+};
+
+static enum pd_err
+mfile_sink(void *arg, const void *data, size_t n)
+{
+	struct mfile *f = arg;
+
+	return cat_manifest_write(f->w, data, n, f->err);
+}
+
+/*
+ * Apply p->patch to p->old.  The rebuilt manifest's bytes go straight
+ * to a file of the catalog (p->mw), not to memory: at this point the
+ * pull holds two parsed manifests already, and the signed bytes were a
+ * third copy of megabytes.
+ */
+static enum pd_err
+apply_patch(struct pull *p, struct pd_error *e)
+{
+	struct mfile f = { NULL, e };
+	struct pr_msums sums;
+	enum pd_err rc;
+
+	if ((rc = cat_manifest_begin(p->c, &f.w, e)) != PD_OK)
+		return rc;
+	if ((rc = pr_mpatch_apply_to(p->old, p->patch.data, p->patch.len,
+	    &p->m, mfile_sink, &f, &sums, e)) != PD_OK) {
+		cat_manifest_drop(f.w);
+		return rc;
+	}
+	p->mw = f.w;
+	p->mlen = (size_t)sums.len;
+	memcpy(p->mdigest, sums.content, sizeof(p->mdigest));
+	return PD_OK;
+}
+
 /*
  * GET the patch from the held manifest to the new one and apply it into
  * p->m (left NULL if that fails: it only costs the whole manifest).
@@ -188,8 +227,7 @@ fetch_patch(struct pull *p)
 		pd_buf_reset(&p->patch);
 		pd_buf_reset(&p->zpatch);
 		p->got_patch = true;
-	} else if (g.status == 200 && pr_mpatch_apply(p->old, p->patch.data,
-	    p->patch.len, &p->m, &p->signedm, &e) == PD_OK)
+	} else if (g.status == 200 && apply_patch(p, &e) == PD_OK)
 		p->got_patch = true;
 	else
 		p->m = NULL;
@@ -220,8 +258,11 @@ nd_pl_fetch_manifest(struct pull *p)
 		if ((rc = nd_fetch_get(p->f, path, PR_MANIFEST_MAX,
 		    &p->signedm, &status, p->err)) != PD_OK ||
 		    (rc = pr_manifest_parse(p->signedm.data, p->signedm.len,
-		    &p->m, p->err)) != PD_OK)
+		    &p->m, p->err)) != PD_OK ||
+		    (rc = pr_manifest_content_digest(p->signedm.data,
+		    p->signedm.len, p->mdigest, p->err)) != PD_OK)
 			goto fail;
+		p->mlen = p->signedm.len;
 	}
 	if ((rc = pr_manifest_verify(p->m, p->o->trust, p->err)) != PD_OK)
 		goto fail;
@@ -241,6 +282,8 @@ nd_pl_fetch_manifest(struct pull *p)
 		return PD_OK;
 fail:
 	p->got_patch = false;
+	cat_manifest_drop(p->mw);
+	p->mw = NULL;
 	return pd_prefix(p->err, "manifest of %s version %" PRIu64 " from %s",
 	    p->o->tree, p->want, p->o->from);
 }

@@ -33,9 +33,14 @@ struct pull {
 	unsigned char		 want_id[PD_SHA256_LEN];
 	struct pr_manifest	*m;		/* the new version, verified */
 	struct pd_buf		 signedm;	/* its bytes as signed, until
-						 * saved in the catalog */
+						 * saved in the catalog... */
+	struct cat_mwriter	*mw;		/* ...or going there from a
+						 * patch, until verified */
 	size_t			 mlen;		/* how many */
+	unsigned char		 mdigest[PD_SHA256_LEN];	/* content */
 	struct cat_version	 ver;		/* its record, described */
+	struct cat_cstep	*cstep;		/* its step in the content
+						 * index, once built */
 	char			 versdir[PATH_MAX];	/* DATA/versions/T */
 	char			 sparedir[PATH_MAX];	/* DATA/spare/T */
 	int			 stagefd;	/* DATA/staging/T */
@@ -61,10 +66,11 @@ struct pull {
  * the held head's manifest, verified (p->old; none for no head).
  * nd_pl_held_id: the id of the held head's manifest.  nd_pl_fetch_head:
  * the upstream's head (p->want, p->want_id), a hint.  nd_pl_fetch_manifest:
- * the new manifest (p->m, its bytes in p->signedm), from a patch against
+ * the new manifest (p->m; p->mlen, p->mdigest), from a patch against
  * p->old when the upstream makes one (what came in p->patch and
- * p->zpatch, p->got_patch), else whole; verified against --trust, the
- * head's id, its expiry.  Each fails naming the tree and the upstream.
+ * p->zpatch, p->got_patch; the bytes rebuilt into p->mw), else whole
+ * (the bytes in p->signedm); verified against --trust, the head's id,
+ * its expiry.  Each fails naming the tree and the upstream.
  */
 enum pd_err nd_pl_load_held(struct pull *) PD_WARN_UNUSED;
 enum pd_err nd_pl_load_old(struct pull *) PD_WARN_UNUSED;

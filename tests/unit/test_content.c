@@ -158,16 +158,31 @@ open_cat(const char *data)
 	return c;
 }
 
-/* Index m as version n of tree in a transaction of its own. */
+/*
+ * Make m version n and head of tree, stepping from prev, in a
+ * transaction of its own, as a pull does.
+ */
 static void
 index_version(struct cat *c, const char *tree, uint64_t n,
-    const struct pr_manifest *m)
+    const struct pr_manifest *prev, const struct pr_manifest *m)
 {
+	struct cat_cstep *step = NULL;
+	struct cat_tree tr;
 	struct cat_txn *t;
 
+	if (prev != NULL)
+		CU_ASSERT_EQUAL_FATAL(cat_content_plan(prev, m, &step, NULL),
+		    PD_OK);
 	CU_ASSERT_EQUAL_FATAL(cat_begin(c, true, &t, NULL), PD_OK);
-	CU_ASSERT_EQUAL(cat_content_index(t, tree, n, m, NULL), PD_OK);
+	if (cat_tree_get(t, tree, &tr, NULL) != PD_OK) {
+		memset(&tr, 0, sizeof(tr));
+		snprintf(tr.name, sizeof(tr.name), "%s", tree);
+	}
+	tr.head = n;
+	CU_ASSERT_EQUAL(cat_tree_put(t, &tr, NULL), PD_OK);
+	CU_ASSERT_EQUAL(cat_content_index(t, tree, n, step, m, NULL), PD_OK);
 	CU_ASSERT_EQUAL_FATAL(cat_commit(t, NULL), PD_OK);
+	cat_content_plan_free(step);
 }
 
 static void
@@ -222,7 +237,7 @@ test_records(void)
 	unit_pjoin(data, sizeof(data), tmp, "data");
 	c = open_cat(data);
 	CU_ASSERT_FALSE(known(c, "alpha\n"));
-	index_version(c, "t", 1, m1);
+	index_version(c, "t", 1, NULL, m1);
 	CU_ASSERT_EQUAL(where_version(c, "alpha\n", "t", &w), 1);
 	CU_ASSERT_STRING_EQUAL(w.tree, "t");
 	CU_ASSERT_EQUAL(w.size, 6);
@@ -240,8 +255,8 @@ test_records(void)
 	CU_ASSERT_EQUAL(where_version(c, "alpha\n", "u", &w), 0);
 
 	/* The newest version that has a content is named. */
-	index_version(c, "t", 2, m2);
-	index_version(c, "u", 5, mu);
+	index_version(c, "t", 2, m1, m2);
+	index_version(c, "u", 5, NULL, mu);
 	CU_ASSERT_EQUAL(where_version(c, "alpha\n", "t", &w), 2);
 	CU_ASSERT_STRING_EQUAL(w.path, "a.txt");
 	CU_ASSERT_EQUAL(where_version(c, "bravo, only in version 1\n", "t",
@@ -279,8 +294,9 @@ test_records(void)
 	CU_ASSERT_TRUE(cat_content_has(t, sha));
 	/* Bad arguments change nothing. */
 	pd_error_clear(&e);
-	CU_ASSERT_EQUAL(cat_content_index(t, "", 1, m1, &e), PD_ERR_USAGE);
-	CU_ASSERT_EQUAL(cat_content_index(t, "t", 0, m1, NULL),
+	CU_ASSERT_EQUAL(cat_content_index(t, "", 1, NULL, m1, &e),
+	    PD_ERR_USAGE);
+	CU_ASSERT_EQUAL(cat_content_index(t, "t", 0, NULL, m1, NULL),
 	    PD_ERR_USAGE);
 	CU_ASSERT_EQUAL(cat_content_get(t, sha, "", &w, NULL),
 	    PD_ERR_NOTFOUND);
@@ -290,7 +306,7 @@ test_records(void)
 
 	/* Read-only transactions write nothing. */
 	CU_ASSERT_EQUAL_FATAL(cat_begin(c, false, &t, NULL), PD_OK);
-	CU_ASSERT_EQUAL(cat_content_index(t, "t", 3, m2, NULL),
+	CU_ASSERT_EQUAL(cat_content_index(t, "t", 3, NULL, m2, NULL),
 	    PD_ERR_USAGE);
 	CU_ASSERT_EQUAL(cat_content_forget(t, "u", 9, NULL), PD_ERR_USAGE);
 	cat_abort(t);
@@ -300,7 +316,7 @@ test_records(void)
 
 	/* An aborted transaction leaves no record. */
 	CU_ASSERT_EQUAL_FATAL(cat_begin(c, true, &t, NULL), PD_OK);
-	CU_ASSERT_EQUAL(cat_content_index(t, "t", 3, m2, NULL), PD_OK);
+	CU_ASSERT_EQUAL(cat_content_index(t, "t", 3, NULL, m2, NULL), PD_OK);
 	cat_abort(t);
 	CU_ASSERT_FALSE(known(c, "alpha\n"));
 	cat_close(c);
@@ -358,9 +374,9 @@ test_open(void)
 	publish_files(data, "u", 5, u5, NELEM(u5));
 	CU_ASSERT_EQUAL(open_content(c, "alpha\n", 0, &e), PD_ERR_NOTFOUND);
 	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "not held"));
-	index_version(c, "t", 1, m1);
-	index_version(c, "t", 2, m2);
-	index_version(c, "u", 5, mu);
+	index_version(c, "t", 1, NULL, m1);
+	index_version(c, "t", 2, m1, m2);
+	index_version(c, "u", 5, NULL, mu);
 	CU_ASSERT_EQUAL(open_content(c, "alpha\n", 0, &e), PD_OK);
 	CU_ASSERT_EQUAL(open_content(c, "alpha\n", CAT_VERIFY, &e), PD_OK);
 	CU_ASSERT_EQUAL(open_content(c, "", 0, &e), PD_OK);
@@ -485,6 +501,103 @@ make_schema2(const char *data)
 	return rc;
 }
 
+/*
+ * LMDB by hand: the kind of data's record in tree (its first byte), set
+ * to kind first unless 0; with schema, the catalog says that schema.
+ * Returns the kind, -1 for no record.
+ */
+static int
+raw_kind(const char *dir, const char *data, const char *tree, int kind,
+    const char *schema)
+{
+	unsigned char rkey[PD_SHA256_LEN + 64], val[256];
+	char path[4096];
+	MDB_val k = { PD_SHA256_LEN + strlen(tree), rkey }, v, sv;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi, meta;
+	int rc, got = -1;
+
+	sha_of(data, rkey);
+	memcpy(rkey + PD_SHA256_LEN, tree, strlen(tree));
+	unit_pjoin(path, sizeof(path), dir, "catalog");
+	if (mdb_env_create(&env) != 0)
+		return -2;
+	if (mdb_env_set_maxdbs(env, 16) != 0 ||
+	    mdb_env_open(env, path, 0, 0600) != 0 ||
+	    mdb_txn_begin(env, NULL, 0, &txn) != 0) {
+		mdb_env_close(env);
+		return -2;
+	}
+	rc = mdb_dbi_open(txn, "content", 0, &dbi);
+	if (rc == 0 && (rc = mdb_get(txn, dbi, &k, &v)) == 0 &&
+	    v.mv_size <= sizeof(val)) {
+		memcpy(val, v.mv_data, v.mv_size);
+		v.mv_data = val;
+		if (kind != 0) {
+			val[0] = (unsigned char)kind;
+			rc = mdb_put(txn, dbi, &k, &v, 0);
+		}
+		got = val[0];
+	}
+	if (schema != NULL && (rc == 0 || rc == MDB_NOTFOUND)) {
+		sv.mv_size = strlen(schema);
+		sv.mv_data = (void *)schema;
+		k.mv_size = 6;
+		k.mv_data = "schema";
+		if ((rc = mdb_dbi_open(txn, "meta", 0, &meta)) == 0)
+			rc = mdb_put(txn, meta, &k, &sv, 0);
+	}
+	if ((rc == 0 || rc == MDB_NOTFOUND) && mdb_txn_commit(txn) == 0)
+		rc = 0;
+	else {
+		mdb_txn_abort(txn);
+		got = -2;
+	}
+	mdb_env_close(env);
+	return got;
+}
+
+/* A schema 5 catalog names its head's version; opened, its head. */
+static void
+test_upgrade6(void)
+{
+	char *tmp = unit_tmpdir(), data[4096];
+	struct pr_manifest *m1 = manifest("t", 1, v1, NELEM(v1), NULL);
+	struct pr_manifest *m2 = manifest("t", 2, v2, NELEM(v2), NULL);
+	struct cat_where w;
+	struct cat *c;
+
+	unit_pjoin(data, sizeof(data), tmp, "data");
+	c = open_cat(data);
+	index_version(c, "t", 1, NULL, m1);
+	cat_close(c);
+	CU_ASSERT_EQUAL(raw_kind(data, "alpha\n", "t", 0, NULL), 2);
+	/* As schema 5 wrote it: version 1, named. */
+	CU_ASSERT_EQUAL(raw_kind(data, "alpha\n", "t", 1, "5"), 1);
+	CU_ASSERT_EQUAL(raw_kind(data, "bravo, only in version 1\n", "t", 1,
+	    NULL), 1);
+	c = open_cat(data);
+	cat_close(c);
+	CU_ASSERT_EQUAL(raw_kind(data, "alpha\n", "t", 0, NULL), 2);
+	CU_ASSERT_EQUAL(raw_kind(data, "bravo, only in version 1\n", "t", 0,
+	    NULL), 2);
+	/* And steps on from there: what stays is named at the new head,
+	 * what left at the old one. */
+	c = open_cat(data);
+	index_version(c, "t", 2, m1, m2);
+	CU_ASSERT_EQUAL(where_version(c, "alpha\n", "t", &w), 2);
+	CU_ASSERT_EQUAL(where_version(c, "bravo, only in version 1\n", "t",
+	    &w), 1);
+	forget(c, "t", 1);
+	CU_ASSERT_EQUAL(where_version(c, "alpha\n", "t", &w), 2);
+	CU_ASSERT_FALSE(known(c, "bravo, only in version 1\n"));
+	cat_close(c);
+	pr_manifest_free(m1);
+	pr_manifest_free(m2);
+	unit_rmdir(tmp);
+}
+
 static void
 test_migrate(void)
 {
@@ -541,6 +654,7 @@ suite_content(void)
 		{ "index, get, forget", test_records },
 		{ "open intact published files only", test_open },
 		{ "schema 2 migrated", test_migrate },
+		{ "schema 5 upgraded", test_upgrade6 },
 	};
 
 	return UNIT_SUITE("catalog content index", init_suite, clean_suite,
