@@ -382,8 +382,12 @@ cp -a ra1-1 fan-r
 # once, whatever the number of mirrors: its time is reported apart.
 sync
 t0=$(date +%s.%N)
-"$pd" import --data origin --tree linux --key k.key "$v2" >/dev/null
+/usr/bin/time -f "%U %S" -o import.time \
+    "$pd" import --data origin --tree linux --key k.key "$v2" >/dev/null
 echo "import_v2 $(since "$t0")" >>floors
+read -r u s <import.time
+echo "import_v2_cpu $(awk -v u="$u" -v s="$s" \
+    'BEGIN { printf "%d", (u + s) * 1000 }')" >>floors
 start_pd origin
 for r in $(seq 1 "$runs"); do
 	echo "update, run $r of $runs" >&2
@@ -482,13 +486,22 @@ fanout_table() {
 	echo
 	echo "The origin's import of V2, which made the step's deltas, manifest"
 	echo "patch and pack once for any number of mirrors, took" \
-	    "$(floor import_v2) s."
+	    "$(floor import_v2) s and $(floor import_v2_cpu) ms of CPU."
 	echo
 	echo "Server CPU at N=8 over N=1: pulpdist" \
 	    "$(ratio "$(median fanout-8 pulpdist 6)" \
 	    "$(median fanout-1 pulpdist 6)"), rsync" \
 	    "$(ratio "$(median fanout-8 rsync-az 6)" \
 	    "$(median fanout-1 rsync-az 6)") (goal: pulpdist's within 1.5×)."
+	echo
+	# What the origin spends on the step in all: rsync's daemon does
+	# its whole work per mirror; pulpdist's origin did it at the import.
+	echo "The origin's whole CPU for the step (the import, then serving)," \
+	    "N=8 over N=1: pulpdist" \
+	    "$(ratio "$(($(floor import_v2_cpu) + $(median fanout-8 pulpdist 6)))" \
+	    "$(($(floor import_v2_cpu) + $(median fanout-1 pulpdist 6)))")" \
+	    "($(($(floor import_v2_cpu) + $(median fanout-8 pulpdist 6))) ms" \
+	    "against $(($(floor import_v2_cpu) + $(median fanout-1 pulpdist 6))) ms)."
 }
 
 relay_table() {
