@@ -285,7 +285,10 @@ cat_content_index(struct cat_txn *t, const char *tree, uint64_t version,
 	    (step != NULL && step->from >= version))
 		return pd_fail(err, PD_ERR_USAGE, "indexing content: bad tree "
 		    "%s or version", tree);
-	if ((rc = files_by_sha(m, &files, &n, err)) != PD_OK)
+	/* By content: a first version records them all, a step looks its
+	 * lefts up in them; a step with no lefts needs no sort. */
+	if ((step == NULL || step->left->nentries > 0) &&
+	    (rc = files_by_sha(m, &files, &n, err)) != PD_OK)
 		return rc;
 	if (step != NULL) {
 		/* Lefts first: an arrival of the same content wins. */

@@ -44,29 +44,6 @@ man_name(const unsigned char *id, char name[PD_SHA256_HEX])
 	pd_hex_encode(id, PD_SHA256_LEN, name);
 }
 
-enum pd_err
-cat_manifest_save(struct cat *c, const unsigned char *id, const void *data,
-    size_t len, struct pd_error *err)
-{
-	char name[PD_SHA256_HEX], *path;
-	size_t plen = strlen(c->dir) + sizeof("/manifests/") + sizeof(name);
-	enum pd_err rc;
-
-	if (c->rdonly)
-		return pd_fail(err, PD_ERR_USAGE, "catalog %s opened read-only",
-		    c->dir);
-	if ((path = pd_malloc(plen)) == NULL)
-		return pd_fail(err, PD_ERR_NOMEM, "saving a manifest");
-	man_name(id, name);
-	snprintf(path, plen, "%s/manifests/%s", c->dir, name);
-	/* Replacing a file left by an attempt that never committed is
-	 * harmless: the id is the hash of the body, which the caller
-	 * verified. */
-	rc = pd_write_file(path, data, len, 0644, 0, err);
-	pd_free(path);
-	return rc;
-}
-
 struct cat_mwriter {
 	struct cat	*cat;
 	int		 fd;
@@ -117,8 +94,9 @@ cat_manifest_end(struct cat_mwriter *w, const unsigned char *id,
 	enum pd_err rc = PD_OK;
 
 	man_name(id, name);
-	/* As _save: an older attempt's file of the same id is the same
-	 * bytes, the id being their hash. */
+	/* Replacing a file left by an attempt that never committed is
+	 * harmless: the id is the hash of the bytes, which the caller
+	 * verified. */
 	if (fsync(w->fd) < 0 ||
 	    renameat(w->cat->manfd, w->tmp, w->cat->manfd, name) < 0)
 		rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s/manifests/%s",
@@ -141,6 +119,23 @@ cat_manifest_drop(struct cat_mwriter *w)
 	if (w->tmp[0] != '\0')
 		unlinkat(w->cat->manfd, w->tmp, 0);
 	pd_free(w);
+}
+
+/* The whole manifest in one piece, through the writer. */
+enum pd_err
+cat_manifest_save(struct cat *c, const unsigned char *id, const void *data,
+    size_t len, struct pd_error *err)
+{
+	struct cat_mwriter *w;
+	enum pd_err rc;
+
+	if ((rc = cat_manifest_begin(c, &w, err)) != PD_OK)
+		return rc;
+	if ((rc = cat_manifest_write(w, data, len, err)) != PD_OK) {
+		cat_manifest_drop(w);
+		return rc;
+	}
+	return cat_manifest_end(w, id, err);
 }
 
 enum pd_err
