@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,23 @@ open_spare(struct pull *p, struct pr_manifest **sm, int *sfd)
 	}
 }
 
+/*
+ * The staged content is all there once the transfer ends, and only
+ * dirty pages in memory: nothing asks the disk for it before the syncfs
+ * that makes the build durable, which then waited 1.5 s for 1.3 GB of a
+ * first pull.  A thread starts that writeback as the build begins, so
+ * the disk writes while the build makes links and directories.  Its
+ * result does not matter: syncfs reports a writeback error to every
+ * open file of the file system, and the build's own syncfs is the one
+ * checked.
+ */
+static void *
+early_sync(void *arg)
+{
+	(void)syncfs(*(int *)arg);
+	return NULL;
+}
+
 /* Build the version in staging and move it to versions/T/N. */
 static enum pd_err
 build(struct pull *p, char *name, size_t namelen)
@@ -210,8 +228,10 @@ build(struct pull *p, char *name, size_t namelen)
 	struct nd_build_src src;
 	struct pr_manifest *sm = NULL;
 	struct stat st;
+	pthread_t syncer;
 	int buildfd = -1, versfd = -1, sparefd = -1, sr;
 	enum pd_err rc;
+	bool syncing;
 	double t;
 
 	snprintf(name, namelen, "%" PRIu64, p->m->version);
@@ -229,7 +249,11 @@ build(struct pull *p, char *name, size_t namelen)
 	src.spare = sm;
 	src.sparefd = sparefd;
 	src.stagefd = p->objfd;
+	syncing = pthread_create(&syncer, NULL, early_sync, &p->objfd) == 0;
 	rc = nd_build(buildfd, p->m, &src, &bs, p->err);
+	t = pd_mono_sec();
+	if (syncing)
+		pthread_join(syncer, NULL);
 	p->res->recycled = bs.recycled;
 	if (rc != PD_OK)
 		goto out;
@@ -237,7 +261,6 @@ build(struct pull *p, char *name, size_t namelen)
 	 * when it arrived. */
 	p->res->bytes_written += bs.bytes_written - bs.bytes_linked;
 	/* Durable before it is renamed into place and recorded. */
-	t = pd_mono_sec();
 	sr = syncfs(buildfd);
 	p->res->seconds_sync = pd_mono_sec() - t;
 	if (sr < 0) {
