@@ -332,6 +332,7 @@ make_file(struct build *b, const struct pr_entry *e, int pfd,
 {
 	char hex[PD_SHA256_HEX];
 	struct stat st, lst;
+	pthread_mutex_t *mu;
 	enum pd_err rc = PD_OK;
 	bool from_prev = false;
 	int in = -1, out = -1, e2, lr;
@@ -344,11 +345,12 @@ make_file(struct build *b, const struct pr_entry *e, int pfd,
 		/* First use: the staged inode becomes the file.  Workers may
 		 * build two paths of one content at once: only one may see
 		 * a single link and take it. */
-		pthread_mutex_lock(b->stage_mu);
+		mu = &b->stage_mu[e->sha[0] % ND_B_STAGE_LOCKS];
+		pthread_mutex_lock(mu);
 		lr = fstat(in, &st) == 0 && st.st_nlink == 1 ?
 		    linkat(b->stagefd, hex, pfd, name, 0) : 1;
 		e2 = errno;
-		pthread_mutex_unlock(b->stage_mu);
+		pthread_mutex_unlock(mu);
 		if (lr == 0) {
 			if (fstatat(pfd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0) {
 				rc = nd_b_efail(b, PD_ERR_IO, errno, e,
@@ -699,7 +701,6 @@ nd_build(int buildfd, const struct pr_manifest *m,
     const struct nd_build_src *src, struct nd_build_stats *st,
     struct pd_error *err)
 {
-	pthread_mutex_t stage_mu = PTHREAD_MUTEX_INITIALIZER;
 	struct pd_pool *pool = NULL;
 	struct nd_build_stats dummy;
 	struct build b;
@@ -725,7 +726,8 @@ nd_build(int buildfd, const struct pr_manifest *m,
 	b.pdir.fd = -1;
 	b.sdir.root = b.sparefd;
 	b.sdir.fd = -1;
-	b.stage_mu = &stage_mu;
+	for (i = 0; i < ND_B_STAGE_LOCKS; i++)
+		pthread_mutex_init(&b.stage_mu[i], NULL);
 	np = b.prev != NULL ? b.prev->nentries + 1 : 1;
 	/* next[] is followed by a scratch array of the same size. */
 	if ((b.first = pd_calloc(m->nentries + 1, sizeof(*b.first))) == NULL ||
@@ -756,6 +758,8 @@ nd_build(int buildfd, const struct pr_manifest *m,
 		rc = finish_dirs(&b);
 out:
 	pd_pool_free(pool);
+	for (i = 0; i < ND_B_STAGE_LOCKS; i++)
+		pthread_mutex_destroy(&b.stage_mu[i]);
 	dircache_free(&b.bdir);
 	dircache_free(&b.pdir);
 	dircache_free(&b.sdir);

@@ -16,6 +16,7 @@
 #include "publish.h"
 
 #define ND_B_NO_ENTRY	SIZE_MAX
+#define ND_B_STAGE_LOCKS	64
 
 /*
  * The directory of the last entry, kept open: entries come in path
@@ -47,8 +48,10 @@ struct build {
 	struct dircache		 bdir;		/* in the tree being built */
 	struct dircache		 pdir;		/* in prev's tree */
 	struct dircache		 sdir;		/* in the spare tree */
-	pthread_mutex_t		*stage_mu;	/* a staged object's first
-						 * use */
+	/* A staged object's first use, one lock for the objects whose
+	 * SHA-256 starts with the same byte (mod ND_B_STAGE_LOCKS): a
+	 * single lock made the two workers wait on each other's links. */
+	pthread_mutex_t		 stage_mu[ND_B_STAGE_LOCKS];
 	struct nd_build_stats	*st;
 	struct pd_error		*err;
 };
