@@ -275,6 +275,16 @@ dl_zdec_finish(struct dl_zdec *z, uint64_t *out_len, struct pd_error *err)
 }
 
 void
+dl_zdec_reset(struct dl_zdec *z, uint64_t max_out)
+{
+	(void)ZSTD_DCtx_reset(z->dctx, ZSTD_reset_session_only);
+	z->max_out = max_out;
+	z->out_len = 0;
+	z->any = z->mid = false;
+	z->failed = PD_OK;
+}
+
+void
 dl_zdec_free(struct dl_zdec *z)
 {
 	if (z == NULL)

@@ -143,6 +143,15 @@ enum pd_err dl_zdec_feed(struct dl_zdec *, const void *in, size_t n,
 enum pd_err dl_zdec_finish(struct dl_zdec *, uint64_t *out_len,
 	    struct pd_error *) PD_WARN_UNUSED;
 
+/*
+ * Make z as new, for another stream whose output may not pass max_out
+ * bytes, at any point (a failed or unfinished stream is dropped).  It
+ * keeps the buffers the last stream grew: a fresh decoder's window is
+ * about a megabyte of pages the kernel must fault in, once for every
+ * response of a pull that asks for hundreds.
+ */
+void	dl_zdec_reset(struct dl_zdec *z, uint64_t max_out);
+
 /* Free a decoder at any point; NULL is a no-op. */
 void	dl_zdec_free(struct dl_zdec *);
 

@@ -39,6 +39,7 @@
 #include "rate.h"
 
 #define BACKOFF_FIRST_MS	500	/* the wait after the first 503 */
+#define SPARE_DECODERS		2	/* kept for the next responses */
 
 struct xfer {
 	struct nd_fetch		*f;
@@ -89,6 +90,9 @@ struct nd_fetch {
 	bool			(*stop)(void *);	/* or NULL */
 	void			*stop_arg;
 	bool			 stopped;	/* stop said so: ending */
+	/* Decoders of ended responses, for the next (dl_zdec_reset). */
+	struct dl_zdec		*spare[SPARE_DECODERS];
+	unsigned		 nspare;
 };
 
 /* Monotonic milliseconds, as the rest of this file counts them. */
@@ -167,6 +171,8 @@ nd_fetch_free(struct nd_fetch *f)
 	}
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
+	while (f->nspare > 0)
+		dl_zdec_free(f->spare[--f->nspare]);
 	pd_free(f->base);
 	pd_free(f->cert);
 	pd_free(f->key);
@@ -254,10 +260,15 @@ nd_fetch_stats(const struct nd_fetch *f)
 static void
 free_xfer(struct xfer *x)
 {
+	struct nd_fetch *f = x->f;
+
 	if (x->easy)
 		curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->headers);
-	dl_zdec_free(x->dec);
+	if (x->dec != NULL && f != NULL && f->nspare < SPARE_DECODERS)
+		f->spare[f->nspare++] = x->dec;
+	else
+		dl_zdec_free(x->dec);
 	pd_buf_free(&x->errbody);
 	pd_free(x->body);
 	pd_free(x->url);
@@ -351,6 +362,10 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	if (x->raw != NULL)
 		x->raw(x->raw_arg, x->zstd, p, len);
 	if (x->zstd) {
+		if (x->dec == NULL && x->f->nspare > 0) {
+			x->dec = x->f->spare[--x->f->nspare];
+			dl_zdec_reset(x->dec, x->cap);
+		}
 		if (x->dec == NULL && dl_zdec_new(x->cap, &x->dec,
 		    &x->err) != PD_OK)
 			return 0;

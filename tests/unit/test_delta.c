@@ -995,6 +995,63 @@ test_z_round_trip(void)
 	pd_free(p);
 }
 
+/*
+ * A decoder reset after any stream (good, corrupt, cut inside a frame)
+ * decodes the next one as a new decoder would, under the new cap.
+ */
+static void
+test_z_reset(void)
+{
+	size_t n = 300000;
+	unsigned char *p = zdata(n);
+	struct pd_buf c, d, bad;
+	struct pd_error err;
+	struct dl_zdec *z;
+	uint64_t olen;
+	int round;
+
+	pd_buf_init(&c, 8 << 20);
+	pd_buf_init(&d, 8 << 20);
+	pd_buf_init(&bad, 8 << 20);
+	zcompress(&c, p, n, 1 << 30, 3, false);
+	CU_ASSERT_EQUAL_FATAL(pd_buf_add(&bad, c.data, c.len), PD_OK);
+	bad.data[bad.len / 2] ^= 0x55;
+	pd_error_clear(&err);
+	CU_ASSERT_EQUAL_FATAL(dl_zdec_new(n, &z, &err), PD_OK);
+	for (round = 0; round < 3; round++) {
+		/* Left after a corrupt stream, inside a frame, or (the
+		 * last round's) after a whole stream; then reset. */
+		if (round == 0) {
+			CU_ASSERT_EQUAL(dl_zdec_feed(z, bad.data, bad.len,
+			    to_buf, &d, &err), PD_ERR_CORRUPT);
+		} else if (round == 1) {
+			CU_ASSERT_EQUAL(dl_zdec_feed(z, c.data, c.len / 3,
+			    to_buf, &d, &err), PD_OK);
+		}
+		dl_zdec_reset(z, n);
+		pd_buf_reset(&d);
+		CU_ASSERT_EQUAL(dl_zdec_feed(z, c.data, c.len, to_buf, &d,
+		    &err), PD_OK);
+		olen = 0;
+		CU_ASSERT_EQUAL(dl_zdec_finish(z, &olen, &err), PD_OK);
+		CU_ASSERT_EQUAL(olen, n);
+		CU_ASSERT(d.len == n && memcmp(d.data, p, n) == 0);
+	}
+	/* The cap is the new one: a byte short of the output fails. */
+	dl_zdec_reset(z, n - 1);
+	pd_buf_reset(&d);
+	CU_ASSERT_EQUAL(dl_zdec_feed(z, c.data, c.len, to_buf, &d, &err),
+	    PD_ERR_LIMIT);
+	/* And a reset decoder that is fed nothing has no stream. */
+	dl_zdec_reset(z, n);
+	CU_ASSERT_EQUAL(dl_zdec_finish(z, NULL, &err), PD_ERR_CORRUPT);
+	dl_zdec_free(z);
+	pd_buf_free(&c);
+	pd_buf_free(&d);
+	pd_buf_free(&bad);
+	pd_free(p);
+}
+
 static void
 test_z_frames(void)
 {
@@ -1217,6 +1274,7 @@ suite_zstd(void)
 	static const struct unit_test tests[] = {
 		{ "round trips and chunkings", test_z_round_trip },
 		{ "concatenated frames", test_z_frames },
+		{ "reset after any stream", test_z_reset },
 		{ "truncated, capped, corrupt", test_z_hostile },
 		{ "window over the cap", test_z_window },
 		{ "descriptors", test_z_fd },
