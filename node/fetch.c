@@ -154,6 +154,13 @@ nd_fetch_new(const char *base, unsigned parallel, struct nd_fetch **out,
 
 static void	free_xfer(struct xfer *);
 
+static void
+drop_spares(struct nd_fetch *f)
+{
+	while (f->nspare > 0)
+		dl_zdec_free(f->spare[--f->nspare]);
+}
+
 void
 nd_fetch_free(struct nd_fetch *f)
 {
@@ -171,8 +178,7 @@ nd_fetch_free(struct nd_fetch *f)
 	}
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
-	while (f->nspare > 0)
-		dl_zdec_free(f->spare[--f->nspare]);
+	drop_spares(f);
 	pd_free(f->base);
 	pd_free(f->cert);
 	pd_free(f->key);
@@ -713,6 +719,8 @@ nd_fetch_run(struct nd_fetch *f, struct pd_error *err)
 			return pd_fail(err, PD_ERR_IO, "libcurl: %s",
 			    curl_multi_strerror(mc));
 	}
+	/* Idle: what comes next (a pull's build) has the memory. */
+	drop_spares(f);
 	if (f->stopped)
 		return pd_fail(err, PD_ERR_CONFLICT, "%s: transfers stopped "
 		    "(canceled, or the node is stopping); what came is kept",
