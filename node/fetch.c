@@ -138,12 +138,8 @@ nd_fetch_new(const char *base, unsigned parallel, struct nd_fetch **out,
 	/* Trailing slashes would double in every URL. */
 	while (strlen(f->base) > 8 && f->base[strlen(f->base) - 1] == '/')
 		f->base[strlen(f->base) - 1] = '\0';
-	f->parallel = parallel ? parallel : 4;
 	f->qtail = &f->queued;
-	curl_multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-	    (long)(parallel ? parallel : 4));
-	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-	    (long)(parallel ? parallel : 4));
+	nd_fetch_set_parallel(f, parallel);
 	f->rng = (now_ms() << 20) ^ (uint64_t)getpid() ^
 	    (uint64_t)(uintptr_t)f;
 	if (f->rng == 0)
@@ -184,6 +180,16 @@ nd_fetch_free(struct nd_fetch *f)
 	pd_free(f->key);
 	pd_free(f->ca);
 	pd_free(f);
+}
+
+void
+nd_fetch_set_parallel(struct nd_fetch *f, unsigned parallel)
+{
+	f->parallel = parallel ? parallel : 4;
+	curl_multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+	    (long)f->parallel);
+	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    (long)f->parallel);
 }
 
 void

@@ -476,6 +476,7 @@ pull(struct pull *p, double start)
 	struct nd_xfer_opts xo = { 0 };
 	struct nd_xfer_stats xs = { 0 };
 	char name[32], packbase[PR_TREE_NAME_MAX + 64], fromhex[PD_SHA256_HEX];
+	unsigned parallel = p->o->parallel ? p->o->parallel : 4;
 	uint64_t held;
 	double t;
 	enum pd_err rc;
@@ -549,13 +550,16 @@ pull(struct pull *p, double start)
 	for (i = 0; rc == PD_OK && i < p->nitems; i++)
 		if (!p->items[i].done)
 			p->res->content_bytes += p->items[i].e->size;
-	if (rc == PD_OK && p->nitems >= ND_PULL_SPLIT_MIN &&
+	if (rc == PD_OK && p->nitems >= ND_PULL_SPLIT_MIN && parallel > 1 &&
 	    new_fetch(p->o, &p->f2, p->err) != PD_OK)
 		pd_error_clear(p->err);	/* one loop does it all */
-	/* Two loops share the bandwidth. */
+	/* Two loops share the bandwidth, and the transfers at once: each
+	 * running response holds a zstd decoder of over a megabyte. */
 	if (p->f2 != NULL) {
 		nd_fetch_set_rate(p->f, p->o->rate / 2);
 		nd_fetch_set_rate(p->f2, p->o->rate / 2);
+		nd_fetch_set_parallel(p->f, (parallel + 1) / 2);
+		nd_fetch_set_parallel(p->f2, parallel / 2);
 	}
 	if (rc == PD_OK)
 		rc = nd_xfer_run2(&xo, p->f2, p->items, p->nitems, &xs,

@@ -1,10 +1,10 @@
 /*
  * Unit tests of node/fetch.c's queue, against a small HTTP/1.1 server in
  * this process on 127.0.0.1: every queued transfer ends once, with its
- * own body, no more than parallel of them at the server at once; a
- * transfer that ends may queue another; a stop ends the queued ones
- * without making their requests; a fetch freed with transfers queued
- * frees them.
+ * own body, no more than parallel of them at the server at once (as
+ * made, or as lowered later); a transfer that ends may queue another; a
+ * stop ends the queued ones without making their requests; a fetch freed
+ * with transfers queued frees them.
  */
 #include <sys/socket.h>
 
@@ -265,6 +265,37 @@ test_many(void)
 	CU_ASSERT(atomic_load(&s.inflight_max) <= 3);
 }
 
+/* nd_fetch_set_parallel lowers what nd_fetch_new set, connections too. */
+static void
+test_set_parallel(void)
+{
+	static struct req r[NREQ];
+	struct nd_fetch *f;
+	struct srv s;
+	int i;
+
+	srv_start(&s);
+	f = new_fetch(&s, 8);
+	nd_fetch_set_parallel(f, 2);
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < NREQ; i++) {
+		snprintf(r[i].path, sizeof(r[i].path), "/p/%d", i);
+		CU_ASSERT_EQUAL_FATAL(queue_req(f, &r[i]), PD_OK);
+	}
+	CU_ASSERT_EQUAL(nd_fetch_run(f, NULL), PD_OK);
+	for (i = 0; i < NREQ; i++) {
+		CU_ASSERT_EQUAL(r[i].dones, 1);
+		CU_ASSERT_EQUAL(r[i].rc, PD_OK);
+		pd_buf_free(&r[i].body);
+	}
+	nd_fetch_free(f);
+	srv_stop(&s);
+	CU_ASSERT_EQUAL(atomic_load(&s.requests), NREQ);
+	CU_ASSERT(atomic_load(&s.inflight_max) >= 1);
+	CU_ASSERT(atomic_load(&s.inflight_max) <= 2);
+	CU_ASSERT(atomic_load(&s.nconns) <= 2);
+}
+
 static bool
 stop_after_two(void *arg)
 {
@@ -333,6 +364,7 @@ suite_fetch(void)
 {
 	static const struct unit_test tests[] = {
 		{ "queued transfers, parallel at most", test_many },
+		{ "parallel lowered after the start", test_set_parallel },
 		{ "a stop ends the queued ones unasked", test_stop_queued },
 		{ "freed with transfers queued", test_free_queued },
 	};
