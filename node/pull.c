@@ -176,6 +176,9 @@ plan(struct pull *p)
 	}
 	p->nitems = p->pack.n;
 	p->use_pack = old != NULL && p->pack.nparts > 0;
+	/* The items have what the transfer needs of the plan: its two
+	 * megabytes go before the transfer and the build, the peak. */
+	pr_pack_free(&p->pack);
 	return PD_OK;
 }
 

@@ -36,15 +36,16 @@ struct pr_time {
 	uint32_t	 nsec;		/* 0..999999999 */
 };
 
+/* In an order without holes: a pull holds two arrays of 80,000. */
 struct pr_entry {
 	const char	*path;		/* decoded, NUL-terminated */
-	uint32_t	 path_len;	/* bytes in path */
 	const char	*target;	/* link target (PR_LINK), else NULL */
+	struct pr_time	 mtime;
+	uint64_t	 size;		/* bytes (PR_FILE), else 0 */
+	uint32_t	 path_len;	/* bytes in path */
 	uint32_t	 target_len;	/* bytes in target */
 	enum pr_type	 type;
 	uint32_t	 mode;		/* permission bits; links 0777 */
-	struct pr_time	 mtime;
-	uint64_t	 size;		/* bytes (PR_FILE), else 0 */
 	uint32_t	 link;		/* hardlink group (PR_FILE), 0 none */
 	unsigned char	 sha[PD_SHA256_LEN];	/* content (PR_FILE) */
 };
