@@ -160,8 +160,8 @@ sha_cmp(const void *x, const void *y, void *arg)
 {
 	const struct pr_manifest *m = arg;
 
-	return memcmp(m->entries[*(const size_t *)x].sha,
-	    m->entries[*(const size_t *)y].sha, PD_SHA256_LEN);
+	return memcmp(m->entries[*(const uint32_t *)x].sha,
+	    m->entries[*(const uint32_t *)y].sha, PD_SHA256_LEN);
 }
 
 /*
@@ -665,7 +665,8 @@ static enum pd_err
 index_groups(struct build *b)
 {
 	const struct pr_manifest *m = b->m;
-	size_t i, g, *last;
+	uint32_t *last;
+	size_t i, g;
 
 	/* A checked manifest numbers groups 1..n, n below its entries. */
 	for (i = 0; i <= m->nentries; i++)
@@ -677,15 +678,15 @@ index_groups(struct build *b)
 		    m->entries[i].type != PR_FILE)
 			continue;
 		if (b->first[g - 1] == ND_B_NO_ENTRY)
-			b->first[g - 1] = i;
+			b->first[g - 1] = (uint32_t)i;
 		else
-			b->next[last[g - 1]] = i;
-		last[g - 1] = i;
+			b->next[last[g - 1]] = (uint32_t)i;
+		last[g - 1] = (uint32_t)i;
 	}
 	for (i = 0; b->prev != NULL && i < b->prev->nentries; i++) {
 		g = b->prev->entries[i].link;
 		if (b->prev->entries[i].type == PR_FILE) {
-			b->bysha[b->nbysha++] = i;
+			b->bysha[b->nbysha++] = (uint32_t)i;
 			if (g != 0 && g <= b->prev->nentries)
 				b->pcount[g - 1]++;
 		}
@@ -729,6 +730,11 @@ nd_build(int buildfd, const struct pr_manifest *m,
 	for (i = 0; i < ND_B_STAGE_LOCKS; i++)
 		pthread_mutex_init(&b.stage_mu[i], NULL);
 	np = b.prev != NULL ? b.prev->nentries + 1 : 1;
+	if (m->nentries >= ND_B_NO_ENTRY || np > ND_B_NO_ENTRY) {
+		rc = pd_fail(err, PD_ERR_LIMIT, "building the tree: over "
+		    "%u entries", ND_B_NO_ENTRY - 1);
+		goto out;
+	}
 	/* next[] is followed by a scratch array of the same size. */
 	if ((b.first = pd_calloc(m->nentries + 1, sizeof(*b.first))) == NULL ||
 	    (b.next = pd_calloc(m->nentries + 1, 2 * sizeof(*b.next))) ==

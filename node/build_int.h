@@ -15,7 +15,7 @@
 
 #include "publish.h"
 
-#define ND_B_NO_ENTRY	SIZE_MAX
+#define ND_B_NO_ENTRY	UINT32_MAX
 #define ND_B_STAGE_LOCKS	64
 
 /*
@@ -40,11 +40,13 @@ struct build {
 	int			 prevfd;
 	int			 sparefd;
 	int			 stagefd;	/* -1: nothing staged */
-	size_t			*bysha;		/* prev files sorted by sha */
+	/* Entry numbers fit 32 bits (PR_ENTRIES_MAX): an update holds
+	 * these for 80,000 entries beside two manifests. */
+	uint32_t		*bysha;		/* prev files sorted by sha */
 	size_t			 nbysha;
-	size_t			*first;		/* group g's first entry */
-	size_t			*next;		/* next entry of the group */
-	size_t			*pcount;	/* prev group g's members */
+	uint32_t		*first;		/* group g's first entry */
+	uint32_t		*next;		/* next entry of the group */
+	uint32_t		*pcount;	/* prev group g's members */
 	struct dircache		 bdir;		/* in the tree being built */
 	struct dircache		 pdir;		/* in prev's tree */
 	struct dircache		 sdir;		/* in the spare tree */
