@@ -48,6 +48,7 @@ struct xfer {
 	char			*url;
 	char			*body;		/* to POST (len), or NULL */
 	size_t			 len;
+	nd_body_fn		*make_body;	/* makes body at the start */
 	bool			 added;		/* to the multi handle */
 	char			 cerr[CURL_ERROR_SIZE];	/* libcurl's detail */
 	uint64_t		 cap;
@@ -393,8 +394,9 @@ nd_fetch_add(struct nd_fetch *f, const char *path, const void *body,
     size_t len, uint64_t range_from, uint64_t cap, nd_sink_fn *sink,
     nd_done_fn *done, void *arg, struct pd_error *err)
 {
-	struct nd_fetch_req q = { path, body, len, range_from, cap, sink,
-	    done, arg, NULL, NULL };
+	struct nd_fetch_req q = { .path = path, .body = body, .len = len,
+	    .range_from = range_from, .cap = cap, .sink = sink, .done = done,
+	    .arg = arg };
 
 	return nd_fetch_queue(f, &q, err);
 }
@@ -428,9 +430,10 @@ nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
 	x->arg = q->arg;
 	x->raw = q->raw;
 	x->raw_arg = q->raw_arg;
+	x->make_body = q->body == NULL ? q->make_body : NULL;
 	pd_buf_init(&x->errbody, ND_CONTROL_MAX);
 	h = curl_slist_append(NULL, "Accept-Encoding: zstd");
-	if (h && x->body)
+	if (h && (x->body || x->make_body))
 		h = curl_slist_append(h, "Content-Type: application/json");
 	if (h && x->range_from > 0) {
 		snprintf(range, sizeof(range), "Range: bytes=%llu-",
@@ -463,10 +466,38 @@ add(struct nd_fetch *f, struct xfer *x)
 	f->active++;
 }
 
+/* x's body from its maker, once (a retry sends the same). */
+static enum pd_err
+make_body(struct xfer *x)
+{
+	nd_body_fn *fn = x->make_body;
+	struct pd_buf b;
+	enum pd_err rc;
+
+	pd_buf_init(&b, ND_FETCH_BODY_MAX);
+	x->make_body = NULL;
+	if ((rc = fn(x->arg, &b, &x->err)) != PD_OK) {
+		if (x->err.code == PD_OK)
+			pd_fail(&x->err, rc, "%s: making the request's body",
+			    x->url);
+		pd_buf_free(&b);
+		return rc;
+	}
+	/* Empty, a buffer holds no memory; a POST still needs a body. */
+	if ((x->body = (char *)pd_buf_take(&b, &x->len)) == NULL &&
+	    (x->body = pd_memdup0("", 0)) == NULL)
+		return pd_fail(&x->err, PD_ERR_NOMEM, "fetch %s", x->url);
+	return PD_OK;
+}
+
 /* Give a queued transfer its easy handle and put it on the multi. */
 static void
 start(struct nd_fetch *f, struct xfer *x)
 {
+	if (x->make_body != NULL && make_body(x) != PD_OK) {
+		finish(f, x, CURLE_OK);
+		return;
+	}
 	if ((x->easy = curl_easy_init()) == NULL) {
 		pd_fail(&x->err, PD_ERR_NOMEM, "fetch %s", x->url);
 		finish(f, x, CURLE_OK);

@@ -101,11 +101,22 @@ const struct nd_fetch_stats *nd_fetch_stats(const struct nd_fetch *);
  */
 typedef void nd_raw_fn(void *arg, bool zstd, const void *, size_t);
 
+/*
+ * Make the body to POST (into out, empty, capped at ND_FETCH_BODY_MAX)
+ * when the transfer starts, not when it is queued: a pull queues
+ * hundreds of batch requests of 50 KB each, of which only those running
+ * need their bytes.  An error ends the transfer with it.
+ */
+#define ND_FETCH_BODY_MAX	((size_t)16 << 20)
+typedef enum pd_err nd_body_fn(void *arg, struct pd_buf *out,
+	    struct pd_error *err);
+
 /* A transfer to queue. */
 struct nd_fetch_req {
 	const char	*path;		/* after base */
 	const void	*body;		/* POST this (copied); NULL: GET */
 	size_t		 len;
+	nd_body_fn	*make_body;	/* or POST what this makes (arg) */
 	uint64_t	 range_from;	/* > 0: the bytes from there on */
 	uint64_t	 cap;		/* decoded body bytes accepted */
 	nd_sink_fn	*sink;

@@ -291,6 +291,39 @@ batch_cap(struct nd_xitem **items, size_t n)
 }
 
 /*
+ * A POST /v1/batch's body, naming b's items; made when the request
+ * starts (nd_body_fn), and its SHA-256 is the name a relay keeps the
+ * response under.
+ */
+static enum pd_err
+batch_body(void *arg, struct pd_buf *req, struct pd_error *err)
+{
+	struct batch *b = arg;
+	char h1[PD_SHA256_HEX], h2[PD_SHA256_HEX];
+	enum pd_err rc;
+	size_t i;
+
+	rc = pd_buf_reserve(req, b->n * 160 + 64);
+	if (rc == PD_OK)
+		rc = pd_buf_adds(req, "{\"items\": [");
+	for (i = 0; i < b->n && rc == PD_OK; i++) {
+		nd_x_obj_name(b->items[i]->e->sha, h2);
+		if (b->items[i]->delta) {
+			nd_x_obj_name(b->items[i]->basis->sha, h1);
+			rc = pd_buf_printf(req, "%s[\"d\", \"%s\", \"%s\"]",
+			    i ? ", " : "", h1, h2);
+		} else
+			rc = pd_buf_printf(req, "%s[\"o\", \"%s\"]",
+			    i ? ", " : "", h2);
+	}
+	if (rc != PD_OK || (rc = pd_buf_adds(req, "]}")) != PD_OK)
+		return pd_fail(err, rc, "building a batch request");
+	if (pd_sha256(req->data, req->len, b->key) != PD_OK)
+		return pd_fail(err, PD_ERR_CRYPTO, "hashing a batch request");
+	return PD_OK;
+}
+
+/*
  * Ask for items[0..n) in one response: part k of the step's pack (a
  * GET, the same for every receiver at our version) or, with k ==
  * PR_PACK_NOPART, a POST /v1/batch naming each item.
@@ -301,12 +334,9 @@ nd_x_queue_batch(struct xctx *x, struct nd_xitem **items, size_t n, uint32_t k,
 {
 	struct nd_fetch_req q = { 0 };
 	struct batch *b;
-	struct pd_buf req;
-	char h1[PD_SHA256_HEX], h2[PD_SHA256_HEX], path[PR_TREE_NAME_MAX + 160];
+	char path[PR_TREE_NAME_MAX + 160];
 	enum pd_err rc = PD_OK;
-	size_t i;
 
-	pd_buf_init(&req, k == PR_PACK_NOPART ? n * 160 + 64 : 0);
 	if ((b = pd_calloc(1, sizeof(*b))) == NULL ||
 	    (b->items = pd_calloc(n, sizeof(*b->items))) == NULL) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "queueing a batch");
@@ -333,38 +363,15 @@ nd_x_queue_batch(struct xctx *x, struct nd_xitem **items, size_t n, uint32_t k,
 		snprintf(path, sizeof(path), "%s/%" PRIu32 "?from=%s",
 		    x->o->pack_base, k, x->o->pack_from);
 		q.path = path;
-		if ((rc = nd_fetch_queue(x->o->fetch, &q, err)) != PD_OK)
-			goto fail;
-		x->st->requests++;
-		x->st->packs++;
-		return PD_OK;
+	} else {
+		q.path = "/v1/batch";
+		q.make_body = batch_body;
 	}
-	rc = pd_buf_adds(&req, "{\"items\": [");
-	for (i = 0; i < n && rc == PD_OK; i++) {
-		nd_x_obj_name(items[i]->e->sha, h2);
-		if (items[i]->delta) {
-			nd_x_obj_name(items[i]->basis->sha, h1);
-			rc = pd_buf_printf(&req, "%s[\"d\", \"%s\", \"%s\"]",
-			    i ? ", " : "", h1, h2);
-		} else
-			rc = pd_buf_printf(&req, "%s[\"o\", \"%s\"]",
-			    i ? ", " : "", h2);
-	}
-	if (rc != PD_OK || (rc = pd_buf_adds(&req, "]}")) != PD_OK) {
-		rc = pd_fail(err, rc, "building a batch request");
-		goto fail;
-	}
-	if (pd_sha256(req.data, req.len, b->key) != PD_OK) {
-		rc = pd_fail(err, PD_ERR_CRYPTO, "hashing a batch request");
-		goto fail;
-	}
-	q.path = "/v1/batch";
-	q.body = req.data;
-	q.len = req.len;
 	if ((rc = nd_fetch_queue(x->o->fetch, &q, err)) != PD_OK)
 		goto fail;
 	x->st->requests++;
-	pd_buf_free(&req);
+	if (b->pack)
+		x->st->packs++;
 	return PD_OK;
 fail:
 	if (b) {
@@ -372,6 +379,5 @@ fail:
 		pd_free(b->items);
 	}
 	pd_free(b);
-	pd_buf_free(&req);
 	return rc;
 }

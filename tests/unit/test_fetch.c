@@ -37,6 +37,7 @@ struct srv {
 	atomic_int	 inflight;
 	atomic_int	 inflight_max;
 	atomic_int	 requests;
+	atomic_long	 body_bytes;	/* Content-Length of requests, summed */
 };
 
 struct conn {
@@ -44,9 +45,10 @@ struct conn {
 	int		 fd;
 };
 
-/* Read one request's head (and discard a body); its path into path. */
+/* Read one request's head (and discard a body); its path into path,
+ * its body's length added to *body_bytes. */
 static int
-read_request(int fd, char path[256])
+read_request(int fd, char path[256], atomic_long *body_bytes)
 {
 	char buf[8192], *end, *cl;
 	size_t len = 0;
@@ -64,6 +66,7 @@ read_request(int fd, char path[256])
 		return -1;
 	if ((cl = strstr(buf, "Content-Length: ")) != NULL)
 		body = strtol(cl + 16, NULL, 10);
+	atomic_fetch_add(body_bytes, body);
 	body -= (long)(len - (size_t)(end + 4 - buf));
 	while (body > 0 && (n = read(fd, buf, sizeof(buf))) > 0)
 		body -= n;
@@ -78,7 +81,7 @@ conn_main(void *arg)
 	char path[256], resp[512];
 	int in, max, len;
 
-	while (read_request(c->fd, path) == 0) {
+	while (read_request(c->fd, path, &s->body_bytes) == 0) {
 		atomic_fetch_add(&s->requests, 1);
 		in = atomic_fetch_add(&s->inflight, 1) + 1;
 		max = atomic_load(&s->inflight_max);
@@ -296,6 +299,79 @@ test_set_parallel(void)
 	CU_ASSERT(atomic_load(&s.nconns) <= 2);
 }
 
+/* A body made at the start: how many were made and not yet done. */
+static int made, made_open_max;
+
+static enum pd_err
+make_body(void *arg, struct pd_buf *out, struct pd_error *err)
+{
+	struct req *r = arg;
+	int open = ++made - dones_total;
+
+	if (open > made_open_max)
+		made_open_max = open;
+	if (strcmp(r->path, "/fail") == 0)
+		return pd_fail(err, PD_ERR_LIMIT, "no body for %s", r->path);
+	return pd_buf_printf(out, "body of %s", r->path);
+}
+
+/*
+ * Bodies made by nd_body_fn are made when each transfer starts, once,
+ * no more of them at a time than run at once, and sent; one that fails
+ * ends its transfer with its error, without a request.
+ */
+static void
+test_made_body(void)
+{
+	static struct req r[NREQ];
+	struct nd_fetch_req q;
+	struct nd_fetch *f;
+	struct srv s;
+	long want = 0;
+	int i;
+
+	srv_start(&s);
+	f = new_fetch(&s, 2);
+	memset(r, 0, sizeof(r));
+	made = made_open_max = dones_total = 0;
+	for (i = 0; i < NREQ; i++) {
+		if (i == 7)
+			snprintf(r[i].path, sizeof(r[i].path), "/fail");
+		else {
+			snprintf(r[i].path, sizeof(r[i].path), "/b/%d", i);
+			want += (long)strlen("body of ") +
+			    (long)strlen(r[i].path);
+		}
+		memset(&q, 0, sizeof(q));
+		r[i].f = f;
+		pd_buf_init(&r[i].body, 1024);
+		q.path = r[i].path;
+		q.cap = 1024;
+		q.sink = sink;
+		q.done = done;
+		q.arg = &r[i];
+		q.make_body = make_body;
+		CU_ASSERT_EQUAL_FATAL(nd_fetch_queue(f, &q, NULL), PD_OK);
+	}
+	CU_ASSERT_EQUAL(made, 0);
+	CU_ASSERT_EQUAL(nd_fetch_run(f, NULL), PD_OK);
+	CU_ASSERT_EQUAL(made, NREQ);
+	CU_ASSERT(made_open_max >= 1 && made_open_max <= 2);
+	for (i = 0; i < NREQ; i++) {
+		CU_ASSERT_EQUAL(r[i].dones, 1);
+		CU_ASSERT_EQUAL(r[i].rc, i == 7 ? PD_ERR_LIMIT : PD_OK);
+		if (i != 7)
+			CU_ASSERT(r[i].body.len == strlen(r[i].path) &&
+			    memcmp(r[i].body.data, r[i].path,
+			    r[i].body.len) == 0);
+		pd_buf_free(&r[i].body);
+	}
+	nd_fetch_free(f);
+	srv_stop(&s);
+	CU_ASSERT_EQUAL(atomic_load(&s.requests), NREQ - 1);
+	CU_ASSERT_EQUAL(atomic_load(&s.body_bytes), want);
+}
+
 static bool
 stop_after_two(void *arg)
 {
@@ -365,6 +441,7 @@ suite_fetch(void)
 	static const struct unit_test tests[] = {
 		{ "queued transfers, parallel at most", test_many },
 		{ "parallel lowered after the start", test_set_parallel },
+		{ "bodies made as transfers start", test_made_body },
 		{ "a stop ends the queued ones unasked", test_stop_queued },
 		{ "freed with transfers queued", test_free_queued },
 	};
