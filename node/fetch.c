@@ -186,7 +186,7 @@ nd_fetch_free(struct nd_fetch *f)
 void
 nd_fetch_set_parallel(struct nd_fetch *f, unsigned parallel)
 {
-	f->parallel = parallel ? parallel : 4;
+	f->parallel = parallel ? parallel : ND_FETCH_PARALLEL;
 	curl_multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 	    (long)f->parallel);
 	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS,

@@ -70,9 +70,10 @@ enum pd_err nd_fetch_new(const char *base, unsigned parallel,
 enum pd_err nd_fetch_set_tls(struct nd_fetch *, const struct nd_tls_files *,
 	    struct pd_error *) PD_WARN_UNUSED;
 /*
- * Run at most parallel transfers at once (0: 4), from the next one
- * started; nd_fetch_new's parallel is the first setting.
+ * Run at most parallel transfers at once (0: ND_FETCH_PARALLEL), from the
+ * next one started; nd_fetch_new's parallel is the first setting.
  */
+#define ND_FETCH_PARALLEL	4
 void	nd_fetch_set_parallel(struct nd_fetch *, unsigned parallel);
 /*
  * Receive at most rate bytes per second in all (0: no limit), counted

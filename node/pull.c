@@ -479,7 +479,8 @@ pull(struct pull *p, double start)
 	struct nd_xfer_opts xo = { 0 };
 	struct nd_xfer_stats xs = { 0 };
 	char name[32], packbase[PR_TREE_NAME_MAX + 64], fromhex[PD_SHA256_HEX];
-	unsigned parallel = p->o->parallel ? p->o->parallel : 4;
+	unsigned parallel = p->o->parallel ? p->o->parallel :
+	    ND_FETCH_PARALLEL;
 	uint64_t held;
 	double t;
 	enum pd_err rc;
@@ -507,15 +508,10 @@ pull(struct pull *p, double start)
 	if ((rc = nd_version_describe(p->m, p->old, p->mdigest, &p->ver,
 	    p->err)) != PD_OK)
 		return rc;
-	if (p->mw != NULL) {
-		rc = cat_manifest_end(p->mw, p->m->id, p->err);
-		p->mw = NULL;
-	} else
-		rc = cat_manifest_save(p->c, p->m->id, p->signedm.data,
-		    p->mlen, p->err);
+	rc = cat_manifest_end(p->mw, p->m->id, p->err);
+	p->mw = NULL;
 	if (rc != PD_OK)
 		return rc;
-	pd_buf_free(&p->signedm);
 	if ((rc = open_staging(p)) != PD_OK ||
 	    (rc = plan(p)) != PD_OK)
 		return rc;
@@ -643,7 +639,6 @@ out:
 	nd_fetch_free(p.f2);
 	pr_manifest_free(p.old);
 	pr_manifest_free(p.m);
-	pd_buf_free(&p.signedm);
 	cat_manifest_drop(p.mw);
 	cat_content_plan_free(p.cstep);
 	pd_buf_free(&p.patch);

@@ -32,10 +32,9 @@ struct pull {
 	uint64_t		 want;		/* upstream head */
 	unsigned char		 want_id[PD_SHA256_LEN];
 	struct pr_manifest	*m;		/* the new version, verified */
-	struct pd_buf		 signedm;	/* its bytes as signed, until
-						 * saved in the catalog... */
-	struct cat_mwriter	*mw;		/* ...or going there from a
-						 * patch, until verified */
+	struct cat_mwriter	*mw;		/* its bytes as signed, going
+						 * to the catalog, until
+						 * verified */
 	size_t			 mlen;		/* how many */
 	unsigned char		 mdigest[PD_SHA256_LEN];	/* content */
 	struct cat_version	 ver;		/* its record, described */
@@ -68,9 +67,9 @@ struct pull {
  * the upstream's head (p->want, p->want_id), a hint.  nd_pl_fetch_manifest:
  * the new manifest (p->m; p->mlen, p->mdigest), from a patch against
  * p->old when the upstream makes one (what came in p->patch and
- * p->zpatch, p->got_patch; the bytes rebuilt into p->mw), else whole
- * (the bytes in p->signedm); verified against --trust, the head's id,
- * its expiry.  Each fails naming the tree and the upstream.
+ * p->zpatch, p->got_patch), else whole; its bytes written into p->mw
+ * either way; verified against --trust, the head's id, its expiry.
+ * Each fails naming the tree and the upstream.
  */
 enum pd_err nd_pl_load_held(struct pull *) PD_WARN_UNUSED;
 enum pd_err nd_pl_load_old(struct pull *) PD_WARN_UNUSED;
