@@ -179,6 +179,12 @@ enum pd_err cat_manifest_begin(struct cat *, struct cat_mwriter **,
 	    struct pd_error *) PD_WARN_UNUSED;
 enum pd_err cat_manifest_write(struct cat_mwriter *, const void *, size_t,
 	    struct pd_error *) PD_WARN_UNUSED;
+/*
+ * What was written so far, mapped read-only until _end or _drop (for
+ * pr_manifest_parse_mapped); nothing may be written after.
+ */
+enum pd_err cat_manifest_written(struct cat_mwriter *, const void **data,
+	    size_t *len, struct pd_error *) PD_WARN_UNUSED;
 enum pd_err cat_manifest_end(struct cat_mwriter *, const unsigned char *id,
 	    struct pd_error *) PD_WARN_UNUSED;
 void	cat_manifest_drop(struct cat_mwriter *);
@@ -186,6 +192,13 @@ enum pd_err cat_manifest_put(struct cat_txn *, const unsigned char *id,
 	    size_t len, struct pd_error *) PD_WARN_UNUSED;
 enum pd_err cat_manifest_get(struct cat_txn *, const unsigned char *id,
 	    const void **data, size_t *len, struct pd_error *) PD_WARN_UNUSED;
+/*
+ * _get, then pr_manifest_parse_mapped (digest may be NULL): the map's
+ * pages go back as they are parsed.  Not verified.
+ */
+enum pd_err cat_manifest_load(struct cat_txn *, const unsigned char *id,
+	    struct pr_manifest **, unsigned char *digest, struct pd_error *)
+	    PD_WARN_UNUSED;
 /* Only whether the catalog holds manifest id, and its length: no map. */
 enum pd_err cat_manifest_len(struct cat_txn *, const unsigned char *id,
 	    size_t *len, struct pd_error *) PD_WARN_UNUSED;

@@ -343,15 +343,11 @@ migrate_version(struct cat_txn *t, const char *tree,
 {
 	const struct pr_entry **files = NULL;
 	struct pr_manifest *m = NULL;
-	const void *data;
-	size_t len, tlen = strlen(tree), i, n = 0;
+	size_t tlen = strlen(tree), i, n = 0;
 	enum pd_err rc;
 
-	if ((rc = cat_manifest_get(t, v->manifest_id, &data, &len, err)) !=
+	if ((rc = cat_manifest_load(t, v->manifest_id, &m, NULL, err)) !=
 	    PD_OK)
-		return pd_prefix(err, "tree %s version %" PRIu64, tree,
-		    v->number);
-	if ((rc = pr_manifest_parse(data, len, &m, err)) != PD_OK)
 		return pd_prefix(err, "catalog %s: the manifest of tree %s "
 		    "version %" PRIu64, t->cat->dir, tree, v->number);
 	if ((rc = files_by_sha(m, &files, &n, err)) == PD_OK)

@@ -48,6 +48,9 @@ struct cat_mwriter {
 	struct cat	*cat;
 	int		 fd;
 	char		 tmp[PD_TMP_NAME_LEN];
+	size_t		 len;		/* bytes written */
+	void		*map;		/* cat_manifest_written's, or NULL */
+	size_t		 maplen;
 };
 
 enum pd_err
@@ -65,7 +68,7 @@ cat_manifest_begin(struct cat *c, struct cat_mwriter **wp,
 		return pd_fail(err, PD_ERR_NOMEM, "saving a manifest");
 	w->cat = c;
 	pd_tmp_name(w->tmp);
-	if ((w->fd = openat(c->manfd, w->tmp, O_WRONLY | O_CREAT | O_EXCL |
+	if ((w->fd = openat(c->manfd, w->tmp, O_RDWR | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, 0644)) < 0 || fchmod(w->fd, 0644) < 0) {
 		rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s/manifests/%s",
 		    c->dir, w->tmp);
@@ -80,9 +83,35 @@ enum pd_err
 cat_manifest_write(struct cat_mwriter *w, const void *p, size_t n,
     struct pd_error *err)
 {
+	if (w->map != NULL)
+		return pd_fail(err, PD_ERR_USAGE, "%s/manifests/%s: written "
+		    "to after it was mapped", w->cat->dir, w->tmp);
+	if (n > PR_MANIFEST_MAX - w->len)
+		return pd_fail(err, PD_ERR_LIMIT, "%s/manifests/%s: a manifest "
+		    "over %llu bytes", w->cat->dir, w->tmp, PR_MANIFEST_MAX);
 	if (pd_write_all(w->fd, p, n) != PD_OK)
 		return pd_fail_errno(err, PD_ERR_IO, errno, "%s/manifests/%s",
 		    w->cat->dir, w->tmp);
+	w->len += n;
+	return PD_OK;
+}
+
+enum pd_err
+cat_manifest_written(struct cat_mwriter *w, const void **data, size_t *len,
+    struct pd_error *err)
+{
+	void *addr;
+
+	if (w->map == NULL && w->len > 0) {
+		addr = mmap(NULL, w->len, PROT_READ, MAP_PRIVATE, w->fd, 0);
+		if (addr == MAP_FAILED)
+			return pd_fail_errno(err, PD_ERR_IO, errno, "mapping "
+			    "%s/manifests/%s", w->cat->dir, w->tmp);
+		w->map = addr;
+		w->maplen = w->len;
+	}
+	*data = w->map != NULL ? w->map : "";
+	*len = w->len;
 	return PD_OK;
 }
 
@@ -114,6 +143,8 @@ cat_manifest_drop(struct cat_mwriter *w)
 {
 	if (w == NULL)
 		return;
+	if (w->map != NULL)
+		munmap(w->map, w->maplen);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->tmp[0] != '\0')
@@ -278,6 +309,22 @@ cat_manifest_get(struct cat_txn *t, const unsigned char *id,
 		return rc;
 	*len = (size_t)n;
 	return PD_OK;
+}
+
+enum pd_err
+cat_manifest_load(struct cat_txn *t, const unsigned char *id,
+    struct pr_manifest **out, unsigned char *digest, struct pd_error *err)
+{
+	const void *data;
+	size_t len;
+	enum pd_err rc;
+
+	*out = NULL;
+	if ((rc = cat_manifest_get(t, id, &data, &len, err)) != PD_OK)
+		return rc;
+	/* A file's map, or LMDB's, which is read-only: either can give
+	 * its pages back. */
+	return pr_manifest_parse_mapped(data, len, out, digest, err);
 }
 
 void

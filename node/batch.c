@@ -500,16 +500,12 @@ plan_pack(struct cat *c, const unsigned char *from, const unsigned char *to,
     struct pd_error *err)
 {
 	struct cat_txn *t = NULL;
-	const void *data;
-	size_t len;
 	enum pd_err rc;
 
 	*a = *z = NULL;
 	if ((rc = cat_begin(c, false, &t, err)) != PD_OK ||
-	    (rc = cat_manifest_get(t, from, &data, &len, err)) != PD_OK ||
-	    (rc = pr_manifest_parse(data, len, a, err)) != PD_OK ||
-	    (rc = cat_manifest_get(t, to, &data, &len, err)) != PD_OK ||
-	    (rc = pr_manifest_parse(data, len, z, err)) != PD_OK)
+	    (rc = cat_manifest_load(t, from, a, NULL, err)) != PD_OK ||
+	    (rc = cat_manifest_load(t, to, z, NULL, err)) != PD_OK)
 		goto out;
 	cat_abort(t);
 	t = NULL;

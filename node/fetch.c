@@ -766,7 +766,8 @@ nd_fetch_run(struct nd_fetch *f, struct pd_error *err)
 }
 
 struct getone {
-	struct pd_buf	*out;
+	nd_sink_fn	*sink;
+	void		*arg;
 	long		*status;
 	enum pd_err	 rc;
 	struct pd_error	*err;
@@ -777,7 +778,7 @@ get_sink(void *arg, const void *p, size_t n)
 {
 	struct getone *g = arg;
 
-	return pd_buf_add(g->out, p, n);
+	return g->sink(g->arg, p, n);
 }
 
 static void
@@ -792,15 +793,28 @@ get_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 }
 
 enum pd_err
-nd_fetch_get(struct nd_fetch *f, const char *path, uint64_t cap,
-    struct pd_buf *out, long *status, struct pd_error *err)
+nd_fetch_get_to(struct nd_fetch *f, const char *path, uint64_t cap,
+    nd_sink_fn *sink, void *arg, long *status, struct pd_error *err)
 {
-	struct getone g = { out, status, PD_OK, err };
+	struct getone g = { sink, arg, status, PD_OK, err };
 	enum pd_err rc;
 
 	*status = 0;
-	if ((rc = nd_fetch_add(f, path, NULL, 0, 0, cap, get_sink, get_done,
-	    &g, err)) != PD_OK || (rc = nd_fetch_run(f, err)) != PD_OK)
+	if ((rc = nd_fetch_add(f, path, NULL, 0, 0, cap, get_sink, get_done, &g,
+	    err)) != PD_OK || (rc = nd_fetch_run(f, err)) != PD_OK)
 		return rc;
 	return g.rc;
+}
+
+static enum pd_err
+buf_sink(void *arg, const void *p, size_t n)
+{
+	return pd_buf_add(arg, p, n);
+}
+
+enum pd_err
+nd_fetch_get(struct nd_fetch *f, const char *path, uint64_t cap,
+    struct pd_buf *out, long *status, struct pd_error *err)
+{
+	return nd_fetch_get_to(f, path, cap, buf_sink, out, status, err);
 }

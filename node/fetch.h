@@ -148,5 +148,9 @@ enum pd_err nd_fetch_run(struct nd_fetch *, struct pd_error *)
 /* One GET into out (appended), at most cap bytes; *status set. */
 enum pd_err nd_fetch_get(struct nd_fetch *, const char *path, uint64_t cap,
 	    struct pd_buf *out, long *status, struct pd_error *) PD_WARN_UNUSED;
+/* nd_fetch_get, the body given to sink as it comes instead. */
+enum pd_err nd_fetch_get_to(struct nd_fetch *, const char *path,
+	    uint64_t cap, nd_sink_fn *sink, void *arg, long *status,
+	    struct pd_error *) PD_WARN_UNUSED;
 
 #endif

@@ -18,8 +18,6 @@ nd_load_version(struct cat *c, const char *name, uint64_t n,
 	struct cat_version ver;
 	struct pr_manifest *m = NULL;
 	struct pr_key *key = NULL;
-	const void *data;
-	size_t len;
 	enum pd_err rc;
 
 	*out = NULL;
@@ -34,11 +32,10 @@ nd_load_version(struct cat *c, const char *name, uint64_t n,
 		    name);
 		goto out;
 	}
-	if ((rc = cat_version_get(t, name, n, &ver, err)) != PD_OK ||
-	    (rc = cat_manifest_get(t, ver.manifest_id, &data, &len, err)) !=
-	    PD_OK)
+	if ((rc = cat_version_get(t, name, n, &ver, err)) != PD_OK)
 		goto out;
-	if ((rc = pr_manifest_parse(data, len, &m, err)) != PD_OK) {
+	if ((rc = cat_manifest_load(t, ver.manifest_id, &m, NULL, err)) !=
+	    PD_OK) {
 		pd_prefix(err, "stored manifest of %s version %llu", name,
 		    (unsigned long long)n);
 		goto out;

@@ -242,37 +242,30 @@ nd_pl_fetch_manifest(struct pull *p)
 {
 	char path[PR_TREE_NAME_MAX + PD_SHA256_HEX + 64];
 	char tbuf[32];
-	struct pd_buf whole;
+	struct mfile f = { NULL, p->err };
+	const void *data;
 	long status;
 	enum pd_err rc;
 	time_t now = time(NULL);
 
-	pd_buf_init(&whole, PR_MANIFEST_MAX);
 	pd_buf_init(&p->patch, PR_MANIFEST_MAX);
 	pd_buf_init(&p->zpatch, PR_MANIFEST_MAX + PR_MANIFEST_MAX / 128);
 	if (p->old)
 		fetch_patch(p);
 	if (p->m == NULL) {
-		/* Whole: its bytes go to the catalog's file as a patch's
-		 * do, and are not kept past this. */
+		/* Whole: to the catalog's file as it comes, then parsed
+		 * from a map of it that gives its pages back. */
 		snprintf(path, sizeof(path), "/v1/trees/%s/versions/%" PRIu64
 		    "/manifest", p->o->tree, p->want);
-		rc = nd_fetch_get(p->f, path, PR_MANIFEST_MAX, &whole,
-		    &status, p->err);
-		if (rc == PD_OK)
-			rc = pr_manifest_parse(whole.data, whole.len, &p->m,
-			    p->err);
-		if (rc == PD_OK)
-			rc = pr_manifest_content_digest(whole.data, whole.len,
-			    p->mdigest, p->err);
-		if (rc == PD_OK)
-			rc = cat_manifest_begin(p->c, &p->mw, p->err);
-		if (rc == PD_OK)
-			rc = cat_manifest_write(p->mw, whole.data, whole.len,
-			    p->err);
-		p->mlen = whole.len;
-		pd_buf_free(&whole);
-		if (rc != PD_OK)
+		if ((rc = cat_manifest_begin(p->c, &f.w, p->err)) != PD_OK)
+			goto fail;
+		p->mw = f.w;
+		if ((rc = nd_fetch_get_to(p->f, path, PR_MANIFEST_MAX,
+		    mfile_sink, &f, &status, p->err)) != PD_OK ||
+		    (rc = cat_manifest_written(p->mw, &data, &p->mlen,
+		    p->err)) != PD_OK ||
+		    (rc = pr_manifest_parse_mapped(data, p->mlen, &p->m,
+		    p->mdigest, p->err)) != PD_OK)
 			goto fail;
 	}
 	if ((rc = pr_manifest_verify(p->m, p->o->trust, p->err)) != PD_OK)

@@ -294,7 +294,6 @@ make_patch(void *arg, int fd, bool *keep, struct pd_error *err)
 	struct pr_manifest *from = NULL, *to = NULL;
 	struct pd_error perr;
 	struct pd_buf b;
-	const void *data;
 	size_t len;
 	enum pd_err rc;
 
@@ -302,10 +301,9 @@ make_patch(void *arg, int fd, bool *keep, struct pd_error *err)
 	pd_buf_init(&b, 0);
 	pd_error_clear(&perr);
 	if ((rc = cat_begin(m->cat, false, &t, err)) != PD_OK ||
-	    (rc = cat_manifest_get(t, m->id, &data, &len, err)) != PD_OK ||
-	    (rc = pr_manifest_parse(data, len, &from, err)) != PD_OK ||
-	    (rc = cat_manifest_get(t, m->to, &data, &len, err)) != PD_OK ||
-	    (rc = pr_manifest_parse(data, len, &to, err)) != PD_OK)
+	    (rc = cat_manifest_load(t, m->id, &from, NULL, err)) != PD_OK ||
+	    (rc = cat_manifest_load(t, m->to, &to, NULL, err)) != PD_OK ||
+	    (rc = cat_manifest_len(t, m->to, &len, err)) != PD_OK)
 		goto out;
 	cat_abort(t);
 	t = NULL;

@@ -146,6 +146,17 @@ enum pd_err pr_manifest_sign(struct pr_manifest *, const struct pr_key *,
  */
 enum pd_err pr_manifest_parse(const void *, size_t, struct pr_manifest **out,
 	    struct pd_error *) PD_WARN_UNUSED;
+/*
+ * pr_manifest_parse of bytes in a read-only mapping of a file, which it
+ * gives back to the kernel page by page behind the parser: a manifest
+ * of 80,000 entries is 11 MB of text, and it then costs a megabyte of
+ * resident memory next to its entries instead.  Never for other memory:
+ * MADV_DONTNEED would zero it.  digest, if not NULL, gets the content
+ * digest (pr_manifest_content_digest) from the same pass.
+ */
+enum pd_err pr_manifest_parse_mapped(const void *, size_t,
+	    struct pr_manifest **out, unsigned char *digest,
+	    struct pd_error *) PD_WARN_UNUSED;
 
 /*
  * Sign a body that pr_manifest_encode() already appended to out at

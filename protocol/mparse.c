@@ -8,10 +8,15 @@
  * and values are read by mline.c, which the manifest patch parser
  * shares.
  */
+#include <sys/mman.h>
+
+#include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/hex.h"
 #include "../common/mem.h"
+#include "../common/sha256.h"
 #include "manifest.h"
 #include "mline.h"
 
@@ -34,17 +39,60 @@ parse_entry(struct pr_mcursor *c, struct pr_manifest *m, char *pbuf,
 	return PD_OK;
 }
 
-enum pd_err
-pr_manifest_parse(const void *data, size_t len, struct pr_manifest **out,
-    struct pd_error *err)
+/*
+ * Hashing, and for a mapped manifest giving pages back, behind the
+ * parser: every PASS_STEP bytes, and once more at the signature line.
+ */
+#define PASS_STEP	(1u << 20)
+
+struct pass {
+	const char		*done;		/* hashed up to here */
+	const char		*root;		/* content digest from here */
+	struct pd_sha256	*id;
+	struct pd_sha256	*content;	/* NULL: not wanted */
+	bool			 drop;		/* data is a file mapping */
+};
+
+static enum pd_err
+pass_to(struct pass *s, const char *upto)
+{
+	const char *from;
+	uintptr_t a, b, pg;
+
+	if (upto <= s->done)
+		return PD_OK;
+	if (pd_sha256_update(s->id, s->done, (size_t)(upto - s->done)) !=
+	    PD_OK)
+		return PD_ERR_CRYPTO;
+	from = s->done > s->root ? s->done : s->root;
+	if (s->content != NULL && upto > from &&
+	    pd_sha256_update(s->content, from, (size_t)(upto - from)) != PD_OK)
+		return PD_ERR_CRYPTO;
+	if (s->drop) {
+		/* Not the page the parser is in.  A file's page dropped
+		 * is only read again from the page cache if touched. */
+		pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+		a = (uintptr_t)s->done & ~(pg - 1);
+		b = (uintptr_t)upto & ~(pg - 1);
+		if (b > a)
+			(void)madvise((void *)a, b - a, MADV_DONTNEED);
+	}
+	s->done = upto;
+	return PD_OK;
+}
+
+static enum pd_err
+parse(const void *data, size_t len, struct pr_manifest **out,
+    unsigned char *digest, bool drop, struct pd_error *err)
 {
 	struct pr_mcursor c = { data, (const char *)data + len, 0, "manifest",
 	    err };
+	struct pass s = { data, NULL, NULL, NULL, drop };
 	struct pr_manifest *m = NULL;
 	char *pbuf = NULL, *tbuf = NULL;
+	const char *root;
 	struct pr_mline l;
 	uint64_t count = 0, i;
-	size_t bodylen;
 	enum pd_err rc;
 
 	*out = NULL;
@@ -53,17 +101,36 @@ pr_manifest_parse(const void *data, size_t len, struct pr_manifest **out,
 		    "than %llu", len, PR_MANIFEST_MAX);
 	if ((m = pr_manifest_new()) == NULL ||
 	    (pbuf = pd_malloc(PR_LINE_MAX)) == NULL ||
-	    (tbuf = pd_malloc(PR_LINE_MAX)) == NULL) {
+	    (tbuf = pd_malloc(PR_LINE_MAX)) == NULL ||
+	    (s.id = pd_sha256_new()) == NULL ||
+	    (digest != NULL && (s.content = pd_sha256_new()) == NULL)) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "parsing manifest");
+		goto out;
+	}
+	if (pd_sha256_init(s.id) != PD_OK ||
+	    (s.content != NULL && pd_sha256_init(s.content) != PD_OK)) {
+		rc = pd_fail(err, PD_ERR_CRYPTO, "hashing manifest");
 		goto out;
 	}
 	if ((rc = pr_mline_header(&c, m, &count)) != PD_OK)
 		goto out;
-	for (i = 0; i < count; i++)
+	/* Every header line starts with its keyword: the one "\nroot "
+	 * in the header starts the content part. */
+	if ((root = memmem(data, (size_t)(c.p - (const char *)data),
+	    "\nroot ", 6)) == NULL) {
+		rc = pr_mline_bad(&c, "no root line");
+		goto out;
+	}
+	s.root = root + 1;
+	for (i = 0; i < count; i++) {
 		if ((rc = parse_entry(&c, m, pbuf, tbuf)) != PD_OK)
 			goto out;
-
-	bodylen = (size_t)(c.p - (const char *)data);
+		if ((size_t)(c.p - s.done) >= PASS_STEP &&
+		    (rc = pass_to(&s, c.p)) != PD_OK)
+			goto crypto;
+	}
+	if ((rc = pass_to(&s, c.p)) != PD_OK)
+		goto crypto;
 	if ((rc = pr_mline_keyword(&c, "signature", 1, &l)) != PD_OK)
 		goto out;
 	if (!pr_mline_hex(l.f[1], l.fl[1], m->sig, sizeof(m->sig))) {
@@ -76,18 +143,37 @@ pr_manifest_parse(const void *data, size_t len, struct pr_manifest **out,
 	}
 	if ((rc = pr_manifest_check(m, err)) != PD_OK)
 		goto out;
-	if ((rc = pd_sha256(data, bodylen, m->id)) != PD_OK) {
-		rc = pd_fail(err, rc, "hashing manifest");
-		goto out;
-	}
+	if (pd_sha256_final(s.id, m->id) != PD_OK ||
+	    (s.content != NULL && pd_sha256_final(s.content, digest) !=
+	    PD_OK))
+		goto crypto;
 	m->is_signed = true;
 	*out = m;
 	m = NULL;
+	goto out;
+crypto:
+	rc = pd_fail(err, PD_ERR_CRYPTO, "hashing manifest");
 out:
+	pd_sha256_free(s.id);
+	pd_sha256_free(s.content);
 	pd_free(pbuf);
 	pd_free(tbuf);
 	pr_manifest_free(m);
 	return rc;
+}
+
+enum pd_err
+pr_manifest_parse(const void *data, size_t len, struct pr_manifest **out,
+    struct pd_error *err)
+{
+	return parse(data, len, out, NULL, false, err);
+}
+
+enum pd_err
+pr_manifest_parse_mapped(const void *data, size_t len,
+    struct pr_manifest **out, unsigned char *digest, struct pd_error *err)
+{
+	return parse(data, len, out, digest, true, err);
 }
 
 enum pd_err

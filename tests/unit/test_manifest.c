@@ -2,10 +2,14 @@
  * Manifests: building, encoding, signing, parsing (protocol/manifest.h),
  * and the test vectors of spec/vectors.
  */
+#include <sys/mman.h>
+
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../common/fsx.h"
 #include "../../common/hex.h"
@@ -298,6 +302,48 @@ name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * The vector parsed again from a read-only map of its file, as the
+ * catalog's manifests are: the same manifest or the same error, and the
+ * content digest of the same pass equal to pr_manifest_content_digest.
+ */
+static void
+check_mapped(const char *name, const struct pd_buf *b,
+    const struct pr_manifest *want, const struct pd_error *werr)
+{
+	unsigned char d1[PD_SHA256_LEN], d2[PD_SHA256_LEN];
+	struct pr_manifest *m = NULL;
+	struct pd_error err;
+	char path[4096];
+	void *map;
+	int fd;
+
+	unit_pjoin(path, sizeof(path), unit_vectors_dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	CU_ASSERT_TRUE_FATAL(fd >= 0 && b->len > 0);
+	map = mmap(NULL, b->len, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	CU_ASSERT_TRUE_FATAL(map != MAP_FAILED);
+	pd_error_clear(&err);
+	if (pr_manifest_parse_mapped(map, b->len, &m, d1, &err) == PD_OK) {
+		CU_ASSERT_PTR_NOT_NULL(want);
+		if (want != NULL) {
+			CU_ASSERT_EQUAL(memcmp(m->id, want->id,
+			    sizeof(m->id)), 0);
+			CU_ASSERT_EQUAL(m->nentries, want->nentries);
+		}
+		CU_ASSERT_EQUAL(pr_manifest_content_digest(b->data, b->len,
+		    d2, NULL), PD_OK);
+		CU_ASSERT_EQUAL(memcmp(d1, d2, sizeof(d1)), 0);
+	} else {
+		CU_ASSERT_PTR_NULL(want);
+		CU_ASSERT_EQUAL(err.code, werr->code);
+		CU_ASSERT_STRING_EQUAL(err.msg, werr->msg);
+	}
+	pr_manifest_free(m);
+	munmap(map, b->len);
+}
+
 static void
 check_vector(const char *name, const struct pr_key *pub,
     const struct pr_key *priv, int *ngood, int *nbad)
@@ -314,9 +360,12 @@ check_vector(const char *name, const struct pr_key *pub,
 	pd_buf_init(&want, 1 << 16);
 	pd_error_clear(&err);
 	CU_ASSERT_TRUE_FATAL(read_file(name, &b));
-	if (pr_manifest_parse(b.data, b.len, &m, &err) == PD_OK &&
-	    pr_manifest_verify(m, pub, &err) != PD_OK)
-		CU_ASSERT_FALSE(good);
+	if (pr_manifest_parse(b.data, b.len, &m, &err) == PD_OK) {
+		check_mapped(name, &b, m, &err);
+		if (pr_manifest_verify(m, pub, &err) != PD_OK)
+			CU_ASSERT_FALSE(good);
+	} else
+		check_mapped(name, &b, NULL, &err);
 	snprintf(side, sizeof(side), "%.*s.%s", (int)n, name,
 	    good ? "id" : "err");
 	CU_ASSERT_TRUE_FATAL(read_file(side, &want));

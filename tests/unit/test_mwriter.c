@@ -5,12 +5,15 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../../catalog/catalog.h"
 #include "../../common/hex.h"
 #include "../../common/sha256.h"
+#include "../../protocol/manifest.h"
 #include "unit.h"
 
 /* Entries of dir, but . and .. */
@@ -93,11 +96,121 @@ test_pieces(void)
 	unit_rmdir(tmp);
 }
 
+/* Resident KiB of the mapping that starts at addr (/proc/self/smaps). */
+static long
+map_rss_kib(const void *addr)
+{
+	char line[512];
+	unsigned long start;
+	long kib = -1;
+	bool in = false;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/smaps", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%lx-", &start) == 1 && strchr(line, ' ') !=
+		    NULL && strchr(line, '-') < strchr(line, ' '))
+			in = start == (unsigned long)(uintptr_t)addr;
+		else if (in && sscanf(line, "Rss: %ld kB", &kib) == 1)
+			break;
+	}
+	fclose(f);
+	return kib;
+}
+
+/*
+ * A manifest of 100,000 entries (about 12 MB) written in pieces, mapped
+ * back and parsed from the map: the map's pages go back as the parser
+ * passes them, where a plain parse leaves them all resident.
+ */
+static void
+test_parse_map(void)
+{
+	enum { N = 100000 };
+	char *tmp = unit_tmpdir(), data[4096], path[64];
+	unsigned char d1[PD_SHA256_LEN], d2[PD_SHA256_LEN];
+	struct pr_manifest *m, *a = NULL, *b = NULL;
+	struct cat_mwriter *w;
+	struct pr_key *key = NULL;
+	struct pr_entry e;
+	struct pd_error err;
+	struct pd_buf out;
+	const void *p;
+	size_t len, i;
+	long kib;
+
+	unit_pjoin(data, sizeof(data), tmp, "data");
+	CU_ASSERT_EQUAL_FATAL(pr_key_generate(&key, NULL), PD_OK);
+	m = pr_manifest_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	snprintf(m->tree, sizeof(m->tree), "big");
+	m->version = 1;
+	m->created = 1700000000;
+	pr_key_id(key, m->keyid);
+	for (i = 0; i < N; i++) {
+		memset(&e, 0, sizeof(e));
+		snprintf(path, sizeof(path), "a-driver-source-file-%06zu.c", i);
+		e.type = PR_FILE;
+		e.path = path;
+		e.path_len = (uint32_t)strlen(path);
+		e.mode = 0644;
+		e.mtime.sec = 1700000000 + (int64_t)i;
+		e.size = i;
+		memcpy(e.sha, &i, sizeof(i));
+		CU_ASSERT_EQUAL_FATAL(pr_manifest_add(m, &e), PD_OK);
+	}
+	pd_buf_init(&out, 64 << 20);
+	CU_ASSERT_EQUAL_FATAL(pr_manifest_sign(m, key, &out, NULL), PD_OK);
+	CU_ASSERT_TRUE_FATAL(out.len > 8u << 20);
+
+	struct cat *c;
+	CU_ASSERT_EQUAL_FATAL(cat_open(data, CAT_CREATE, &c, NULL), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(cat_manifest_begin(c, &w, NULL), PD_OK);
+	for (i = 0; i < out.len; i += 65536)
+		CU_ASSERT_EQUAL_FATAL(cat_manifest_write(w, out.data + i,
+		    out.len - i < 65536 ? out.len - i : 65536, NULL), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(cat_manifest_written(w, &p, &len, NULL), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(len, out.len);
+	CU_ASSERT_EQUAL(memcmp(p, out.data, len), 0);
+	/* Mapped: nothing more goes in. */
+	pd_error_clear(&err);
+	CU_ASSERT_EQUAL(cat_manifest_write(w, "x", 1, &err), PD_ERR_USAGE);
+
+	/* The plain parse reads every page and leaves them resident... */
+	CU_ASSERT_EQUAL_FATAL(pr_manifest_parse(p, len, &a, NULL), PD_OK);
+	kib = map_rss_kib(p);
+	CU_ASSERT_TRUE(kib >= (long)(len / 1024) * 9 / 10);
+	/* ...the mapped one gives them back: about a pass (1 MiB) stays. */
+	CU_ASSERT_EQUAL_FATAL(pr_manifest_parse_mapped(p, len, &b, d1, NULL),
+	    PD_OK);
+	kib = map_rss_kib(p);
+	CU_ASSERT_TRUE(kib >= 0 && kib <= 1024 + 8);
+	CU_ASSERT_EQUAL(a->nentries, (size_t)N);
+	CU_ASSERT_EQUAL(b->nentries, (size_t)N);
+	CU_ASSERT_EQUAL(memcmp(a->id, m->id, sizeof(m->id)), 0);
+	CU_ASSERT_EQUAL(memcmp(b->id, m->id, sizeof(m->id)), 0);
+	CU_ASSERT_EQUAL(pr_manifest_content_digest(out.data, out.len, d2,
+	    NULL), PD_OK);
+	CU_ASSERT_EQUAL(memcmp(d1, d2, sizeof(d1)), 0);
+	CU_ASSERT_STRING_EQUAL(b->entries[N - 1].path,
+	    m->entries[N - 1].path);
+	CU_ASSERT_EQUAL(cat_manifest_end(w, m->id, NULL), PD_OK);
+	cat_close(c);
+	pr_manifest_free(a);
+	pr_manifest_free(b);
+	pr_manifest_free(m);
+	pr_key_free(key);
+	pd_buf_free(&out);
+	unit_rmdir(tmp);
+}
+
 static int
 add_mwriter(void)
 {
 	static const struct unit_test tests[] = {
 		{ "a manifest saved in pieces", test_pieces },
+		{ "a big manifest parsed from its map", test_parse_map },
 	};
 
 	return UNIT_SUITE("mwriter", NULL, NULL, tests);
