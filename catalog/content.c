@@ -86,6 +86,7 @@ cat_content_get(struct cat_txn *t, const unsigned char *sha,
 {
 	unsigned char key[CAT_WHERE_KEY_MAX];
 	size_t tlen = strlen(tree);
+	struct cat_tree tr;
 	MDB_val k, v;
 	int rc;
 
@@ -97,10 +98,16 @@ cat_content_get(struct cat_txn *t, const unsigned char *sha,
 	k.mv_size = cat_content_key(sha, tree, tlen, key);
 	if ((rc = mdb_get(t->txn, t->cat->content, &k, &v)) != 0)
 		return cat_dberr(t->cat, rc, err, "reading the content index");
-	if (!where_unpack(t, &k, &v, w))
-		return pd_fail(err, PD_ERR_CORRUPT, "catalog %s: damaged "
-		    "content record", t->cat->dir);
-	return PD_OK;
+	if (where_unpack(t, &k, &v, w))
+		return PD_OK;
+	/* A prefill's record, before its version is recorded. */
+	if (((const unsigned char *)v.mv_data)[0] == CAT_WHERE_HEAD_V &&
+	    ((rc = cat_tree_get(t, tree, &tr, NULL)) == PD_ERR_NOTFOUND ||
+	    (rc == PD_OK && tr.head == 0)))
+		return pd_fail(err, PD_ERR_NOTFOUND, "tree %s has no version "
+		    "yet", tree);
+	return pd_fail(err, PD_ERR_CORRUPT, "catalog %s: damaged content "
+	    "record", t->cat->dir);
 }
 
 /*
@@ -137,20 +144,14 @@ where_list(struct cat_txn *t, const unsigned char *sha, struct cat_where *w,
 bool
 cat_content_has(struct cat_txn *t, const unsigned char *sha)
 {
-	MDB_cursor *cur;
-	MDB_val k = { PD_SHA256_LEN, (void *)sha }, v;
-	bool has;
+	struct cat_where w;
+	size_t n;
 
 	if (cat_object_has(t, sha))
 		return true;
-	if (!t->cat->has_content ||
-	    mdb_cursor_open(t->txn, t->cat->content, &cur) != 0)
-		return false;
-	has = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0 &&
-	    k.mv_size > PD_SHA256_LEN &&
-	    memcmp(k.mv_data, sha, PD_SHA256_LEN) == 0;
-	mdb_cursor_close(cur);
-	return has;
+	/* A record that resolves: not one of a prefill whose version is
+	 * not recorded yet. */
+	return where_list(t, sha, &w, 1, &n, NULL) == PD_OK && n == 1;
 }
 
 bool

@@ -320,6 +320,80 @@ out:
 	return rc;
 }
 
+/* Records written in one transaction of cat_content_prefill. */
+#define PREFILL_TXN	8192
+
+/* Begin a write transaction in which tree has no head. */
+static enum pd_err
+begin_headless(struct cat *c, const char *tree, struct cat_txn **t,
+    struct pd_error *err)
+{
+	struct cat_tree tr;
+	enum pd_err rc;
+
+	if ((rc = cat_begin(c, true, t, err)) != PD_OK)
+		return rc;
+	if ((rc = write_check(*t, "indexing content", err)) != PD_OK)
+		goto fail;
+	rc = cat_tree_get(*t, tree, &tr, NULL);
+	if (rc == PD_OK && tr.head != 0)
+		rc = pd_fail(err, PD_ERR_CONFLICT, "indexing content: tree %s "
+		    "has a head, version %" PRIu64, tree, tr.head);
+	else if (rc == PD_OK || rc == PD_ERR_NOTFOUND)
+		return PD_OK;
+	else
+		rc = pd_fail(err, rc, "indexing content: reading tree %s",
+		    tree);
+fail:
+	cat_abort(*t);
+	*t = NULL;
+	return rc;
+}
+
+enum pd_err
+cat_content_prefill(struct cat *c, const char *tree, uint64_t version,
+    const struct pr_manifest *m, struct pd_error *err)
+{
+	const struct pr_entry **files = NULL;
+	size_t tlen = strlen(tree), i, n = 0, inbatch = 0;
+	struct cat_txn *t = NULL;
+	enum pd_err rc;
+
+	if (pr_tree_name_check(tree) != NULL || version == 0)
+		return pd_fail(err, PD_ERR_USAGE, "indexing content: bad tree "
+		    "%s or version", tree);
+	if ((rc = files_by_sha(m, &files, &n, err)) != PD_OK)
+		return rc;
+	/* Head records of an attempt that never committed go first. */
+	if ((rc = begin_headless(c, tree, &t, err)) != PD_OK ||
+	    (rc = drop(t, tree, 0, true, err)) != PD_OK)
+		goto out;
+	for (i = 0; i < n && rc == PD_OK; i++) {
+		if (i > 0 && memcmp(files[i]->sha, files[i - 1]->sha,
+		    PD_SHA256_LEN) == 0)
+			continue;
+		if (inbatch == PREFILL_TXN) {
+			rc = cat_commit(t, err);
+			t = NULL;
+			if (rc != PD_OK || (rc = begin_headless(c, tree, &t,
+			    err)) != PD_OK)
+				goto out;
+			inbatch = 0;
+		}
+		rc = put(t, tree, tlen, CAT_WHERE_HEAD_V, version, files[i],
+		    err);
+		inbatch++;
+	}
+	if (rc == PD_OK) {
+		rc = cat_commit(t, err);
+		t = NULL;
+	}
+out:
+	cat_abort(t);
+	pd_free(files);
+	return rc;
+}
+
 enum pd_err
 cat_content_forget(struct cat_txn *t, const char *tree, uint64_t through,
     struct pd_error *err)

@@ -38,6 +38,8 @@ struct pull {
 	size_t			 mlen;		/* how many */
 	unsigned char		 mdigest[PD_SHA256_LEN];	/* content */
 	struct cat_version	 ver;		/* its record, described */
+	bool			 prefilled;	/* content index written
+						 * before the commit */
 	struct cat_cstep	*cstep;		/* its step in the content
 						 * index, once built */
 	char			 versdir[PATH_MAX];	/* DATA/versions/T */

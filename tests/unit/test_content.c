@@ -647,6 +647,122 @@ test_migrate(void)
 	unit_rmdir(tmp);
 }
 
+/* Files "f00000".."f{n-1}" whose content is "{tag} {i}\n". */
+static struct pr_manifest *
+many(const char *tree, const char *tag, size_t n)
+{
+	struct pr_manifest *m = pr_manifest_new();
+	char path[32], data[64];
+	struct pr_entry e;
+	size_t i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	snprintf(m->tree, sizeof(m->tree), "%s", tree);
+	m->version = 1;
+	for (i = 0; i < n; i++) {
+		memset(&e, 0, sizeof(e));
+		snprintf(path, sizeof(path), "f%05zu", i);
+		snprintf(data, sizeof(data), "%s %zu\n", tag, i);
+		e.path = path;
+		e.path_len = (uint32_t)strlen(path);
+		e.type = PR_FILE;
+		e.mode = 0644;
+		e.size = strlen(data);
+		sha_of(data, e.sha);
+		CU_ASSERT_EQUAL_FATAL(pr_manifest_add(m, &e), PD_OK);
+	}
+	return m;
+}
+
+/* What the transaction recording a first version does: head = n. */
+static void
+set_head(struct cat *c, const char *tree, uint64_t n)
+{
+	struct cat_tree tr;
+	struct cat_txn *t;
+
+	memset(&tr, 0, sizeof(tr));
+	snprintf(tr.name, sizeof(tr.name), "%s", tree);
+	tr.head = n;
+	CU_ASSERT_EQUAL_FATAL(cat_begin(c, true, &t, NULL), PD_OK);
+	CU_ASSERT_EQUAL(cat_tree_put(t, &tr, NULL), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(cat_commit(t, NULL), PD_OK);
+}
+
+/* Content "{tag} {i}\n" found in tree at version 1, path f{i}. */
+static bool
+at_head(struct cat *c, const char *tree, const char *tag, size_t i)
+{
+	char data[64], path[32];
+	struct cat_where w;
+
+	snprintf(data, sizeof(data), "%s %zu\n", tag, i);
+	snprintf(path, sizeof(path), "f%05zu", i);
+	return where_version(c, data, tree, &w) == 1 &&
+	    strcmp(w.path, path) == 0 && w.size == strlen(data);
+}
+
+/*
+ * A first version's records written ahead of the version, in several
+ * transactions: nothing until the tree has its head, all of them then;
+ * an attempt that never committed leaves nothing the next one keeps.
+ */
+static void
+test_prefill(void)
+{
+	enum { N = 20000 };	/* over two of prefill's transactions */
+	char *tmp = unit_tmpdir(), data[4096], s[64];
+	struct pr_manifest *a = many("p", "attempt", 50);
+	struct pr_manifest *b = many("p", "kept", N);
+	struct pr_manifest *mu = manifest("u", 5, u5, NELEM(u5), NULL);
+	struct cat_where w;
+	struct pd_error e;
+	struct cat *c;
+	size_t i;
+
+	unit_pjoin(data, sizeof(data), tmp, "data");
+	c = open_cat(data);
+	index_version(c, "u", 5, NULL, mu);
+	/* A first attempt, cut short before its version was recorded. */
+	CU_ASSERT_EQUAL(cat_content_prefill(c, "p", 1, a, NULL), PD_OK);
+	CU_ASSERT_FALSE(known(c, "attempt 7\n"));
+	CU_ASSERT_EQUAL(where_version(c, "attempt 7\n", "p", &w), 0);
+	/* The next. */
+	CU_ASSERT_EQUAL(cat_content_prefill(c, "p", 1, b, NULL), PD_OK);
+	CU_ASSERT_FALSE(known(c, "kept 0\n"));
+	CU_ASSERT_FALSE(at_head(c, "p", "kept", 0));
+	set_head(c, "p", 1);
+	for (i = 0; i < N; i++)
+		if (!at_head(c, "p", "kept", i))
+			break;
+	CU_ASSERT_EQUAL(i, (size_t)N);
+	CU_ASSERT_TRUE(known(c, "kept 12345\n"));
+	for (i = 0; i < 50; i++) {
+		snprintf(s, sizeof(s), "attempt %zu\n", i);
+		if (known(c, s))
+			break;
+	}
+	CU_ASSERT_EQUAL(i, 50);
+	/* Another tree's records are its own. */
+	CU_ASSERT_EQUAL(where_version(c, "charlie, new in version 2\n", "u",
+	    &w), 5);
+	/* A tree with a head is stepped in its commit, never prefilled. */
+	pd_error_clear(&e);
+	CU_ASSERT_EQUAL(cat_content_prefill(c, "p", 2, a, &e),
+	    PD_ERR_CONFLICT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "tree p has a head"));
+	CU_ASSERT_TRUE(at_head(c, "p", "kept", N - 1));
+	CU_ASSERT_EQUAL(cat_content_prefill(c, "", 1, a, NULL),
+	    PD_ERR_USAGE);
+	CU_ASSERT_EQUAL(cat_content_prefill(c, "q", 0, a, NULL),
+	    PD_ERR_USAGE);
+	cat_close(c);
+	pr_manifest_free(a);
+	pr_manifest_free(b);
+	pr_manifest_free(mu);
+	unit_rmdir(tmp);
+}
+
 static int
 suite_content(void)
 {
@@ -655,6 +771,7 @@ suite_content(void)
 		{ "open intact published files only", test_open },
 		{ "schema 2 migrated", test_migrate },
 		{ "schema 5 upgraded", test_upgrade6 },
+		{ "a first version prefilled", test_prefill },
 	};
 
 	return UNIT_SUITE("catalog content index", init_suite, clean_suite,
