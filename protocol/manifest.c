@@ -35,23 +35,55 @@ pr_manifest_free(struct pr_manifest *m)
 	pd_free(m);
 }
 
-enum pd_err
-pr_manifest_add(struct pr_manifest *m, const struct pr_entry *e)
+/* A new last entry, e as it is; NULL when out of room or memory. */
+static struct pr_entry *
+append(struct pr_manifest *m, const struct pr_entry *e, enum pd_err *rc)
 {
-	struct pr_entry *n, *ne;
+	struct pr_entry *n;
 	size_t cap;
 
+	*rc = PD_ERR_LIMIT;
 	if (m->nentries >= PR_ENTRIES_MAX)
-		return PD_ERR_LIMIT;
+		return NULL;
+	*rc = PD_ERR_NOMEM;
 	if (m->nentries == m->cap) {
 		cap = m->cap ? m->cap * 2 : 1024;
 		if ((n = pd_reallocarray(m->entries, cap, sizeof(*n))) == NULL)
-			return PD_ERR_NOMEM;
+			return NULL;
 		m->entries = n;
 		m->cap = cap;
 	}
-	ne = &m->entries[m->nentries];
-	*ne = *e;
+	*rc = PD_OK;
+	m->entries[m->nentries] = *e;
+	return &m->entries[m->nentries];
+}
+
+enum pd_err
+pr_manifest_keep_strings(struct pr_manifest *m,
+    const struct pr_manifest *from)
+{
+	return pd_arena_keep(&m->arena, &from->arena) ? PD_OK : PD_ERR_NOMEM;
+}
+
+enum pd_err
+pr_manifest_add_kept(struct pr_manifest *m, const struct pr_entry *e)
+{
+	enum pd_err rc;
+
+	if (append(m, e, &rc) == NULL)
+		return rc;
+	m->nentries++;
+	return PD_OK;
+}
+
+enum pd_err
+pr_manifest_add(struct pr_manifest *m, const struct pr_entry *e)
+{
+	struct pr_entry *ne;
+	enum pd_err rc;
+
+	if ((ne = append(m, e, &rc)) == NULL)
+		return rc;
 	ne->path = pd_arena_copy(&m->arena, e->path, e->path_len);
 	if (ne->path == NULL)
 		return PD_ERR_NOMEM;

@@ -82,6 +82,15 @@ struct pr_stats {
 struct pr_manifest *pr_manifest_new(void);
 void	pr_manifest_free(struct pr_manifest *);
 
+/*
+ * Take m's strings into the manifest: pr_manifest_add_kept may then add
+ * entries of m without copying their paths.  m stays the caller's, and
+ * the two can be freed in either order (pd_arena_keep).
+ */
+enum pd_err pr_manifest_keep_strings(struct pr_manifest *,
+	    const struct pr_manifest *m) PD_WARN_UNUSED;
+enum pd_err pr_manifest_add_kept(struct pr_manifest *,
+	    const struct pr_entry *) PD_WARN_UNUSED;
 /* Copy e (and its strings) into m.  Order does not matter until sorted. */
 enum pd_err pr_manifest_add(struct pr_manifest *, const struct pr_entry *)
 	    PD_WARN_UNUSED;

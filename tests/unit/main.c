@@ -59,6 +59,19 @@ unit_tmpdir(void)
 }
 
 void
+unit_scribble(void)
+{
+	void *v[64];
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if ((v[i] = pd_malloc((size_t)4096 << (i % 4))) != NULL)
+			memset(v[i], 'X', (size_t)4096 << (i % 4));
+	for (i = 0; i < 64; i++)
+		pd_free(v[i]);
+}
+
+void
 unit_rmdir(char *d)
 {
 	if (d == NULL)

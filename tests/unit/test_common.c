@@ -897,6 +897,56 @@ test_arena(void)
 	pd_free(v);
 }
 
+/* Strings kept by another arena outlive theirs, in either order. */
+static void
+test_arena_keep(void)
+{
+	struct pd_arena a = PD_ARENA_INIT, b = PD_ARENA_INIT;
+	struct pd_arena c = PD_ARENA_INIT;
+	char name[64], *s[3000], *own;
+	size_t i;
+	bool ok = true;
+
+	for (i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "kept/%zu", i);
+		s[i] = pd_arena_copy(&a, name, strlen(name));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(s[i]);
+	}
+	CU_ASSERT_TRUE_FATAL(pd_arena_keep(&b, &a));
+	own = pd_arena_copy(&b, "own", 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(own);
+	/* c keeps what b keeps: a's chunks, and b's own. */
+	CU_ASSERT_TRUE_FATAL(pd_arena_keep(&c, &b));
+	pd_arena_free(&a);
+	unit_scribble();
+	for (i = 0; i < 3000 && ok; i++) {
+		snprintf(name, sizeof(name), "kept/%zu", i);
+		ok = strcmp(s[i], name) == 0;
+	}
+	CU_ASSERT_TRUE(ok);
+	pd_arena_free(&b);
+	unit_scribble();
+	CU_ASSERT_STRING_EQUAL(own, "own");
+	CU_ASSERT_STRING_EQUAL(s[2999], "kept/2999");
+	pd_arena_free(&c);
+	CU_ASSERT_PTR_NULL(c.head);
+	CU_ASSERT_PTR_NULL(c.kept);
+
+	/* Freed the other way round. */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pd_arena_copy(&a, "first", 5));
+	CU_ASSERT_TRUE_FATAL(pd_arena_keep(&b, &a));
+	pd_arena_free(&b);
+	CU_ASSERT_STRING_EQUAL(a.head != NULL ? "ok" : "", "ok");
+	pd_arena_free(&a);
+	/* Out of memory: b keeps what it got, and lets it go when freed. */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pd_arena_copy(&a, "x", 1));
+	pd_mem_fail_at(pd_mem_allocations() + 1);
+	CU_ASSERT_FALSE(pd_arena_keep(&b, &a));
+	pd_mem_fail_at(0);
+	pd_arena_free(&b);
+	pd_arena_free(&a);
+}
+
 static int
 suite_common(void)
 {
@@ -922,6 +972,7 @@ suite_common(void)
 		{ "pool: for", test_pool_for },
 		{ "pool: cancel", test_pool_cancel },
 		{ "arena", test_arena },
+		{ "arena strings kept by another", test_arena_keep },
 	};
 
 	return UNIT_SUITE("common", NULL, NULL, tests);

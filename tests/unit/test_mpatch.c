@@ -203,6 +203,14 @@ roundtrip(struct pr_manifest *a, struct pr_manifest *b, size_t *full,
 	    NULL), PD_OK);
 	CU_ASSERT_TRUE(r2 != NULL && memcmp(r2->id, b->id, 32) == 0);
 	apply_to_sink(held, &p, b, &bb);
+	/* The result shares the held manifest's paths, and outlives it. */
+	pr_manifest_free(held);
+	held = NULL;
+	unit_scribble();
+	pd_buf_reset(&again);
+	CU_ASSERT_EQUAL(pr_manifest_sign(r, key, &again, NULL), PD_OK);
+	CU_ASSERT_TRUE(again.len == bb.len &&
+	    memcmp(again.data, bb.data, bb.len) == 0);
 	n = p.len;
 	if (full != NULL)
 		*full = bb.len;

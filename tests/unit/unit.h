@@ -43,6 +43,12 @@ void	 unit_pjoin(char *out, size_t outsz, const char *dir, const char *name);
  * root in CI; call it in a forked child).  0 on success.
  */
 int	 unit_drop_dac_caps(void);
+/*
+ * Allocate and overwrite memory just freed, and free it again: strings
+ * still read after their owner was freed then show it, even without
+ * AddressSanitizer.
+ */
+void	 unit_scribble(void);
 /* Exit status of a child, or -1 if it did not exit normally. */
 int	 unit_child_status(pid_t pid);
 
