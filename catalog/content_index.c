@@ -82,6 +82,7 @@ put(struct cat_txn *t, const char *tree, size_t tlen, unsigned char kind,
 	if (e->path_len == 0 || e->path_len > PR_PATH_MAX)
 		return pd_fail(err, PD_ERR_USAGE, "indexing content: a path "
 		    "of %" PRIu32 " bytes", e->path_len);
+	cat_txn_touch(t);
 	k.mv_data = key;
 	k.mv_size = cat_content_key(e->sha, tree, tlen, key);
 	v.mv_size = CAT_WHERE_HEAD + e->path_len;
@@ -200,6 +201,7 @@ left(struct cat_txn *t, const char *tree, size_t tlen, uint64_t from,
 	MDB_val k, v;
 	int rc;
 
+	cat_txn_touch(t);
 	k.mv_data = key;
 	k.mv_size = cat_content_key(e->sha, tree, tlen, key);
 	if ((rc = mdb_get(t->txn, t->cat->content, &k, &v)) == MDB_NOTFOUND)
@@ -236,6 +238,7 @@ drop(struct cat_txn *t, const char *tree, uint64_t through, bool heads,
 		return cat_dberr(t->cat, rc, err, "forgetting content");
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		cat_txn_touch(t);
 		if (k.mv_size != PD_SHA256_LEN + tlen ||
 		    memcmp((const char *)k.mv_data + PD_SHA256_LEN, tree,
 		    tlen) != 0)

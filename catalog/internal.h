@@ -29,6 +29,9 @@ struct cat {
 	bool		 has_tasks;	/* tasks and taskq exist (schema 4) */
 	int		 objfd;		/* DATA/objects */
 	int		 lockfd;	/* DATA/locks */
+	char		*map;		/* LMDB's map of data.mdb, or NULL
+					 * if not found (cat_txn_touch) */
+	size_t		 maplen;
 	int		 manfd;		/* DATA/manifests, -1 if none
 					 * (an old catalog, read-only) */
 	bool		 rdonly;
@@ -41,7 +44,14 @@ struct cat_txn {
 	MDB_txn		*txn;
 	bool		 write;
 	struct cat_map	*maps;		/* manifests mapped for reads */
+	unsigned	 touched;	/* records looked up or written */
 };
+
+/*
+ * Count a record a long transaction looked up or wrote, and every so
+ * many give back the pages of the map it read (cat.c).
+ */
+void	cat_txn_touch(struct cat_txn *);
 
 /* Big-endian packing of records, with a moving pointer. */
 static inline unsigned char *
