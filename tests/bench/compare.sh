@@ -538,7 +538,11 @@ report() {
 	echo
 	echo "$(bench_machine); $runs runs per scenario, tools alternating;"
 	echo "servers and clients on 127.0.0.1.  Produced by"
-	echo "\`tests/bench/compare.sh$([ "$quick" = 1 ] && echo " --quick") $runs\`."
+	echo "\`tests/bench/compare.sh$([ "$quick" = 1 ] && echo " --quick") $runs\`" \
+	    "at commit $(git -C "$top" rev-parse --short HEAD 2>/dev/null ||
+	    echo unknown)$(git -C "$top" diff --quiet HEAD -- . \
+	    ':!bench/RESULTS.md' 2>/dev/null ||
+	    echo ", with changes not committed")."
 	table initial "1. Initial sync of V1 into an empty directory"
 	table update "2. Update V1 → V2 (rsync with --delete)"
 	table noop "3. No-op: the mirror is current"
