@@ -572,15 +572,16 @@ pull(struct pull *p, double start)
 	p->res->loops = xs.loops;
 	p->res->bytes_written += xs.bytes_written;
 	p->res->seconds_transfer = pd_mono_sec() - start;
-	/* Everything is staged: the items' 2.5 MB (80,000 of them) need
-	 * not sit through the build and the commit. */
-	pd_free(p->items);
-	p->items = NULL;
-	p->nitems = 0;
 	/* Before the version is recorded: a relay that has it serves its
 	 * step as received, never making it. */
 	if (rc != PD_OK || (rc = nd_keep_install(p->keep, p->err)) != PD_OK)
 		return rc;
+	/* Staged, and the kept deltas installed (they looked at their
+	 * items): the items' 2.5 MB (80,000 of them) need not sit through
+	 * the build and the commit. */
+	pd_free(p->items);
+	p->items = NULL;
+	p->nitems = 0;
 	t = pd_mono_sec();
 	rc = build(p, name, sizeof(name));
 	/* Built: the held manifest has done its work, once the content
