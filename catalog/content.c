@@ -36,11 +36,16 @@ cat_content_key(const unsigned char *sha, const char *tree, size_t tlen,
 	return PD_SHA256_LEN + tlen;
 }
 
-/*
- * A record into *w; false if it is damaged, or names the head of a tree
- * that has none (t looks it up).
- */
-static bool
+/* What where_unpack found. */
+enum where_state {
+	WHERE_OK,
+	WHERE_NO_HEAD,		/* a head record of a tree with no head yet
+				 * (cat_content_prefill's, before the commit) */
+	WHERE_DAMAGED,
+};
+
+/* A record into *w, if it resolves (t looks the tree's head up). */
+static enum where_state
 where_unpack(struct cat_txn *t, const MDB_val *k, const MDB_val *v,
     struct cat_where *w)
 {
@@ -52,15 +57,17 @@ where_unpack(struct cat_txn *t, const MDB_val *k, const MDB_val *v,
 	    v->mv_size <= CAT_WHERE_HEAD ||
 	    v->mv_size > CAT_WHERE_HEAD + PR_PATH_MAX ||
 	    (p[0] != CAT_WHERE_AT_V && p[0] != CAT_WHERE_HEAD_V))
-		return false;
+		return WHERE_DAMAGED;
 	tlen = k->mv_size - PD_SHA256_LEN;
 	memcpy(w->tree, (const char *)k->mv_data + PD_SHA256_LEN, tlen);
 	w->tree[tlen] = '\0';
 	p = cat_be64_get(p + 1, &w->version);
 	if (((const unsigned char *)v->mv_data)[0] == CAT_WHERE_HEAD_V) {
-		if (strlen(w->tree) != tlen ||
-		    cat_tree_get(t, w->tree, &tr, NULL) != PD_OK)
-			return false;
+		if (strlen(w->tree) != tlen)
+			return WHERE_DAMAGED;
+		if (cat_tree_get(t, w->tree, &tr, NULL) != PD_OK ||
+		    tr.head == 0)
+			return WHERE_NO_HEAD;
 		w->version = tr.head;
 	}
 	p = cat_be64_get(p, &w->size);
@@ -70,7 +77,7 @@ where_unpack(struct cat_txn *t, const MDB_val *k, const MDB_val *v,
 	w->path_len = (uint32_t)plen;
 	/* A NUL inside would open another file than the one recorded. */
 	return strlen(w->path) == plen && strlen(w->tree) == tlen &&
-	    w->version != 0;
+	    w->version != 0 ? WHERE_OK : WHERE_DAMAGED;
 }
 
 static enum pd_err
@@ -86,7 +93,6 @@ cat_content_get(struct cat_txn *t, const unsigned char *sha,
 {
 	unsigned char key[CAT_WHERE_KEY_MAX];
 	size_t tlen = strlen(tree);
-	struct cat_tree tr;
 	MDB_val k, v;
 	int rc;
 
@@ -98,16 +104,16 @@ cat_content_get(struct cat_txn *t, const unsigned char *sha,
 	k.mv_size = cat_content_key(sha, tree, tlen, key);
 	if ((rc = mdb_get(t->txn, t->cat->content, &k, &v)) != 0)
 		return cat_dberr(t->cat, rc, err, "reading the content index");
-	if (where_unpack(t, &k, &v, w))
+	switch (where_unpack(t, &k, &v, w)) {
+	case WHERE_OK:
 		return PD_OK;
-	/* A prefill's record, before its version is recorded. */
-	if (((const unsigned char *)v.mv_data)[0] == CAT_WHERE_HEAD_V &&
-	    ((rc = cat_tree_get(t, tree, &tr, NULL)) == PD_ERR_NOTFOUND ||
-	    (rc == PD_OK && tr.head == 0)))
+	case WHERE_NO_HEAD:
 		return pd_fail(err, PD_ERR_NOTFOUND, "tree %s has no version "
 		    "yet", tree);
-	return pd_fail(err, PD_ERR_CORRUPT, "catalog %s: damaged content "
-	    "record", t->cat->dir);
+	default:
+		return pd_fail(err, PD_ERR_CORRUPT, "catalog %s: damaged "
+		    "content record", t->cat->dir);
+	}
 }
 
 /*
@@ -132,7 +138,7 @@ where_list(struct cat_txn *t, const unsigned char *sha, struct cat_where *w,
 		if (k.mv_size < PD_SHA256_LEN ||
 		    memcmp(k.mv_data, sha, PD_SHA256_LEN) != 0)
 			break;
-		if (where_unpack(t, &k, &v, &w[*n]))
+		if (where_unpack(t, &k, &v, &w[*n]) == WHERE_OK)
 			(*n)++;
 	}
 	mdb_cursor_close(cur);

@@ -134,6 +134,7 @@ test_parse_map(void)
 	struct cat_mwriter *w;
 	struct pr_key *key = NULL;
 	struct pr_entry e;
+	struct cat *c;
 	struct pd_error err;
 	struct pd_buf out;
 	const void *p;
@@ -164,7 +165,6 @@ test_parse_map(void)
 	CU_ASSERT_EQUAL_FATAL(pr_manifest_sign(m, key, &out, NULL), PD_OK);
 	CU_ASSERT_TRUE_FATAL(out.len > 8u << 20);
 
-	struct cat *c;
 	CU_ASSERT_EQUAL_FATAL(cat_open(data, CAT_CREATE, &c, NULL), PD_OK);
 	CU_ASSERT_EQUAL_FATAL(cat_manifest_begin(c, &w, NULL), PD_OK);
 	for (i = 0; i < out.len; i += 65536)
