@@ -53,7 +53,11 @@ cat_obj_init(struct cat *c, struct pd_error *err)
 	long pid;
 	int i, fd;
 
-	for (i = 0; i < 256; i++) {
+	/* Made in order, "ff" last: once it is there, so are the others,
+	 * and opening a store (a no-op pull, every command) costs one
+	 * lookup instead of 257 mkdirs. */
+	for (i = faccessat(c->objfd, "ff", F_OK, AT_SYMLINK_NOFOLLOW) == 0 ?
+	    256 : 0; i < 256; i++) {
 		snprintf(name, sizeof(name), "%02x", i);
 		if (mkdirat(c->objfd, name, 0755) < 0 && errno != EEXIST)
 			return pd_fail_errno(err, PD_ERR_IO, errno,
