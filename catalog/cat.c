@@ -191,12 +191,15 @@ find_map(struct cat *c)
 	unsigned long lo, hi, ino;
 	char line[512];
 	struct stat st;
+	MDB_stat ms;
 	FILE *f;
 	int fd;
 
 	if (mdb_env_get_fd(c->env, &fd) != 0 || fstat(fd, &st) < 0 ||
+	    mdb_env_stat(c->env, &ms) != 0 ||
 	    (f = fopen("/proc/self/maps", "re")) == NULL)
 		return;
+	c->psize = ms.ms_psize;
 	while (fgets(line, sizeof(line), f) != NULL)
 		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &lo, &hi,
 		    &ino) == 3 && ino == (unsigned long)st.st_ino &&
@@ -359,14 +362,12 @@ void
 cat_txn_touch(struct cat_txn *t)
 {
 	MDB_envinfo info;
-	MDB_stat st;
 	size_t len;
 
 	if (++t->touched % TRIM_EVERY != 0 || t->cat->map == NULL ||
-	    mdb_env_info(t->cat->env, &info) != 0 ||
-	    mdb_env_stat(t->cat->env, &st) != 0)
+	    mdb_env_info(t->cat->env, &info) != 0)
 		return;
-	len = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+	len = (info.me_last_pgno + 1) * t->cat->psize;
 	if (len > t->cat->maplen)
 		len = t->cat->maplen;
 	(void)madvise(t->cat->map, len, MADV_DONTNEED);

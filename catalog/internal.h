@@ -32,6 +32,7 @@ struct cat {
 	char		*map;		/* LMDB's map of data.mdb, or NULL
 					 * if not found (cat_txn_touch) */
 	size_t		 maplen;
+	size_t		 psize;		/* LMDB's page size, with map */
 	int		 manfd;		/* DATA/manifests, -1 if none
 					 * (an old catalog, read-only) */
 	bool		 rdonly;
