@@ -9,7 +9,9 @@ WARN	 = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 PKGS	 = openssl lmdb libxxhash jansson libzstd libevent libevent_pthreads \
 	   libevent_openssl libcurl inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl's headers only: node/curlso.c opens it when a transfer starts.
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) \
+	      2>/dev/null)
 ALL_CFLAGS = $(WARN) -D_GNU_SOURCE $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 # librsync and libinotifytools ship no pkg-config file in Debian 12.
 LIBS	 = $(PKG_LIBS) -lrsync -linotifytools -lpthread

@@ -30,12 +30,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "../common/clock.h"
 #include "../common/mem.h"
 #include "../delta/zstd.h"
+#include "curlso.h"
 #include "fetch.h"
+#include "hget.h"
 #include "rate.h"
 
 #define BACKOFF_FIRST_MS	500	/* the wait after the first 503 */
@@ -74,7 +74,8 @@ struct xfer {
 };
 
 struct nd_fetch {
-	CURLM			*multi;
+	const struct nd_curl	*c;		/* once a transfer runs */
+	CURLM			*multi;		/* made with c */
 	char			*base;
 	struct nd_fetch_stats	 st;
 	unsigned		 running;	/* queued, waiting included */
@@ -113,26 +114,18 @@ rnd(struct nd_fetch *f)
 	return f->rng;
 }
 
-static bool curl_ready;
-
 enum pd_err
 nd_fetch_new(const char *base, unsigned parallel, struct nd_fetch **out,
     struct pd_error *err)
 {
 	struct nd_fetch *f;
 
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-			return pd_fail(err, PD_ERR_IO, "libcurl init failed");
-		curl_ready = true;
-	}
 	if (strncmp(base, "http://", 7) != 0 &&
 	    strncmp(base, "https://", 8) != 0)
 		return pd_fail(err, PD_ERR_USAGE, "upstream %s: want "
 		    "http://HOST:PORT", base);
 	if ((f = pd_calloc(1, sizeof(*f))) == NULL ||
-	    (f->base = pd_strdup(base)) == NULL ||
-	    (f->multi = curl_multi_init()) == NULL) {
+	    (f->base = pd_strdup(base)) == NULL) {
 		nd_fetch_free(f);
 		return pd_fail(err, PD_ERR_NOMEM, "fetch");
 	}
@@ -174,7 +167,7 @@ nd_fetch_free(struct nd_fetch *f)
 		free_xfer(x);
 	}
 	if (f->multi)
-		curl_multi_cleanup(f->multi);
+		f->c->multi_cleanup(f->multi);
 	drop_spares(f);
 	pd_free(f->base);
 	pd_free(f->cert);
@@ -183,14 +176,37 @@ nd_fetch_free(struct nd_fetch *f)
 	pd_free(f);
 }
 
+static void
+set_connections(struct nd_fetch *f)
+{
+	f->c->multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+	    (long)f->parallel);
+	f->c->multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    (long)f->parallel);
+}
+
 void
 nd_fetch_set_parallel(struct nd_fetch *f, unsigned parallel)
 {
 	f->parallel = parallel ? parallel : ND_FETCH_PARALLEL;
-	curl_multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-	    (long)f->parallel);
-	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-	    (long)f->parallel);
+	if (f->multi != NULL)
+		set_connections(f);
+}
+
+/* libcurl and the multi handle, when the first transfer is to run. */
+static enum pd_err
+ready(struct nd_fetch *f, struct pd_error *err)
+{
+	enum pd_err rc;
+
+	if (f->multi != NULL)
+		return PD_OK;
+	if ((rc = nd_curl_load(&f->c, err)) != PD_OK)
+		return rc;
+	if ((f->multi = f->c->multi_init()) == NULL)
+		return pd_fail(err, PD_ERR_NOMEM, "fetch %s", f->base);
+	set_connections(f);
+	return PD_OK;
 }
 
 void
@@ -249,19 +265,21 @@ nd_fetch_set_tls(struct nd_fetch *f, const struct nd_tls_files *t,
 static void
 set_tls(const struct nd_fetch *f, CURL *easy)
 {
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(easy, CURLOPT_SSLVERSION,
+	const struct nd_curl *c = f->c;
+
+	c->easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "https");
+	c->easy_setopt(easy, CURLOPT_SSLVERSION,
 	    (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
-	curl_easy_setopt(easy, CURLOPT_SSLCERT, f->cert);
-	curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
-	curl_easy_setopt(easy, CURLOPT_SSLKEY, f->key);
-	curl_easy_setopt(easy, CURLOPT_CAINFO, f->ca);
+	c->easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
+	c->easy_setopt(easy, CURLOPT_SSLCERT, f->cert);
+	c->easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
+	c->easy_setopt(easy, CURLOPT_SSLKEY, f->key);
+	c->easy_setopt(easy, CURLOPT_CAINFO, f->ca);
 	/* Debian's libcurl also looks in /etc/ssl/certs unless told not
 	 * to: a public CA must not vouch for a node. */
-	curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	c->easy_setopt(easy, CURLOPT_CAPATH, NULL);
+	c->easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	c->easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 }
 
 const struct nd_fetch_stats *
@@ -276,8 +294,9 @@ free_xfer(struct xfer *x)
 	struct nd_fetch *f = x->f;
 
 	if (x->easy)
-		curl_easy_cleanup(x->easy);
-	curl_slist_free_all(x->headers);
+		f->c->easy_cleanup(x->easy);
+	if (x->headers)
+		f->c->slist_free_all(x->headers);
 	if (x->dec != NULL && f != NULL && f->nspare < SPARE_DECODERS)
 		f->spare[f->nspare++] = x->dec;
 	else
@@ -286,6 +305,40 @@ free_xfer(struct xfer *x)
 	pd_free(x->body);
 	pd_free(x->url);
 	pd_free(x);
+}
+
+/*
+ * Retry-After's value from v to end (or to a CR, LF or space): its
+ * delay-seconds, at most ND_RETRY_WAIT_MAX; -1 for anything else (an
+ * HTTP-date is left to the backoff).
+ */
+static long
+retry_after(const char *v, const char *end)
+{
+	const char *d = v;
+	long n = 0;
+
+	for (; d < end && *d >= '0' && *d <= '9'; d++)
+		if (n <= ND_RETRY_WAIT_MAX)
+			n = n * 10 + (*d - '0');
+	if (d == v || (d < end && *d != '\r' && *d != '\n' && *d != ' '))
+		return -1;
+	return n > ND_RETRY_WAIT_MAX ? ND_RETRY_WAIT_MAX : n;
+}
+
+/* How long before try tries + 1 (tries >= 1), Retry-After ra or -1. */
+static uint64_t
+retry_wait(struct nd_fetch *f, unsigned tries, long ra)
+{
+	uint64_t wait, backoff;
+
+	backoff = (uint64_t)BACKOFF_FIRST_MS << (tries - 1);
+	if (backoff > ND_RETRY_WAIT_MAX * 1000)
+		backoff = ND_RETRY_WAIT_MAX * 1000;
+	wait = ra > 0 ? (uint64_t)ra * 1000 : 0;
+	if (wait < backoff)
+		wait = backoff;
+	return wait + rnd(f) % (wait / 2 + 1);
 }
 
 static size_t
@@ -304,18 +357,10 @@ on_header(char *p, size_t size, size_t n, void *arg)
 		else if (strncasecmp(v, "identity", 8) != 0)
 			x->badenc = true;
 	}
-	/* Delay-seconds only; an HTTP-date is left to the backoff. */
 	if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
-		for (v = p + 12; *v == ' ' || *v == '\t'; v++)
+		for (v = p + 12; v < p + len && (*v == ' ' || *v == '\t'); v++)
 			;
-		x->retry_after = 0;
-		while (v < p + len && *v >= '0' && *v <= '9' &&
-		    x->retry_after <= ND_RETRY_WAIT_MAX)
-			x->retry_after = x->retry_after * 10 + (*v++ - '0');
-		if (x->retry_after > ND_RETRY_WAIT_MAX)
-			x->retry_after = ND_RETRY_WAIT_MAX;
-		if (v == p + 12 || (*v != '\r' && *v != '\n' && *v != ' '))
-			x->retry_after = -1;
+		x->retry_after = retry_after(v, p + len);
 	}
 	/* A new response (after a 100 Continue) starts over. */
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
@@ -355,7 +400,8 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	}
 	x->f->st.wire_bytes += len;
 	if (x->status == 0)
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+		x->f->c->easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE,
+		    &x->status);
 	if (x->range_from > 0 && x->status == 200) {
 		pd_fail(&x->err, PD_ERR_PARSE, "%s: the server ignored the "
 		    "Range asked for", x->url);
@@ -401,14 +447,13 @@ nd_fetch_add(struct nd_fetch *f, const char *path, const void *body,
 	return nd_fetch_queue(f, &q, err);
 }
 
-enum pd_err
-nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
+/* nd_fetch_queue, the transfer in *out (the fetch's). */
+static enum pd_err
+queue(struct nd_fetch *f, const struct nd_fetch_req *q, struct xfer **out,
     struct pd_error *err)
 {
 	const char *path = q->path;
 	struct xfer *x;
-	struct curl_slist *h;
-	char range[64];
 	size_t ulen = strlen(f->base) + strlen(path) + 1;
 
 	if ((x = pd_calloc(1, sizeof(*x))) == NULL ||
@@ -432,22 +477,20 @@ nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
 	x->raw_arg = q->raw_arg;
 	x->make_body = q->body == NULL ? q->make_body : NULL;
 	pd_buf_init(&x->errbody, ND_CONTROL_MAX);
-	h = curl_slist_append(NULL, "Accept-Encoding: zstd");
-	if (h && (x->body || x->make_body))
-		h = curl_slist_append(h, "Content-Type: application/json");
-	if (h && x->range_from > 0) {
-		snprintf(range, sizeof(range), "Range: bytes=%llu-",
-		    (unsigned long long)x->range_from);
-		h = curl_slist_append(h, range);
-	}
-	if ((x->headers = h) == NULL) {
-		free_xfer(x);
-		return pd_fail(err, PD_ERR_NOMEM, "fetch %s", path);
-	}
 	*f->qtail = x;
 	f->qtail = &x->qnext;
 	f->running++;
+	*out = x;
 	return PD_OK;
+}
+
+enum pd_err
+nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
+    struct pd_error *err)
+{
+	struct xfer *x;
+
+	return queue(f, q, &x, err);
 }
 
 static void	finish(struct nd_fetch *, struct xfer *, CURLcode);
@@ -457,7 +500,7 @@ static void
 add(struct nd_fetch *f, struct xfer *x)
 {
 	f->st.requests++;
-	if (curl_multi_add_handle(f->multi, x->easy) != CURLM_OK) {
+	if (f->c->multi_add_handle(f->multi, x->easy) != CURLM_OK) {
 		pd_fail(&x->err, PD_ERR_NOMEM, "%s: starting", x->url);
 		finish(f, x, CURLE_OK);
 		return;
@@ -490,41 +533,62 @@ make_body(struct xfer *x)
 	return PD_OK;
 }
 
+/* The request's headers, as libcurl takes them. */
+static struct curl_slist *
+headers(const struct nd_curl *c, const struct xfer *x)
+{
+	struct curl_slist *h;
+	char range[64];
+
+	h = c->slist_append(NULL, "Accept-Encoding: zstd");
+	if (h && x->body)
+		h = c->slist_append(h, "Content-Type: application/json");
+	if (h && x->range_from > 0) {
+		snprintf(range, sizeof(range), "Range: bytes=%llu-",
+		    (unsigned long long)x->range_from);
+		h = c->slist_append(h, range);
+	}
+	return h;
+}
+
 /* Give a queued transfer its easy handle and put it on the multi. */
 static void
 start(struct nd_fetch *f, struct xfer *x)
 {
+	const struct nd_curl *c = f->c;
+
 	if (x->make_body != NULL && make_body(x) != PD_OK) {
 		finish(f, x, CURLE_OK);
 		return;
 	}
-	if ((x->easy = curl_easy_init()) == NULL) {
+	if ((x->headers = headers(c, x)) == NULL ||
+	    (x->easy = c->easy_init()) == NULL) {
 		pd_fail(&x->err, PD_ERR_NOMEM, "fetch %s", x->url);
 		finish(f, x, CURLE_OK);
 		return;
 	}
-	curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT, 10L);
+	c->easy_setopt(x->easy, CURLOPT_URL, x->url);
+	c->easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+	c->easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
+	c->easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	c->easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+	c->easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+	c->easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	c->easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	c->easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT, 10L);
 	/* A stalled peer: under 1 byte/s for a minute ends the transfer. */
-	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->cerr);
-	curl_easy_setopt(x->easy, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(x->easy, CURLOPT_XFERINFODATA, x);
-	curl_easy_setopt(x->easy, CURLOPT_NOPROGRESS, 0L);
+	c->easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	c->easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, 60L);
+	c->easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	c->easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->cerr);
+	c->easy_setopt(x->easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+	c->easy_setopt(x->easy, CURLOPT_XFERINFODATA, x);
+	c->easy_setopt(x->easy, CURLOPT_NOPROGRESS, 0L);
 	if (f->cert != NULL)
 		set_tls(f, x->easy);
 	if (x->body) {
-		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)x->len);
-		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
+		c->easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)x->len);
+		c->easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
 	}
 	add(f, x);
 }
@@ -560,21 +624,12 @@ start_queued(struct nd_fetch *f)
 static bool
 retry_later(struct nd_fetch *f, struct xfer *x, CURLcode cc)
 {
-	uint64_t wait, backoff;
-
 	if (x->err.code != PD_OK || x->tries + 1 >= ND_FETCH_TRIES ||
 	    !((cc == CURLE_OK && x->status == 503) ||
 	    cc == CURLE_GOT_NOTHING))
 		return false;
 	x->tries++;
-	backoff = (uint64_t)BACKOFF_FIRST_MS << (x->tries - 1);
-	if (backoff > ND_RETRY_WAIT_MAX * 1000)
-		backoff = ND_RETRY_WAIT_MAX * 1000;
-	wait = x->retry_after > 0 ? (uint64_t)x->retry_after * 1000 : 0;
-	if (wait < backoff)
-		wait = backoff;
-	wait += rnd(f) % (wait / 2 + 1);
-	x->due = now_ms() + wait;
+	x->due = now_ms() + retry_wait(f, x->tries, x->retry_after);
 	/* Nothing of a 503's body reached the sink: start clean. */
 	x->status = 0;
 	x->zstd = x->badenc = false;
@@ -668,7 +723,7 @@ resume_due(struct nd_fetch *f, int *wait_ms)
 	while ((x = list) != NULL) {
 		list = x->pnext;
 		x->pnext = NULL;
-		curl_easy_pause(x->easy, CURLPAUSE_CONT);
+		f->c->easy_pause(x->easy, CURLPAUSE_CONT);
 	}
 }
 
@@ -684,15 +739,15 @@ finish(struct nd_fetch *f, struct xfer *x, CURLcode cc)
 
 	if (x->added) {
 		if (x->status == 0)
-			curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE,
+			f->c->easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE,
 			    &x->status);
-		if (curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE,
+		if (f->c->easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE,
 		    &reqsize) == CURLE_OK && reqsize > 0)
 			f->st.sent_bytes += (uint64_t)reqsize;
-		if (curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T,
+		if (f->c->easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T,
 		    &upsize) == CURLE_OK && upsize > 0)
 			f->st.sent_bytes += (uint64_t)upsize;
-		curl_multi_remove_handle(f->multi, x->easy);
+		f->c->multi_remove_handle(f->multi, x->easy);
 		x->added = false;
 		f->active--;
 	}
@@ -701,7 +756,7 @@ finish(struct nd_fetch *f, struct xfer *x, CURLcode cc)
 		return;
 	if (rc == PD_OK && cc != CURLE_OK)
 		rc = pd_fail(&x->err, PD_ERR_IO, "%s: %s", x->url,
-		    x->cerr[0] ? x->cerr : curl_easy_strerror(cc));
+		    x->cerr[0] ? x->cerr : f->c->easy_strerror(cc));
 	else if (rc == PD_OK && x->status == 303)
 		;	/* the caller knows what a redirect means */
 	else if (rc == PD_OK && x->status != 200 && x->status != 206) {
@@ -725,19 +780,22 @@ nd_fetch_run(struct nd_fetch *f, struct pd_error *err)
 	CURLMcode mc;
 	uint64_t next, now;
 	int still, left, wait;
+	enum pd_err rc;
 
+	if (f->running > 0 && (rc = ready(f, err)) != PD_OK)
+		return rc;
 	while (f->running > 0) {
 		if (!f->stopped && f->stop != NULL && f->stop(f->stop_arg))
 			stop_all(f);
 		start_due(f, &next);
 		start_queued(f);
-		if ((mc = curl_multi_perform(f->multi, &still)) != CURLM_OK)
+		if ((mc = f->c->multi_perform(f->multi, &still)) != CURLM_OK)
 			return pd_fail(err, PD_ERR_IO, "libcurl: %s",
-			    curl_multi_strerror(mc));
-		while ((msg = curl_multi_info_read(f->multi, &left)) != NULL) {
+			    f->c->multi_strerror(mc));
+		while ((msg = f->c->multi_info_read(f->multi, &left)) != NULL) {
 			if (msg->msg != CURLMSG_DONE)
 				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			f->c->easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
 			    (char **)&x);
 			finish(f, x, msg->data.result);
 		}
@@ -751,10 +809,10 @@ nd_fetch_run(struct nd_fetch *f, struct pd_error *err)
 		    next > now ? (int)(next - now) : 0;
 		resume_due(f, &wait);
 		if (f->running > 0 &&
-		    (mc = curl_multi_poll(f->multi, NULL, 0, wait, NULL)) !=
+		    (mc = f->c->multi_poll(f->multi, NULL, 0, wait, NULL)) !=
 		    CURLM_OK)
 			return pd_fail(err, PD_ERR_IO, "libcurl: %s",
-			    curl_multi_strerror(mc));
+			    f->c->multi_strerror(mc));
 	}
 	/* Idle: what comes next (a pull's build) has the memory. */
 	drop_spares(f);
@@ -792,16 +850,74 @@ get_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 		pd_fail(g->err, rc, "%s", e->msg);
 }
 
+/*
+ * Before libcurl is loaded, a small body from a plain http:// upstream
+ * is asked with hget.h.  True: *rc is what came of it, the sink's
+ * answer included.  False: ask through libcurl; *tries is 1 if the
+ * try was answered 503, which counts as the first (fetch.h), and the
+ * wait before the next has been waited.
+ */
+static bool
+quick_get(struct nd_fetch *f, const char *path, uint64_t cap,
+    const struct getone *g, unsigned *tries, enum pd_err *rc)
+{
+	struct nd_hget_count n = { 0 };
+	struct pd_error e = { 0 };
+	struct pd_buf b;
+	uint64_t due, now, ms;
+	bool done;
+
+	*tries = 0;
+	if (f->multi != NULL || f->cert != NULL || cap > ND_CONTROL_MAX ||
+	    f->stopped)
+		return false;
+	pd_buf_init(&b, (size_t)cap);
+	done = nd_hget(f->base, path, (size_t)cap, &b, &n, &e) == PD_OK;
+	f->st.requests++;
+	f->st.sent_bytes += n.sent;
+	f->st.wire_bytes += n.received;
+	if (done) {
+		*g->status = 200;
+		f->st.body_bytes += b.len;
+		*rc = b.len > 0 ? g->sink(g->arg, b.data, b.len) : PD_OK;
+		if (*rc != PD_OK)
+			pd_fail(g->err, *rc, "%s%s: taking the body", f->base,
+			    path);
+	} else if (n.status == 503) {
+		*tries = 1;
+		f->st.retried++;
+		due = now_ms() + retry_wait(f, 1, retry_after(n.retry_after,
+		    n.retry_after + strlen(n.retry_after)));
+		/* Asking stop about once a second, as nd_fetch_run does. */
+		while ((now = now_ms()) < due &&
+		    (f->stop == NULL || !f->stop(f->stop_arg))) {
+			ms = due - now > 1000 ? 1000 : due - now;
+			nanosleep(&(struct timespec){ (time_t)(ms / 1000),
+			    (long)(ms % 1000) * 1000000 }, NULL);
+		}
+	}
+	pd_buf_free(&b);
+	return done;
+}
+
 enum pd_err
 nd_fetch_get_to(struct nd_fetch *f, const char *path, uint64_t cap,
     nd_sink_fn *sink, void *arg, long *status, struct pd_error *err)
 {
 	struct getone g = { sink, arg, status, PD_OK, err };
+	struct nd_fetch_req q = { .path = path, .cap = cap,
+	    .sink = get_sink, .done = get_done, .arg = &g };
+	struct xfer *x;
+	unsigned tries;
 	enum pd_err rc;
 
 	*status = 0;
-	if ((rc = nd_fetch_add(f, path, NULL, 0, 0, cap, get_sink, get_done, &g,
-	    err)) != PD_OK || (rc = nd_fetch_run(f, err)) != PD_OK)
+	if (quick_get(f, path, cap, &g, &tries, &rc))
+		return rc;
+	if ((rc = queue(f, &q, &x, err)) != PD_OK)
+		return rc;
+	x->tries = tries;
+	if ((rc = nd_fetch_run(f, err)) != PD_OK)
 		return rc;
 	return g.rc;
 }

@@ -19,6 +19,14 @@
  * going down, or one too busy to answer) is tried again the same way.
  * The sink never sees the body of a 503, so a retry is invisible to the
  * caller.
+ *
+ * A lone GET of a small body (nd_fetch_get, nd_fetch_get_to) from a
+ * plain http:// upstream, before any transfer has loaded libcurl, is
+ * tried first with libevent's client (hget.h): a pull that finds its
+ * mirror current never loads libcurl (curlso.h).  Anything but a whole
+ * 200 is asked again through libcurl, so errors read the same; a 503
+ * then counts as the first of the ND_FETCH_TRIES, and its wait is
+ * waited, but a first try that found no answer at all is not counted.
  */
 #ifndef ND_FETCH_H
 #define ND_FETCH_H

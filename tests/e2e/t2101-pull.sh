@@ -37,11 +37,20 @@ test_expect_success 'a second pull is up to date and changes nothing' '
 	test "$(published_version)" = 1
 '
 
+# ld.so names every library it loads under LD_DEBUG=files.
+test_expect_success 'a pull with nothing to do does not load libcurl' '
+	LD_DEBUG=files mirror_pull >out 2>ld.txt
+	test_grep "up to date at version 1" out
+	test_grep "file=libzstd" ld.txt
+	! grep "file=libcurl" ld.txt
+'
+
 test_expect_success 'v2: scattered edits to the large file come as a delta' '
 	scatter_edit src/data/large.img 10
 	echo "one more line" >>src/docs/small-7.txt
 	origin_import
-	mirror_pull --json >pull.json
+	LD_DEBUG=files mirror_pull --json >pull.json 2>ld.txt
+	test_grep "file=libcurl.so.4 .*dynamically loaded" ld.txt
 	json_check pull.json "d[\"from_version\"] == 1" \
 		"d[\"to_version\"] == 2" "d[\"files\"][\"changed\"] == 2" \
 		"d[\"deltas_applied\"] >= 1" \

@@ -22,6 +22,7 @@
 #include "../../common/buf.h"
 #include "../../common/mem.h"
 #include "../../node/fetch.h"
+#include "../../node/hget.h"
 #include "unit.h"
 
 #define CONNS_MAX	16
@@ -38,12 +39,38 @@ struct srv {
 	atomic_int	 inflight_max;
 	atomic_int	 requests;
 	atomic_long	 body_bytes;	/* Content-Length of requests, summed */
+	atomic_int	 refused;	/* /x/503once answered 503 */
 };
 
 struct conn {
 	struct srv	*s;
 	int		 fd;
 };
+
+/*
+ * The answers of /x/ paths, for the one try of hget.h and what follows
+ * it: NULL, answer 200 with the path as the body; "" close unanswered.
+ */
+static const char *
+special(struct srv *s, const char *path)
+{
+	if (strcmp(path, "/x/404") == 0)
+		return "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\n"
+		    "not found";
+	if (strcmp(path, "/x/zstd") == 0)
+		return "HTTP/1.1 200 OK\r\nContent-Encoding: zstd\r\n"
+		    "Content-Length: 4\r\n\r\nabcd";
+	if (strcmp(path, "/x/chunked") == 0)
+		return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n";
+	if (strcmp(path, "/x/close") == 0)
+		return "";
+	if (strcmp(path, "/x/503once") == 0 &&
+	    atomic_fetch_add(&s->refused, 1) == 0)
+		return "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\n"
+		    "Content-Length: 4\r\n\r\nbusy";
+	return NULL;
+}
 
 /* Read one request's head (and discard a body); its path into path,
  * its body's length added to *body_bytes. */
@@ -78,11 +105,30 @@ conn_main(void *arg)
 {
 	struct conn *c = arg;
 	struct srv *s = c->s;
-	char path[256], resp[512];
+	char path[256], resp[4096];
+	const char *sp;
 	int in, max, len;
 
 	while (read_request(c->fd, path, &s->body_bytes) == 0) {
 		atomic_fetch_add(&s->requests, 1);
+		if ((sp = special(s, path)) != NULL) {
+			len = (int)strlen(sp);
+			if (len == 0) {
+				shutdown(c->fd, SHUT_RDWR);
+				break;
+			}
+			if (send(c->fd, sp, (size_t)len, MSG_NOSIGNAL) != len)
+				break;
+			continue;
+		}
+		if (strcmp(path, "/x/big") == 0) {
+			len = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\n"
+			    "Content-Length: 2000\r\n\r\n%2000d", 7);
+			if (send(c->fd, resp, (size_t)len, MSG_NOSIGNAL) !=
+			    len)
+				break;
+			continue;
+		}
 		in = atomic_fetch_add(&s->inflight, 1) + 1;
 		max = atomic_load(&s->inflight_max);
 		while (in > max &&
@@ -435,6 +481,105 @@ test_free_queued(void)
 		CU_ASSERT_EQUAL(r[i].dones, 0);
 }
 
+/* hget.h's one try: a whole 200 only; out untouched otherwise. */
+static void
+test_hget(void)
+{
+	static const struct {
+		const char	*path;
+		enum pd_err	 rc;
+		const char	*body;
+	} cases[] = {
+		{ "/h/ok", PD_OK, "/h/ok" },
+		{ "/x/chunked", PD_OK, "hello" },
+		{ "/x/404", PD_ERR_NOTFOUND, NULL },
+		{ "/x/503once", PD_ERR_IO, NULL },
+		{ "/x/zstd", PD_ERR_PARSE, NULL },
+		{ "/x/big", PD_ERR_IO, NULL },	/* over the cap */
+		{ "/x/close", PD_ERR_IO, NULL },
+	};
+	struct nd_hget_count n;
+	struct pd_error e;
+	struct pd_buf b;
+	struct srv s;
+	char base[64];
+	size_t i;
+
+	srv_start(&s);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", s.port);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&n, 0, sizeof(n));
+		memset(&e, 0, sizeof(e));
+		pd_buf_init(&b, 1024);
+		CU_ASSERT_EQUAL(nd_hget(base, cases[i].path, 1024, &b, &n, &e),
+		    cases[i].rc);
+		CU_ASSERT(n.sent > strlen(cases[i].path));
+		if (cases[i].body != NULL) {
+			CU_ASSERT(b.len == strlen(cases[i].body) &&
+			    memcmp(b.data, cases[i].body, b.len) == 0);
+			CU_ASSERT(n.received > b.len);
+		} else {
+			CU_ASSERT_EQUAL(b.len, 0);
+			CU_ASSERT(strstr(e.msg, cases[i].path) != NULL);
+		}
+		pd_buf_free(&b);
+	}
+	CU_ASSERT_EQUAL(nd_hget("https://127.0.0.1:1", "/h", 1024, &b, &n,
+	    NULL), PD_ERR_USAGE);
+	srv_stop(&s);
+	/* Nobody listening: an error, quickly, and nothing raised. */
+	pd_buf_init(&b, 1024);
+	memset(&e, 0, sizeof(e));
+	CU_ASSERT_EQUAL(nd_hget("http://127.0.0.1:9", "/h", 1024, &b, &n,
+	    &e), PD_ERR_IO);
+	CU_ASSERT(strstr(e.msg, "127.0.0.1:9/h") != NULL);
+	CU_ASSERT_EQUAL(b.len, 0);
+}
+
+/*
+ * A lone GET goes first through hget.h, and what that does not take
+ * whole is asked again through libcurl, which the caller cannot tell
+ * but for the count of requests.
+ */
+static void
+test_get_quick(void)
+{
+	struct nd_fetch *f;
+	struct pd_buf b;
+	struct srv s;
+	long status = 0;
+
+	srv_start(&s);
+	f = new_fetch(&s, 2);
+	pd_buf_init(&b, 1024);
+	CU_ASSERT_EQUAL(nd_fetch_get(f, "/q/one", 1024, &b, &status, NULL),
+	    PD_OK);
+	CU_ASSERT_EQUAL(status, 200);
+	CU_ASSERT(b.len == 6 && memcmp(b.data, "/q/one", 6) == 0);
+	CU_ASSERT_EQUAL(nd_fetch_stats(f)->requests, 1);
+	CU_ASSERT(nd_fetch_stats(f)->sent_bytes > 6);
+	CU_ASSERT(nd_fetch_stats(f)->wire_bytes > 6);
+	CU_ASSERT_EQUAL(nd_fetch_stats(f)->body_bytes, 6);
+	/* Refused once: libcurl asks again, and the body is whole once. */
+	pd_buf_reset(&b);
+	CU_ASSERT_EQUAL(nd_fetch_get(f, "/x/503once", 1024, &b, &status,
+	    NULL), PD_OK);
+	CU_ASSERT_EQUAL(status, 200);
+	CU_ASSERT(b.len == 10 && memcmp(b.data, "/x/503once", 10) == 0);
+	CU_ASSERT_EQUAL(nd_fetch_stats(f)->requests, 3);
+	CU_ASSERT_EQUAL(nd_fetch_stats(f)->retried, 1);
+	CU_ASSERT_EQUAL(atomic_load(&s.refused), 2);
+	/* A 404 stays one, with libcurl's error. */
+	pd_buf_reset(&b);
+	CU_ASSERT_EQUAL(nd_fetch_get(f, "/x/404", 1024, &b, &status, NULL),
+	    PD_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(b.len, 0);
+	pd_buf_free(&b);
+	nd_fetch_free(f);
+	srv_stop(&s);
+	CU_ASSERT_EQUAL(atomic_load(&s.requests), 4);
+}
+
 static int
 suite_fetch(void)
 {
@@ -444,6 +589,8 @@ suite_fetch(void)
 		{ "bodies made as transfers start", test_made_body },
 		{ "a stop ends the queued ones unasked", test_stop_queued },
 		{ "freed with transfers queued", test_free_queued },
+		{ "one try without libcurl", test_hget },
+		{ "a lone GET, then libcurl for what it left", test_get_quick },
 	};
 
 	return UNIT_SUITE("fetch", NULL, NULL, tests);
