@@ -143,18 +143,24 @@ start_rsyncd() {
 
 # measure SCENARIO TOOL RUN SRVPID CMD...: run CMD, append a line to
 # results: scenario tool run wall wire srv_cpu_ms rcv_cpu_ms rcv_rss_kb
+# The wall is taken around time(1) in microseconds: its own %e is in
+# hundredths, too coarse for a no-op of 15 ms.  It includes time(1)'s
+# start, about a millisecond, for both tools alike.
 measure() {
-	local sc=$1 tool=$2 run=$3 srv=$4 c0 c1 w0 w1 wall u s rss
+	local sc=$1 tool=$2 run=$3 srv=$4 c0 c1 w0 w1 t0 t1 wall u s rss
 
 	shift 4
 	sync
 	c0=$(cpu_ms "$srv")
 	w0=$(lo_bytes)
+	t0=$EPOCHREALTIME
 	/usr/bin/time -f "%e %U %S %M" -o rcv.time "$@" >rcv.out 2>rcv.err ||
 	    { echo "$sc/$tool run $run failed:" >&2; cat rcv.err >&2; exit 1; }
+	t1=$EPOCHREALTIME
 	w1=$(lo_bytes)
 	c1=$(cpu_ms "$srv")
-	read -r wall u s rss <rcv.time
+	read -r _ u s rss <rcv.time
+	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 	echo "$sc $tool $run $wall $((w1 - w0)) $((c1 - c0))" \
 	    "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%d", (u + s) * 1000 }')" \
 	    "$rss" >>results
