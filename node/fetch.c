@@ -34,12 +34,10 @@
 #include "../common/mem.h"
 #include "../delta/zstd.h"
 #include "curlso.h"
-#include "fetch.h"
-#include "hget.h"
+#include "fetch_int.h"
 #include "rate.h"
 
 #define BACKOFF_FIRST_MS	500	/* the wait after the first 503 */
-#define SPARE_DECODERS		2	/* kept for the next responses */
 
 struct xfer {
 	struct nd_fetch		*f;
@@ -73,29 +71,6 @@ struct xfer {
 	struct xfer		*qnext;		/* nd_fetch.queued */
 };
 
-struct nd_fetch {
-	const struct nd_curl	*c;		/* once a transfer runs */
-	CURLM			*multi;		/* made with c */
-	char			*base;
-	struct nd_fetch_stats	 st;
-	unsigned		 running;	/* queued, waiting included */
-	unsigned		 active;	/* on the multi handle */
-	struct xfer		*queued;	/* not started yet, in order */
-	struct xfer		**qtail;
-	char			*cert, *key, *ca;	/* NULL: no TLS files */
-	struct xfer		*waiting;	/* to retry, in no order */
-	uint64_t		 rng;		/* for jitter */
-	unsigned		 parallel;	/* transfers at once */
-	uint64_t		 rate;		/* bytes/s in all; 0: any */
-	struct nd_rate		 limit;		/* when rate > 0 */
-	struct xfer		*paused;	/* by the limit, to resume */
-	bool			(*stop)(void *);	/* or NULL */
-	void			*stop_arg;
-	bool			 stopped;	/* stop said so: ending */
-	/* Decoders of ended responses, for the next (dl_zdec_reset). */
-	struct dl_zdec		*spare[SPARE_DECODERS];
-	unsigned		 nspare;
-};
 
 /* Monotonic milliseconds, as the rest of this file counts them. */
 static uint64_t
@@ -312,8 +287,8 @@ free_xfer(struct xfer *x)
  * delay-seconds, at most ND_RETRY_WAIT_MAX; -1 for anything else (an
  * HTTP-date is left to the backoff).
  */
-static long
-retry_after(const char *v, const char *end)
+long
+nd_f_retry_after(const char *v, const char *end)
 {
 	const char *d = v;
 	long n = 0;
@@ -327,8 +302,8 @@ retry_after(const char *v, const char *end)
 }
 
 /* How long before try tries + 1 (tries >= 1), Retry-After ra or -1. */
-static uint64_t
-retry_wait(struct nd_fetch *f, unsigned tries, long ra)
+uint64_t
+nd_f_retry_wait(struct nd_fetch *f, unsigned tries, long ra)
 {
 	uint64_t wait, backoff;
 
@@ -360,7 +335,7 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
 		for (v = p + 12; v < p + len && (*v == ' ' || *v == '\t'); v++)
 			;
-		x->retry_after = retry_after(v, p + len);
+		x->retry_after = nd_f_retry_after(v, p + len);
 	}
 	/* A new response (after a 100 Continue) starts over. */
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
@@ -447,9 +422,8 @@ nd_fetch_add(struct nd_fetch *f, const char *path, const void *body,
 	return nd_fetch_queue(f, &q, err);
 }
 
-/* nd_fetch_queue, the transfer in *out (the fetch's). */
-static enum pd_err
-queue(struct nd_fetch *f, const struct nd_fetch_req *q, struct xfer **out,
+enum pd_err
+nd_f_queue(struct nd_fetch *f, const struct nd_fetch_req *q, unsigned tries,
     struct pd_error *err)
 {
 	const char *path = q->path;
@@ -480,7 +454,7 @@ queue(struct nd_fetch *f, const struct nd_fetch_req *q, struct xfer **out,
 	*f->qtail = x;
 	f->qtail = &x->qnext;
 	f->running++;
-	*out = x;
+	x->tries = tries;
 	return PD_OK;
 }
 
@@ -488,9 +462,7 @@ enum pd_err
 nd_fetch_queue(struct nd_fetch *f, const struct nd_fetch_req *q,
     struct pd_error *err)
 {
-	struct xfer *x;
-
-	return queue(f, q, &x, err);
+	return nd_f_queue(f, q, 0, err);
 }
 
 static void	finish(struct nd_fetch *, struct xfer *, CURLcode);
@@ -629,7 +601,7 @@ retry_later(struct nd_fetch *f, struct xfer *x, CURLcode cc)
 	    cc == CURLE_GOT_NOTHING))
 		return false;
 	x->tries++;
-	x->due = now_ms() + retry_wait(f, x->tries, x->retry_after);
+	x->due = now_ms() + nd_f_retry_wait(f, x->tries, x->retry_after);
 	/* Nothing of a 503's body reached the sink: start clean. */
 	x->status = 0;
 	x->zstd = x->badenc = false;
@@ -821,116 +793,4 @@ nd_fetch_run(struct nd_fetch *f, struct pd_error *err)
 		    "(canceled, or the node is stopping); what came is kept",
 		    f->base);
 	return PD_OK;
-}
-
-struct getone {
-	nd_sink_fn	*sink;
-	void		*arg;
-	long		*status;
-	enum pd_err	 rc;
-	struct pd_error	*err;
-};
-
-static enum pd_err
-get_sink(void *arg, const void *p, size_t n)
-{
-	struct getone *g = arg;
-
-	return g->sink(g->arg, p, n);
-}
-
-static void
-get_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
-{
-	struct getone *g = arg;
-
-	*g->status = status;
-	g->rc = rc;
-	if (rc != PD_OK)
-		pd_fail(g->err, rc, "%s", e->msg);
-}
-
-/*
- * Before libcurl is loaded, a small body from a plain http:// upstream
- * is asked with hget.h.  True: *rc is what came of it, the sink's
- * answer included.  False: ask through libcurl; *tries is 1 if the
- * try was answered 503, which counts as the first (fetch.h), and the
- * wait before the next has been waited.
- */
-static bool
-quick_get(struct nd_fetch *f, const char *path, uint64_t cap,
-    const struct getone *g, unsigned *tries, enum pd_err *rc)
-{
-	struct nd_hget_count n = { 0 };
-	struct pd_error e = { 0 };
-	struct pd_buf b;
-	uint64_t due, now, ms;
-	bool done;
-
-	*tries = 0;
-	if (f->multi != NULL || f->cert != NULL || cap > ND_CONTROL_MAX ||
-	    f->stopped)
-		return false;
-	pd_buf_init(&b, (size_t)cap);
-	done = nd_hget(f->base, path, (size_t)cap, &b, &n, &e) == PD_OK;
-	f->st.requests++;
-	f->st.sent_bytes += n.sent;
-	f->st.wire_bytes += n.received;
-	if (done) {
-		*g->status = 200;
-		f->st.body_bytes += b.len;
-		*rc = b.len > 0 ? g->sink(g->arg, b.data, b.len) : PD_OK;
-		if (*rc != PD_OK)
-			pd_fail(g->err, *rc, "%s%s: taking the body", f->base,
-			    path);
-	} else if (n.status == 503) {
-		*tries = 1;
-		f->st.retried++;
-		due = now_ms() + retry_wait(f, 1, retry_after(n.retry_after,
-		    n.retry_after + strlen(n.retry_after)));
-		/* Asking stop about once a second, as nd_fetch_run does. */
-		while ((now = now_ms()) < due &&
-		    (f->stop == NULL || !f->stop(f->stop_arg))) {
-			ms = due - now > 1000 ? 1000 : due - now;
-			nanosleep(&(struct timespec){ (time_t)(ms / 1000),
-			    (long)(ms % 1000) * 1000000 }, NULL);
-		}
-	}
-	pd_buf_free(&b);
-	return done;
-}
-
-enum pd_err
-nd_fetch_get_to(struct nd_fetch *f, const char *path, uint64_t cap,
-    nd_sink_fn *sink, void *arg, long *status, struct pd_error *err)
-{
-	struct getone g = { sink, arg, status, PD_OK, err };
-	struct nd_fetch_req q = { .path = path, .cap = cap,
-	    .sink = get_sink, .done = get_done, .arg = &g };
-	struct xfer *x;
-	unsigned tries;
-	enum pd_err rc;
-
-	*status = 0;
-	if (quick_get(f, path, cap, &g, &tries, &rc))
-		return rc;
-	if ((rc = queue(f, &q, &x, err)) != PD_OK)
-		return rc;
-	x->tries = tries;
-	if ((rc = nd_fetch_run(f, err)) != PD_OK)
-		return rc;
-	return g.rc;
-}
-
-static enum pd_err
-buf_sink(void *arg, const void *p, size_t n)
-{
-	return pd_buf_add(arg, p, n);
-}
-
-enum pd_err
-nd_fetch_get(struct nd_fetch *f, const char *path, uint64_t cap,
-    struct pd_buf *out, long *status, struct pd_error *err)
-{
-	return nd_fetch_get_to(f, path, cap, buf_sink, out, status, err);
 }
