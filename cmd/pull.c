@@ -63,7 +63,7 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 		    "s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, "
 		    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 		    "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
-		    "s:f, s:f, s:f, s:f, s:s}",
+		    "s:f, s:f, s:f, s:f, s:f, s:s}",
 		    "tree", tree, "up_to_date", r->up_to_date,
 		    "from_version", (json_int_t)r->from_version,
 		    "to_version", (json_int_t)r->to_version,
@@ -96,6 +96,7 @@ report(const char *tree, const struct nd_pull_result *r, bool json)
 		    "bytes", (json_int_t)r->kept.bytes,
 		    "seconds", r->seconds,
 		    "seconds_transfer", r->seconds_transfer,
+		    "seconds_build_early", r->seconds_build_early,
 		    "seconds_build", r->seconds_build,
 		    "seconds_sync", r->seconds_sync, "published", r->path));
 	if (r->up_to_date) {

@@ -30,6 +30,11 @@
  * 0000 file could not be copied from for a second use without
  * CAP_DAC_OVERRIDE).
  *
+ * A pull may run the build in two steps (nd_build_early, publish.h):
+ * directories and every entry whose content prev holds while the
+ * transfer stages the rest, then the rest.  The entries of the first
+ * step are marked in made[], and the second looks at none of them.
+ *
  * How far a source is trusted, and why every file's source is settled
  * before the first entry is made: build_src.c.
  */
@@ -145,16 +150,6 @@ dircache_free(struct dircache *c)
 	pd_free(c->path);
 }
 
-/* Is the inode st what entry e describes, as far as stat can tell? */
-static bool
-stat_is(const struct stat *st, const struct pr_entry *e)
-{
-	return S_ISREG(st->st_mode) && (uint64_t)st->st_size == e->size &&
-	    (uint32_t)(st->st_mode & 07777) == e->mode &&
-	    (int64_t)st->st_mtim.tv_sec == e->mtime.sec &&
-	    (uint32_t)st->st_mtim.tv_nsec == e->mtime.nsec;
-}
-
 static int
 sha_cmp(const void *x, const void *y, void *arg)
 {
@@ -221,114 +216,13 @@ set_meta(int fd, const struct pr_entry *e)
 }
 
 /*
- * Link e from prev's same path, if the file there is still what prev's
- * manifest says.  *done false: it is not, take the content elsewhere.
+ * Materialize a file: empty, staged object (link or copy), copy of prev.
+ * early: staging is not looked at, and a file whose content prev does
+ * not have is left for later, *made false.
  */
-static enum pd_err
-link_prev(struct build *b, const struct pr_entry *e, int pfd,
-    const char *name, bool *done)
-{
-	struct stat ps, bs;
-	const char *lname;
-	enum pd_err rc = PD_OK;
-	int lfd;
-
-	*done = false;
-	if ((lfd = nd_b_dir_of(&b->pdir, e, &lname)) < 0)
-		return nd_b_resource_errno(errno) ? nd_b_efail(b, PD_ERR_IO,
-		    errno, e, "opening the previous directory of") : PD_OK;
-	if (fstatat(lfd, lname, &ps, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !stat_is(&ps, e))
-		goto out;
-	if (linkat(lfd, lname, pfd, name, 0) < 0) {
-		/* Too many links, another file system, gone: copy. */
-		if (errno != EMLINK && errno != EXDEV && errno != ENOENT &&
-		    errno != EPERM)
-			rc = nd_b_efail(b, PD_ERR_IO, errno, e,
-			    "linking unchanged");
-		goto out;
-	}
-	/* The name may have changed between the check and the link. */
-	if (fstatat(pfd, name, &bs, AT_SYMLINK_NOFOLLOW) < 0) {
-		rc = nd_b_efail(b, PD_ERR_IO, errno, e, "checking");
-		goto out;
-	}
-	if (bs.st_ino != ps.st_ino || bs.st_dev != ps.st_dev ||
-	    !stat_is(&bs, e)) {
-		if (unlinkat(pfd, name, 0) < 0)
-			rc = nd_b_efail(b, PD_ERR_IO, errno, e, "removing");
-		goto out;
-	}
-	*done = true;
-	b->st->linked++;
-out:
-	return rc;
-}
-
-/*
- * Take e from the spare tree: the file at e's path there, if it has e's
- * content, still is what the spare's manifest says, and has one link (no
- * kept version shares the inode, so giving it e's mode and mtime changes
- * no tree anyone reads).  Renamed, not copied: a release that touches
- * every mtime then costs no data written.  *done false: take it
- * elsewhere.
- */
-static enum pd_err
-take_spare(struct build *b, const struct pr_entry *e, int pfd,
-    const char *name, bool *done)
-{
-	const struct pr_entry *se;
-	struct timespec ts[2];
-	struct stat ss, bs;
-	const char *sname;
-	int sfd;
-
-	*done = false;
-	if (b->spare == NULL ||
-	    (se = pr_manifest_find(b->spare, e->path, e->path_len)) == NULL ||
-	    se->type != PR_FILE || se->link != 0 || se->size != e->size ||
-	    memcmp(se->sha, e->sha, PD_SHA256_LEN) != 0)
-		return PD_OK;
-	if ((sfd = nd_b_dir_of(&b->sdir, se, &sname)) < 0)
-		return nd_b_resource_errno(errno) ? nd_b_efail(b, PD_ERR_IO,
-		    errno, e, "opening the spare directory of") : PD_OK;
-	if (fstatat(sfd, sname, &ss, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !stat_is(&ss, se) || ss.st_nlink != 1)
-		return PD_OK;
-	if (renameat2(sfd, sname, pfd, name, RENAME_NOREPLACE) < 0) {
-		/* A read-only spare directory, gone meanwhile: copy. */
-		if (errno == EACCES || errno == EPERM || errno == ENOENT ||
-		    errno == EXDEV || errno == EBUSY)
-			return PD_OK;
-		return nd_b_efail(b, PD_ERR_IO, errno, e, "taking spare");
-	}
-	/* The name may have changed between the check and the rename: a
-	 * file that is not the one checked is not trusted for its bytes. */
-	if (fstatat(pfd, name, &bs, AT_SYMLINK_NOFOLLOW) < 0)
-		return nd_b_efail(b, PD_ERR_IO, errno, e, "checking");
-	if (bs.st_ino != ss.st_ino || bs.st_dev != ss.st_dev ||
-	    !stat_is(&bs, se) || bs.st_nlink != 1) {
-		if (unlinkat(pfd, name, 0) < 0)
-			return nd_b_efail(b, PD_ERR_IO, errno, e, "removing");
-		return PD_OK;
-	}
-	ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime.sec;
-	ts[0].tv_nsec = ts[1].tv_nsec = (long)e->mtime.nsec;
-	/* Not through a descriptor: a 0000 file cannot be opened without
-	 * CAP_DAC_OVERRIDE.  It was just checked to be a regular file in a
-	 * directory only this build writes. */
-	if (fchmodat(pfd, name, (mode_t)e->mode, 0) < 0 ||
-	    utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		return nd_b_efail(b, PD_ERR_IO, errno, e, "setting mode of");
-	*done = true;
-	b->st->recycled++;
-	return PD_OK;
-}
-
-/* Materialize a file: empty, staged object (link or copy), copy of prev. */
 static enum pd_err
 make_file(struct build *b, const struct pr_entry *e, int pfd,
-    const char *name)
+    const char *name, bool early, bool *made)
 {
 	char hex[PD_SHA256_HEX];
 	struct stat st, lst;
@@ -337,9 +231,10 @@ make_file(struct build *b, const struct pr_entry *e, int pfd,
 	bool from_prev = false;
 	int in = -1, out = -1, e2, lr;
 
+	*made = true;
 	if (e->size == 0 && memcmp(e->sha, nd_b_empty_sha, PD_SHA256_LEN) == 0)
 		goto create;
-	if ((rc = nd_b_open_staged(b, e, hex, &in, &st)) != PD_OK)
+	if (!early && (rc = nd_b_open_staged(b, e, hex, &in, &st)) != PD_OK)
 		goto out;
 	if (in >= 0 && (e->mode & S_IRUSR)) {
 		/* First use: the staged inode becomes the file.  Workers may
@@ -381,6 +276,10 @@ make_file(struct build *b, const struct pr_entry *e, int pfd,
 	if (in < 0) {
 		if ((rc = nd_b_open_prev(b, e, &in)) != PD_OK)
 			goto out;
+		if (in < 0 && early) {
+			*made = false;
+			goto out;
+		}
 		if (in < 0) {
 			rc = nd_b_efail(b, PD_ERR_NOTFOUND, 0, e,
 			    "no content for");
@@ -416,8 +315,14 @@ out:
 	return rc;
 }
 
+static bool	later_member(const struct build *, size_t);
+
+/*
+ * Make entry i (its parent exists).  early: nd_build_early's rules
+ * (publish.h); *made says whether it was, or is left for later.
+ */
 static enum pd_err
-make_entry(struct build *b, size_t i)
+make_entry(struct build *b, size_t i, bool early, bool *made)
 {
 	const struct pr_entry *e = &b->m->entries[i], *l;
 	struct timespec ts[2];
@@ -426,6 +331,14 @@ make_entry(struct build *b, size_t i)
 	bool done = false;
 	int pfd, lfd;
 
+	*made = true;
+	if (early && (e->type == PR_DIR || later_member(b, i) ||
+	    (e->type == PR_FILE && !nd_b_prev_has(b, e->sha) &&
+	    (e->size != 0 || memcmp(e->sha, nd_b_empty_sha,
+	    PD_SHA256_LEN) != 0)))) {
+		*made = false;	/* its content would be staged */
+		return PD_OK;
+	}
 	if ((pfd = nd_b_dir_of(&b->bdir, e, &name)) < 0)
 		return nd_b_efail(b, PD_ERR_IO, errno, e,
 		    "opening the directory of");
@@ -456,13 +369,13 @@ make_entry(struct build *b, size_t i)
 			break;
 		}
 		if (nd_b_linkable(b, i) &&
-		    (rc = link_prev(b, e, pfd, name, &done)) != PD_OK)
+		    (rc = nd_b_link_prev(b, e, pfd, name, &done)) != PD_OK)
 			break;
-		if (!done && (rc = take_spare(b, e, pfd, name, &done)) !=
+		if (!done && (rc = nd_b_take_spare(b, e, pfd, name, &done)) !=
 		    PD_OK)
 			break;
 		if (!done)
-			rc = make_file(b, e, pfd, name);
+			rc = make_file(b, e, pfd, name, early, made);
 		break;
 	default:
 		rc = nd_b_efail(b, PD_ERR_PARSE, 0, e, "unknown type of");
@@ -616,9 +529,48 @@ out:
 static enum pd_err
 make_nondir(struct build *b, size_t i)
 {
-	if (b->m->entries[i].type == PR_DIR || later_member(b, i))
+	bool made;
+
+	if (b->m->entries[i].type == PR_DIR || later_member(b, i) ||
+	    b->made[i])
 		return PD_OK;
-	return make_entry(b, i);
+	return make_entry(b, i, false, &made);
+}
+
+/* nd_build_early's part: what needs nothing staged. */
+static enum pd_err
+make_early(struct build *b, size_t i)
+{
+	enum pd_err rc;
+	bool made;
+
+	if (atomic_load(b->stop))
+		return pd_fail(b->err, PD_ERR_CONFLICT, "building the tree: "
+		    "stopped");
+	rc = make_entry(b, i, true, &made);
+	b->made[i] = made;
+	return rc;
+}
+
+/* nd_b_locate_entry, for the entries left. */
+static enum pd_err
+locate_rest(struct build *b, size_t i)
+{
+	return b->made[i] ? PD_OK : nd_b_locate_entry(b, i);
+}
+
+/* Parents before children: every directory, in path order. */
+static enum pd_err
+make_dirs(struct build *b)
+{
+	enum pd_err rc = PD_OK;
+	size_t i;
+	bool made;
+
+	for (i = 0; i < b->m->nentries && rc == PD_OK; i++)
+		if (b->m->entries[i].type == PR_DIR)
+			rc = make_entry(b, i, false, &made);
+	return rc;
 }
 
 /* Directories' modes and mtimes, deepest first, then the root. */
@@ -697,81 +649,154 @@ index_groups(struct build *b)
 	return PD_OK;
 }
 
+struct nd_builder {
+	struct build		 b;
+	struct pd_pool		*pool;
+	struct nd_build_stats	 st;
+	atomic_bool		 stop;
+	bool			 dirs_made;
+};
+
 enum pd_err
-nd_build(int buildfd, const struct pr_manifest *m,
-    const struct nd_build_src *src, struct nd_build_stats *st,
+nd_build_new(int buildfd, const struct pr_manifest *m,
+    const struct nd_build_src *src, struct nd_builder **out,
     struct pd_error *err)
 {
-	struct pd_pool *pool = NULL;
-	struct nd_build_stats dummy;
-	struct build b;
+	struct nd_builder *bl;
+	struct build *b;
 	enum pd_err rc = PD_OK;
 	size_t i, np;
 
-	if (st == NULL)
-		st = &dummy;
-	memset(&b, 0, sizeof(b));
-	memset(st, 0, sizeof(*st));
-	b.m = m;
-	b.prev = src->prevfd >= 0 ? src->prev : NULL;
-	b.spare = src->sparefd >= 0 ? src->spare : NULL;
-	b.buildfd = buildfd;
-	b.prevfd = b.prev != NULL ? src->prevfd : -1;
-	b.sparefd = b.spare != NULL ? src->sparefd : -1;
-	b.stagefd = src->stagefd;
-	b.st = st;
-	b.err = err;
-	b.bdir.root = buildfd;
-	b.bdir.fd = -1;
-	b.pdir.root = b.prevfd;
-	b.pdir.fd = -1;
-	b.sdir.root = b.sparefd;
-	b.sdir.fd = -1;
+	*out = NULL;
+	if ((bl = pd_calloc(1, sizeof(*bl))) == NULL)
+		return pd_fail(err, PD_ERR_NOMEM, "building the tree");
+	b = &bl->b;
+	b->m = m;
+	b->prev = src->prevfd >= 0 ? src->prev : NULL;
+	b->spare = src->sparefd >= 0 ? src->spare : NULL;
+	b->buildfd = buildfd;
+	b->prevfd = b->prev != NULL ? src->prevfd : -1;
+	b->sparefd = b->spare != NULL ? src->sparefd : -1;
+	b->stagefd = src->stagefd;
+	b->st = &bl->st;
+	b->err = err;
+	b->stop = &bl->stop;
+	b->bdir.root = buildfd;
+	b->bdir.fd = -1;
+	b->pdir.root = b->prevfd;
+	b->pdir.fd = -1;
+	b->sdir.root = b->sparefd;
+	b->sdir.fd = -1;
+	atomic_init(&bl->stop, false);
 	for (i = 0; i < ND_B_STAGE_LOCKS; i++)
-		pthread_mutex_init(&b.stage_mu[i], NULL);
-	np = b.prev != NULL ? b.prev->nentries + 1 : 1;
+		pthread_mutex_init(&b->stage_mu[i], NULL);
+	np = b->prev != NULL ? b->prev->nentries + 1 : 1;
 	if (m->nentries >= ND_B_NO_ENTRY || np > ND_B_NO_ENTRY) {
 		rc = pd_fail(err, PD_ERR_LIMIT, "building the tree: over "
 		    "%u entries", ND_B_NO_ENTRY - 1);
 		goto out;
 	}
 	/* next[] is followed by a scratch array of the same size. */
-	if ((b.first = pd_calloc(m->nentries + 1, sizeof(*b.first))) == NULL ||
-	    (b.next = pd_calloc(m->nentries + 1, 2 * sizeof(*b.next))) ==
-	    NULL || (b.bysha = pd_calloc(np, sizeof(*b.bysha))) == NULL ||
-	    (b.pcount = pd_calloc(np, sizeof(*b.pcount))) == NULL) {
+	if ((b->first = pd_calloc(m->nentries + 1, sizeof(*b->first))) ==
+	    NULL || (b->next = pd_calloc(m->nentries + 1,
+	    2 * sizeof(*b->next))) == NULL ||
+	    (b->bysha = pd_calloc(np, sizeof(*b->bysha))) == NULL ||
+	    (b->pcount = pd_calloc(np, sizeof(*b->pcount))) == NULL ||
+	    (b->made = pd_calloc(m->nentries + 1, 1)) == NULL ||
+	    pd_pool_new(0, &bl->pool) != PD_OK) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "building the tree");
 		goto out;
 	}
-	if (pd_pool_new(0, &pool) != PD_OK) {
-		rc = pd_fail(err, PD_ERR_NOMEM, "building the tree");
-		goto out;
-	}
-	if ((rc = index_groups(&b)) != PD_OK ||
-	    (rc = run_chunks(&b, pool, nd_b_locate_entry)) != PD_OK)
-		goto out;
-	/* Parents before children: directories first, in path order; then
-	 * files and links; then the other members of hardlink groups. */
-	for (i = 0; i < m->nentries && rc == PD_OK; i++)
-		if (m->entries[i].type == PR_DIR)
-			rc = make_entry(&b, i);
-	if (rc == PD_OK)
-		rc = run_chunks(&b, pool, make_nondir);
-	for (i = 0; i < m->nentries && rc == PD_OK; i++)
-		if (later_member(&b, i))
-			rc = make_entry(&b, i);
-	if (rc == PD_OK)
-		rc = finish_dirs(&b);
+	rc = index_groups(b);
 out:
-	pd_pool_free(pool);
+	if (rc != PD_OK)
+		nd_build_free(bl);
+	else
+		*out = bl;
+	return rc;
+}
+
+enum pd_err
+nd_build_early(struct nd_builder *bl, struct pd_error *err)
+{
+	enum pd_err rc;
+
+	bl->b.err = err;
+	if ((rc = make_dirs(&bl->b)) != PD_OK)
+		return rc;
+	bl->dirs_made = true;
+	return run_chunks(&bl->b, bl->pool, make_early);
+}
+
+void
+nd_build_stop(struct nd_builder *bl)
+{
+	atomic_store(&bl->stop, true);
+}
+
+enum pd_err
+nd_build_finish(struct nd_builder *bl, struct nd_build_stats *st,
+    struct pd_error *err)
+{
+	struct build *b = &bl->b;
+	enum pd_err rc;
+	size_t i;
+
+	b->err = err;
+	/* Every source settled before anything more is made; then files
+	 * and links, then the other members of hardlink groups. */
+	if ((rc = run_chunks(b, bl->pool, locate_rest)) != PD_OK ||
+	    (!bl->dirs_made && (rc = make_dirs(b)) != PD_OK) ||
+	    (rc = run_chunks(b, bl->pool, make_nondir)) != PD_OK)
+		goto out;
+	bl->dirs_made = true;
+	for (i = 0; i < b->m->nentries && rc == PD_OK; i++)
+		if (later_member(b, i))
+			rc = make_entry(b, i, false, &(bool){ false });
+	if (rc == PD_OK)
+		rc = finish_dirs(b);
+out:
+	if (st != NULL)
+		*st = bl->st;
+	return rc;
+}
+
+void
+nd_build_free(struct nd_builder *bl)
+{
+	struct build *b;
+	size_t i;
+
+	if (bl == NULL)
+		return;
+	b = &bl->b;
+	pd_pool_free(bl->pool);
 	for (i = 0; i < ND_B_STAGE_LOCKS; i++)
-		pthread_mutex_destroy(&b.stage_mu[i]);
-	dircache_free(&b.bdir);
-	dircache_free(&b.pdir);
-	dircache_free(&b.sdir);
-	pd_free(b.first);
-	pd_free(b.next);
-	pd_free(b.bysha);
-	pd_free(b.pcount);
+		pthread_mutex_destroy(&b->stage_mu[i]);
+	dircache_free(&b->bdir);
+	dircache_free(&b->pdir);
+	dircache_free(&b->sdir);
+	pd_free(b->first);
+	pd_free(b->next);
+	pd_free(b->bysha);
+	pd_free(b->pcount);
+	pd_free(b->made);
+	pd_free(bl);
+}
+
+enum pd_err
+nd_build(int buildfd, const struct pr_manifest *m,
+    const struct nd_build_src *src, struct nd_build_stats *st,
+    struct pd_error *err)
+{
+	struct nd_builder *bl;
+	enum pd_err rc;
+
+	if (st != NULL)
+		memset(st, 0, sizeof(*st));
+	if ((rc = nd_build_new(buildfd, m, src, &bl, err)) != PD_OK)
+		return rc;
+	rc = nd_build_finish(bl, st, err);
+	nd_build_free(bl);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +57,8 @@ struct build {
 	pthread_mutex_t		 stage_mu[ND_B_STAGE_LOCKS];
 	struct nd_build_stats	*st;
 	struct pd_error		*err;
+	uint8_t			*made;		/* entry i made early */
+	atomic_bool		*stop;		/* nd_build_stop said so */
 };
 
 /* SHA-256 of no bytes: an empty file needs no source. */
@@ -80,6 +83,9 @@ int	nd_b_dir_of(struct dircache *c, const struct pr_entry *e,
 
 /* build_src.c */
 
+/* Has prev a file with this content (on the word of its manifest)? */
+bool	nd_b_prev_has(const struct build *, const unsigned char *sha);
+
 /*
  * Can new entry i (a group's first member, or in no group) be the very
  * inode of prev's same path?
@@ -96,6 +102,21 @@ enum pd_err nd_b_open_staged(struct build *, const struct pr_entry *e,
 /* Open a file of prev with e's content: *fd, or -1 if none is fit. */
 enum pd_err nd_b_open_prev(struct build *, const struct pr_entry *e,
 	    int *fd) PD_WARN_UNUSED;
+
+/*
+ * Link e from prev's same path, if the file there is still what prev's
+ * manifest says.  *done false: it is not, take the content elsewhere.
+ */
+enum pd_err nd_b_link_prev(struct build *, const struct pr_entry *e, int pfd,
+	    const char *name, bool *done) PD_WARN_UNUSED;
+
+/*
+ * Take e from the spare tree, renamed into pfd/name and given e's mode
+ * and mtime, if the spare's file has e's content, is what the spare's
+ * manifest says and has one link.  *done false: take it elsewhere.
+ */
+enum pd_err nd_b_take_spare(struct build *, const struct pr_entry *e,
+	    int pfd, const char *name, bool *done) PD_WARN_UNUSED;
 
 /*
  * Before anything is made: can entry i's content be had?  PD_ERR_NOTFOUND

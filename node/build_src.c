@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -43,6 +44,16 @@ const unsigned char nd_b_empty_sha[PD_SHA256_LEN] = {
 	0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c,
 	0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
 };
+
+/* Is the inode st what entry e describes, as far as stat can tell? */
+static bool
+stat_is(const struct stat *st, const struct pr_entry *e)
+{
+	return S_ISREG(st->st_mode) && (uint64_t)st->st_size == e->size &&
+	    (uint32_t)(st->st_mode & 07777) == e->mode &&
+	    (int64_t)st->st_mtim.tv_sec == e->mtime.sec &&
+	    (uint32_t)st->st_mtim.tv_nsec == e->mtime.nsec;
+}
 
 static bool
 same_file(const struct pr_entry *a, const struct pr_entry *b)
@@ -70,8 +81,8 @@ prev_lower(const struct build *b, const unsigned char *sha)
 	return lo;
 }
 
-static bool
-prev_has(const struct build *b, const unsigned char *sha)
+bool
+nd_b_prev_has(const struct build *b, const unsigned char *sha)
 {
 	size_t k = prev_lower(b, sha);
 
@@ -255,7 +266,7 @@ nd_b_locate_entry(struct build *b, size_t i)
 		return PD_OK;
 	if ((rc = staged(b, e, &present)) != PD_OK || present)
 		return rc;
-	if (b->prev != NULL && prev_has(b, e->sha)) {
+	if (b->prev != NULL && nd_b_prev_has(b, e->sha)) {
 		if ((rc = nd_b_open_prev(b, e, &fd)) != PD_OK)
 			return rc;
 		if (fd >= 0) {
@@ -264,4 +275,109 @@ nd_b_locate_entry(struct build *b, size_t i)
 		}
 	}
 	return nd_b_efail(b, PD_ERR_NOTFOUND, 0, e, "no content for");
+}
+
+/*
+ * Link e from prev's same path, if the file there is still what prev's
+ * manifest says.  *done false: it is not, take the content elsewhere.
+ */
+enum pd_err
+nd_b_link_prev(struct build *b, const struct pr_entry *e, int pfd,
+    const char *name, bool *done)
+{
+	struct stat ps, bs;
+	const char *lname;
+	enum pd_err rc = PD_OK;
+	int lfd;
+
+	*done = false;
+	if ((lfd = nd_b_dir_of(&b->pdir, e, &lname)) < 0)
+		return nd_b_resource_errno(errno) ? nd_b_efail(b, PD_ERR_IO,
+		    errno, e, "opening the previous directory of") : PD_OK;
+	if (fstatat(lfd, lname, &ps, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !stat_is(&ps, e))
+		goto out;
+	if (linkat(lfd, lname, pfd, name, 0) < 0) {
+		/* Too many links, another file system, gone: copy. */
+		if (errno != EMLINK && errno != EXDEV && errno != ENOENT &&
+		    errno != EPERM)
+			rc = nd_b_efail(b, PD_ERR_IO, errno, e,
+			    "linking unchanged");
+		goto out;
+	}
+	/* The name may have changed between the check and the link. */
+	if (fstatat(pfd, name, &bs, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = nd_b_efail(b, PD_ERR_IO, errno, e, "checking");
+		goto out;
+	}
+	if (bs.st_ino != ps.st_ino || bs.st_dev != ps.st_dev ||
+	    !stat_is(&bs, e)) {
+		if (unlinkat(pfd, name, 0) < 0)
+			rc = nd_b_efail(b, PD_ERR_IO, errno, e, "removing");
+		goto out;
+	}
+	*done = true;
+	b->st->linked++;
+out:
+	return rc;
+}
+
+/*
+ * Take e from the spare tree: the file at e's path there, if it has e's
+ * content, still is what the spare's manifest says, and has one link (no
+ * kept version shares the inode, so giving it e's mode and mtime changes
+ * no tree anyone reads).  Renamed, not copied: a release that touches
+ * every mtime then costs no data written.  *done false: take it
+ * elsewhere.
+ */
+enum pd_err
+nd_b_take_spare(struct build *b, const struct pr_entry *e, int pfd,
+    const char *name, bool *done)
+{
+	const struct pr_entry *se;
+	struct timespec ts[2];
+	struct stat ss, bs;
+	const char *sname;
+	int sfd;
+
+	*done = false;
+	if (b->spare == NULL ||
+	    (se = pr_manifest_find(b->spare, e->path, e->path_len)) == NULL ||
+	    se->type != PR_FILE || se->link != 0 || se->size != e->size ||
+	    memcmp(se->sha, e->sha, PD_SHA256_LEN) != 0)
+		return PD_OK;
+	if ((sfd = nd_b_dir_of(&b->sdir, se, &sname)) < 0)
+		return nd_b_resource_errno(errno) ? nd_b_efail(b, PD_ERR_IO,
+		    errno, e, "opening the spare directory of") : PD_OK;
+	if (fstatat(sfd, sname, &ss, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !stat_is(&ss, se) || ss.st_nlink != 1)
+		return PD_OK;
+	if (renameat2(sfd, sname, pfd, name, RENAME_NOREPLACE) < 0) {
+		/* A read-only spare directory, gone meanwhile: copy. */
+		if (errno == EACCES || errno == EPERM || errno == ENOENT ||
+		    errno == EXDEV || errno == EBUSY)
+			return PD_OK;
+		return nd_b_efail(b, PD_ERR_IO, errno, e, "taking spare");
+	}
+	/* The name may have changed between the check and the rename: a
+	 * file that is not the one checked is not trusted for its bytes. */
+	if (fstatat(pfd, name, &bs, AT_SYMLINK_NOFOLLOW) < 0)
+		return nd_b_efail(b, PD_ERR_IO, errno, e, "checking");
+	if (bs.st_ino != ss.st_ino || bs.st_dev != ss.st_dev ||
+	    !stat_is(&bs, se) || bs.st_nlink != 1) {
+		if (unlinkat(pfd, name, 0) < 0)
+			return nd_b_efail(b, PD_ERR_IO, errno, e, "removing");
+		return PD_OK;
+	}
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime.sec;
+	ts[0].tv_nsec = ts[1].tv_nsec = (long)e->mtime.nsec;
+	/* Not through a descriptor: a 0000 file cannot be opened without
+	 * CAP_DAC_OVERRIDE.  It was just checked to be a regular file in a
+	 * directory only this build writes. */
+	if (fchmodat(pfd, name, (mode_t)e->mode, 0) < 0 ||
+	    utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return nd_b_efail(b, PD_ERR_IO, errno, e, "setting mode of");
+	*done = true;
+	b->st->recycled++;
+	return PD_OK;
 }

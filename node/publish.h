@@ -84,6 +84,38 @@ enum pd_err nd_build(int buildfd, const struct pr_manifest *m,
 	    struct pd_error *) PD_WARN_UNUSED;
 
 /*
+ * nd_build in steps, for a pull to make most of a version while its
+ * content still arrives: a new release of a large tree changes the
+ * mtime of nearly every file, and copying those from prev is most of
+ * the build.
+ *
+ * nd_build_new takes nd_build's arguments (which must outlive the
+ * builder) and indexes them.  nd_build_early, optional, makes the
+ * directories (0700 until the end) and every symbolic link and file
+ * whose content prev has on the word of its manifest (linked, taken
+ * from the spare or copied) or that is empty; it never looks in the
+ * staging directory, which may be filled meanwhile, and leaves what it
+ * cannot make.  It may run on another thread than the rest, and
+ * nd_build_stop, from any thread, makes it end soon with
+ * PD_ERR_CONFLICT.  nd_build_finish checks that the content of every
+ * entry left can be had (nd_build's errors) and makes the rest as
+ * nd_build does; *st (may be NULL) counts both steps.  After an error
+ * of either, buildfd holds a partial tree for the caller to remove.
+ * nd_build is nd_build_new, nd_build_finish and nd_build_free.
+ */
+struct nd_builder;
+
+enum pd_err nd_build_new(int buildfd, const struct pr_manifest *m,
+	    const struct nd_build_src *src, struct nd_builder **,
+	    struct pd_error *) PD_WARN_UNUSED;
+enum pd_err nd_build_early(struct nd_builder *, struct pd_error *)
+	    PD_WARN_UNUSED;
+void	nd_build_stop(struct nd_builder *);
+enum pd_err nd_build_finish(struct nd_builder *, struct nd_build_stats *,
+	    struct pd_error *) PD_WARN_UNUSED;
+void	nd_build_free(struct nd_builder *);
+
+/*
  * Point pubdir/tree at target (an absolute path) with one rename of a new
  * symbolic link over the old one, then fsync pubdir: a reader opening
  * pubdir/tree gets the old target or the new one, never nothing.

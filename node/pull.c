@@ -1,6 +1,6 @@
 /*
  * One pull of one tree (pull.h); the head and the manifest are
- * pull_head.c's.
+ * pull_head.c's, the build of the version pull_build.c's.
  *
  * Order of events, and why a crash anywhere is harmless:
  *   1. head and manifest are fetched and verified; nothing is written.
@@ -9,9 +9,10 @@
  *      What came for the step, verified, is renamed into the data
  *      directory for the node to serve onwards (keep.h): whole files,
  *      whose records (if any) wait for step 4.
- *   3. the version is built in DATA/staging/TREE/build, made durable
- *      (syncfs), and renamed to DATA/versions/TREE/N.  A leftover N from
- *      a crashed attempt is not in the catalog and is built again.
+ *   3. the version is built in DATA/staging/TREE/build (what needs
+ *      nothing of step 2 while step 2 runs), made durable (syncfs), and
+ *      renamed to DATA/versions/TREE/N.  A leftover build or N from a
+ *      crashed attempt is not in the catalog and is built again.
  *   4. the catalog commit makes N the tree's head, indexes its content
  *      and forgets that of the versions pruned after step 5: the commit
  *      point.
@@ -24,7 +25,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,134 +180,6 @@ plan(struct pull *p)
 	 * megabytes go before the transfer and the build, the peak. */
 	pr_pack_free(&p->pack);
 	return PD_OK;
-}
-
-/*
- * The spare tree, if one is kept and its manifest is held: a retired
- * version older than the one held.  Without it the build copies what it
- * would have taken over, so no failure here fails the pull.
- */
-static void
-open_spare(struct pull *p, struct pr_manifest **sm, int *sfd)
-{
-	struct pd_error e = { 0 };
-	uint64_t n;
-
-	*sm = NULL;
-	*sfd = -1;
-	if (p->o->no_spare || p->old == NULL ||
-	    nd_publish_spare(p->sparedir, &n, sfd, &e) != PD_OK || n == 0 ||
-	    n >= p->old->version ||
-	    nd_load_version(p->c, p->o->tree, n, p->o->trust, NULL, NULL, sm,
-	    &e) != PD_OK) {
-		if (*sfd >= 0)
-			close(*sfd);
-		*sfd = -1;
-	}
-}
-
-/*
- * The staged content is all there once the transfer ends, and only
- * dirty pages in memory: nothing asks the disk for it before the syncfs
- * that makes the build durable, which then waited 1.5 s for 1.3 GB of a
- * first pull.  A thread starts that writeback as the build begins, so
- * the disk writes while the build makes links and directories.  Its
- * result does not matter: syncfs reports a writeback error to every
- * open file of the file system, and the build's own syncfs is the one
- * checked.
- */
-static void *
-early_sync(void *arg)
-{
-	(void)syncfs(*(int *)arg);
-	return NULL;
-}
-
-/* Build the version in staging and move it to versions/T/N. */
-static enum pd_err
-build(struct pull *p, char *name, size_t namelen)
-{
-	struct nd_build_stats bs = { 0 };
-	struct nd_build_src src;
-	struct pr_manifest *sm = NULL;
-	struct stat st;
-	pthread_t syncer;
-	int buildfd = -1, versfd = -1, sparefd = -1, sr;
-	enum pd_err rc;
-	bool syncing;
-	double t;
-
-	snprintf(name, namelen, "%" PRIu64, p->m->version);
-	if ((rc = pd_remove_tree_at(p->stagefd, "build", p->err)) != PD_OK)
-		return rc;
-	if (mkdirat(p->stagefd, "build", 0700) < 0 ||
-	    (buildfd = openat(p->stagefd, "build", O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "staging build");
-		goto out;
-	}
-	open_spare(p, &sm, &sparefd);
-	src.prev = p->old;
-	src.prevfd = p->prevfd;
-	src.spare = sm;
-	src.sparefd = sparefd;
-	src.stagefd = p->objfd;
-	syncing = pthread_create(&syncer, NULL, early_sync, &p->objfd) == 0;
-	rc = nd_build(buildfd, p->m, &src, &bs, p->err);
-	t = pd_mono_sec();
-	if (syncing)
-		pthread_join(syncer, NULL);
-	p->res->recycled = bs.recycled;
-	if (rc != PD_OK)
-		goto out;
-	/* A staged object that became a file of the tree was written once,
-	 * when it arrived. */
-	p->res->bytes_written += bs.bytes_written - bs.bytes_linked;
-	/* Durable before it is renamed into place and recorded. */
-	sr = syncfs(buildfd);
-	p->res->seconds_sync = pd_mono_sec() - t;
-	if (sr < 0) {
-		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "syncfs");
-		goto out;
-	}
-	if ((versfd = open(p->versdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) < 0) {
-		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "%s", p->versdir);
-		goto out;
-	}
-	/* A directory of this number is a crashed attempt's: the catalog
-	 * does not know it, so it was never published. */
-	if ((rc = pd_remove_tree_at(versfd, name, p->err)) != PD_OK)
-		goto out;
-	/* Moving a directory to another parent rewrites its "..": without
-	 * root that needs write permission on it, which a tree's root
-	 * (say 0555) may not give.  Lend it for the rename. */
-	if (fstat(buildfd, &st) < 0 || (!(st.st_mode & S_IWUSR) &&
-	    fchmod(buildfd, (st.st_mode & 07777) | S_IWUSR) < 0)) {
-		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "staging build");
-		goto out;
-	}
-	if (renameat(p->stagefd, "build", versfd, name) < 0) {
-		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "%s/%s",
-		    p->versdir, name);
-		goto out;
-	}
-	if (!(st.st_mode & S_IWUSR) && (fchmod(buildfd, st.st_mode & 07777) <
-	    0 || fsync(buildfd) < 0)) {
-		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "%s/%s",
-		    p->versdir, name);
-		goto out;
-	}
-	rc = pd_fsync_dirat(versfd, ".", p->err);
-out:
-	pr_manifest_free(sm);
-	if (sparefd >= 0)
-		close(sparefd);
-	if (buildfd >= 0)
-		close(buildfd);
-	if (versfd >= 0)
-		close(versfd);
-	return rc;
 }
 
 /* Versions kept, as nd_publish_prune counts them. */
@@ -532,6 +404,9 @@ pull(struct pull *p, double start)
 			nd_keep_mpatch(p->keep, p->patch.data, p->patch.len,
 			    p->zpatch.data, p->zpatch.len);
 	}
+	/* From here the build goes on beside the transfer. */
+	if ((rc = nd_pl_build_start(p)) != PD_OK)
+		return rc;
 	xo.fetch = p->f;
 	xo.stagefd = p->objfd;
 	xo.tmpfd = p->tmpfd;
@@ -572,6 +447,8 @@ pull(struct pull *p, double start)
 	p->res->loops = xs.loops;
 	p->res->bytes_written += xs.bytes_written;
 	p->res->seconds_transfer = pd_mono_sec() - start;
+	if (rc != PD_OK)
+		nd_pl_build_join(p, true);
 	/* Before the version is recorded: a relay that has it serves its
 	 * step as received, never making it. */
 	if (rc != PD_OK || (rc = nd_keep_install(p->keep, p->err)) != PD_OK)
@@ -583,7 +460,7 @@ pull(struct pull *p, double start)
 	p->items = NULL;
 	p->nitems = 0;
 	t = pd_mono_sec();
-	rc = build(p, name, sizeof(name));
+	rc = nd_pl_build(p, name, sizeof(name));
 	/* Built: the held manifest has done its work, once the content
 	 * index has what it needs of it. */
 	if (rc == PD_OK && p->old != NULL)
@@ -632,6 +509,7 @@ nd_pull(struct cat *c, const struct nd_pull_opts *o,
 	p.res = res;
 	p.err = err;
 	p.stagefd = p.objfd = p.tmpfd = p.prevfd = -1;
+	p.buildfd = p.sparefd = -1;
 	if ((rc = cat_lock_tree(c, o->tree, &lockfd, err)) != PD_OK ||
 	    (rc = new_fetch(o, &p.f, err)) != PD_OK)
 		goto out;
@@ -648,6 +526,7 @@ nd_pull(struct cat *c, const struct nd_pull_opts *o,
 	}
 	res->wire_bytes += res->sent_bytes;
 out:
+	nd_pl_build_free(&p);
 	res->seconds = pd_mono_sec() - start;
 	nd_fetch_free(p.f);
 	nd_fetch_free(p.f2);

@@ -81,7 +81,11 @@ struct nd_pull_result {
 	struct nd_keep_stats kept;	/* kept as it came, to relay */
 	double		 seconds;
 	double		 seconds_transfer; /* of which fetching and checking */
-	double		 seconds_build;	/* building the version, durably */
+	double		 seconds_build_early; /* building beside the
+					 * transfer, the part needing
+					 * nothing that came */
+	double		 seconds_build;	/* building the rest once it came,
+					 * durably */
 	double		 seconds_sync;	/* of which waiting for the disk */
 	char		 path[4096];	/* the published version directory */
 };

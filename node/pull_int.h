@@ -1,13 +1,15 @@
 /*
- * Shared between the two files of a pull only: node/pull.c (staging,
- * transfer, build, commit, publish: the order of events) and
- * node/pull_head.c (what is held here and what the upstream offers:
- * its head, the new manifest, verified).  The interface is pull.h.
+ * Shared between the files of a pull only: node/pull.c (staging,
+ * transfer, commit, publish: the order of events), node/pull_head.c
+ * (what is held here and what the upstream offers: its head, the new
+ * manifest, verified) and node/pull_build.c (the version's tree).  The
+ * interface is pull.h.
  */
 #ifndef ND_PULL_INT_H
 #define ND_PULL_INT_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,6 +18,7 @@
 #include "../protocol/pack.h"
 #include "fetch.h"
 #include "keep.h"
+#include "publish.h"
 #include "pull.h"
 #include "xfer.h"
 
@@ -59,6 +62,16 @@ struct pull {
 	bool			 got_patch;
 	struct pd_buf		 patch;
 	struct pd_buf		 zpatch;
+	/* The build (pull_build.c), begun while the content comes. */
+	int			 buildfd;	/* DATA/staging/T/build */
+	struct nd_builder	*bl;
+	struct pr_manifest	*spare;		/* the spare tree's */
+	int			 sparefd;
+	pthread_t		 early;		/* nd_build_early's */
+	bool			 early_running;
+	bool			 early_joined;
+	enum pd_err		 early_rc;
+	struct pd_error		 early_err;
 };
 
 /*
@@ -79,5 +92,21 @@ enum pd_err nd_pl_held_id(struct pull *, unsigned char id[PD_SHA256_LEN])
 	    PD_WARN_UNUSED;
 enum pd_err nd_pl_fetch_head(struct pull *) PD_WARN_UNUSED;
 enum pd_err nd_pl_fetch_manifest(struct pull *) PD_WARN_UNUSED;
+
+/*
+ * pull_build.c.  nd_pl_build_start: an empty DATA/staging/T/build, the
+ * spare tree if any, and the part of the build that needs nothing
+ * staged begun on a thread of its own (an update only).
+ * nd_pl_build_join: wait for that part to end, first asking it to stop
+ * if stop.  nd_pl_build: the rest of the build once everything is
+ * staged, made durable and moved to versions/T/N (name: "N").
+ * nd_pl_build_free: all of it undone in memory (joined, stopped),
+ * whatever happened; the directory stays for the next attempt.
+ */
+enum pd_err nd_pl_build_start(struct pull *) PD_WARN_UNUSED;
+void	nd_pl_build_join(struct pull *, bool stop);
+enum pd_err nd_pl_build(struct pull *, char *name, size_t namelen)
+	    PD_WARN_UNUSED;
+void	nd_pl_build_free(struct pull *);
 
 #endif

@@ -19,6 +19,7 @@ test_expect_success 'first pull: the whole tree, exact, published' '
 	mirror_pull --json >pull.json
 	json_check pull.json "d[\"to_version\"] == 1" \
 		"d[\"from_version\"] == 0" "not d[\"up_to_date\"]" \
+		"d[\"seconds_build_early\"] == 0" \
 		"d[\"deltas_applied\"] == 0" "d[\"objects_fetched\"] > 40" \
 		"d[\"wire_bytes\"] > 16 * 1024 * 1024"
 	test -L pub/t
@@ -52,6 +53,9 @@ test_expect_success 'v2: scattered edits to the large file come as a delta' '
 	LD_DEBUG=files mirror_pull --json >pull.json 2>ld.txt
 	test_grep "file=libcurl.so.4 .*dynamically loaded" ld.txt
 	json_check pull.json "d[\"from_version\"] == 1" \
+		"d[\"seconds_build_early\"] > 0" \
+		"d[\"seconds_sync\"] >= 0" \
+		"d[\"published\"].endswith(\"/versions/t/2\")" \
 		"d[\"to_version\"] == 2" "d[\"files\"][\"changed\"] == 2" \
 		"d[\"deltas_applied\"] >= 1" \
 		"d[\"pack_parts\"] == 1" "d[\"pack_misses\"] == 0" \

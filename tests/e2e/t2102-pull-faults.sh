@@ -148,9 +148,11 @@ test_expect_success 'an object longer than signed: cut off, refused, named' '
 	test_grep "grown" log
 	test_grep "data/grown.img" err
 	test "$(published_version)" = 6
-	# Nothing past the signed size was written anywhere.
+	# Nothing past the signed size was written anywhere, and the
+	# build begun beside the transfer did not stay.
 	find mirror/staging -type f -size +2048k >big
 	test ! -s big
+	test ! -e mirror/staging/t/build
 	mirror_pull >/dev/null
 	rsync_clean src pub/t
 '

@@ -682,6 +682,85 @@ test_build_v2(void)
 }
 
 /*
+ * v2 over v1 in two steps, the staged object arriving between them as
+ * a pull's would: the first step makes what prev has and nothing that
+ * needs staging; the finished tree and its counts are nd_build's.  A
+ * stopped first step ends at once.
+ */
+static void
+test_build_early(void)
+{
+	static const char *early[] = {
+		"a.txt", "big2", "dir/hl2", "dup", "empty", "ga",
+		"ln-dir", "new\nline", "renamed", "todir/x", "tofile",
+	};
+	static const char *later[] = { "bin/run", "gb", "gc", "hl1" };
+	struct pr_manifest *m1, *m2;
+	struct nd_build_stats st;
+	struct nd_builder *bl;
+	struct pd_error err = { 0 };
+	char *tmp = unit_tmpdir(), stagedir[4096];
+	struct stat sb;
+	size_t i;
+	int fd1, fd2, stagefd;
+
+	fd1 = build_v1(tmp, "v1", &m1);
+	m2 = manifest(v2, NELEM(v2), 2);
+	stagefd = mkdir_open(tmp, "stage2", stagedir, sizeof(stagedir));
+	fd2 = mkdir_open(tmp, "v2", NULL, 0);
+	CU_ASSERT_EQUAL_FATAL(nd_build_new(fd2, m2, SRC(m1, fd1, stagefd),
+	    &bl, &err), PD_OK);
+	CU_ASSERT_EQUAL(nd_build_early(bl, &err), PD_OK);
+	if (err.code != PD_OK)
+		fprintf(stderr, "\npublish: %s\n", err.msg);
+	for (i = 0; i < NELEM(early); i++)
+		if (fstatat(fd2, early[i], &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+			fprintf(stderr, "\npublish: %s not made\n", early[i]);
+			CU_FAIL("entry prev has not made early");
+		}
+	for (i = 0; i < NELEM(later); i++)
+		CU_ASSERT_NOT_EQUAL(fstatat(fd2, later[i], &sb,
+		    AT_SYMLINK_NOFOLLOW), 0);
+	/* Directories wait for their modes: a read-only one takes more. */
+	CU_ASSERT_EQUAL(fstatat(fd2, "dir/nested", &sb, 0), 0);
+	CU_ASSERT_EQUAL(sb.st_mode & 07777, 0700);
+	stage(stagedir, "#!/bin/sh\necho 2\n");
+	CU_ASSERT_EQUAL(nd_build_finish(bl, &st, &err), PD_OK);
+	nd_build_free(bl);
+	CU_ASSERT_EQUAL(tree_problems(fd2, m2), 0);
+	CU_ASSERT_EQUAL(tree_problems(fd1, m1), 0);
+	for (i = 0; i < NELEM(v2_same); i++)
+		CU_ASSERT_EQUAL(ino_at(fd1, v2_same[i]), ino_at(fd2,
+		    v2_same[i]));
+	CU_ASSERT_EQUAL(st.linked, 6);
+	CU_ASSERT_EQUAL(st.written, 1);
+	CU_ASSERT_EQUAL(st.copied, 7);
+	CU_ASSERT_EQUAL(st.bytes_linked, strlen("#!/bin/sh\necho 2\n"));
+
+	/* Stopped before it starts: nothing but the directories made. */
+	{
+		int fd3 = mkdir_open(tmp, "v3", NULL, 0);
+
+		CU_ASSERT_EQUAL_FATAL(nd_build_new(fd3, m2, SRC(m1, fd1,
+		    stagefd), &bl, &err), PD_OK);
+		nd_build_stop(bl);
+		memset(&err, 0, sizeof(err));
+		CU_ASSERT_EQUAL(nd_build_early(bl, &err), PD_ERR_CONFLICT);
+		CU_ASSERT(strstr(err.msg, "stopped") != NULL);
+		nd_build_free(bl);
+		CU_ASSERT_NOT_EQUAL(fstatat(fd3, "a.txt", &sb,
+		    AT_SYMLINK_NOFOLLOW), 0);
+		close(fd3);
+	}
+	close(fd1);
+	close(fd2);
+	close(stagefd);
+	pr_manifest_free(m1);
+	pr_manifest_free(m2);
+	unit_rmdir(tmp);
+}
+
+/*
  * Content nowhere: PD_ERR_NOTFOUND naming the path, and neither the
  * staging directory nor the previous tree touched (no link made, no
  * mode or time changed), even for entries before the missing one.
@@ -1029,6 +1108,7 @@ add_publish(void)
 		{ "build without permission overrides",
 		    test_build_unprivileged },
 		{ "build v2 over v1", test_build_v2 },
+		{ "build v2 over v1 in two steps", test_build_early },
 		{ "take unchanged content from the spare", test_build_spare },
 		{ "content missing", test_build_missing },
 		{ "staged objects not what they claim", test_build_bad_stage },

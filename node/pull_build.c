@@ -1,0 +1,215 @@
+/*
+ * Step 3 of a pull (pull.c): the version's tree, built in
+ * DATA/staging/TREE/build, made durable and moved to
+ * DATA/versions/TREE/N.
+ *
+ * Most of a tree can be made before its new content has come: a new
+ * release of a large tree changes the mtime of nearly every file, and
+ * copying those from the previous version is most of the build (a
+ * hard link cannot carry a second mtime).  So the build starts on a
+ * thread of its own as the transfer starts (nd_build_early: what
+ * needs nothing staged), and is finished once the transfer has ended.
+ * A transfer that fails stops it; either way a leftover build
+ * directory is removed by the next attempt, which builds again.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/clock.h"
+#include "../common/fsx.h"
+#include "load.h"
+#include "publish.h"
+#include "pull_int.h"
+
+/*
+ * The spare tree, if one is kept and its manifest is held: a retired
+ * version older than the one held.  Without it the build copies what it
+ * would have taken over, so no failure here fails the pull.
+ */
+static void
+open_spare(struct pull *p)
+{
+	struct pd_error e = { 0 };
+	uint64_t n;
+
+	p->spare = NULL;
+	p->sparefd = -1;
+	if (p->o->no_spare || p->old == NULL ||
+	    nd_publish_spare(p->sparedir, &n, &p->sparefd, &e) != PD_OK ||
+	    n == 0 || n >= p->old->version ||
+	    nd_load_version(p->c, p->o->tree, n, p->o->trust, NULL, NULL,
+	    &p->spare, &e) != PD_OK) {
+		if (p->sparefd >= 0)
+			close(p->sparefd);
+		p->sparefd = -1;
+	}
+}
+
+static void *
+early_main(void *arg)
+{
+	struct pull *p = arg;
+	double t = pd_mono_sec();
+
+	p->early_rc = nd_build_early(p->bl, &p->early_err);
+	p->res->seconds_build_early = pd_mono_sec() - t;
+	return NULL;
+}
+
+enum pd_err
+nd_pl_build_start(struct pull *p)
+{
+	struct nd_build_src src;
+	enum pd_err rc;
+
+	if ((rc = pd_remove_tree_at(p->stagefd, "build", p->err)) != PD_OK)
+		return rc;
+	if (mkdirat(p->stagefd, "build", 0700) < 0 ||
+	    (p->buildfd = openat(p->stagefd, "build", O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return pd_fail_errno(p->err, PD_ERR_IO, errno,
+		    "staging build");
+	open_spare(p);
+	src.prev = p->old;
+	src.prevfd = p->prevfd;
+	src.spare = p->spare;
+	src.sparefd = p->sparefd;
+	src.stagefd = p->objfd;
+	if ((rc = nd_build_new(p->buildfd, p->m, &src, &p->bl, p->err)) !=
+	    PD_OK)
+		return rc;
+	/* Nothing to make from prev on a first pull: the thread would
+	 * only make the directories, which the finish makes as well. */
+	if (p->old != NULL && p->prevfd >= 0)
+		p->early_running = pthread_create(&p->early, NULL, early_main,
+		    p) == 0;
+	return PD_OK;
+}
+
+void
+nd_pl_build_join(struct pull *p, bool stop)
+{
+	if (!p->early_running)
+		return;
+	if (stop)
+		nd_build_stop(p->bl);
+	pthread_join(p->early, NULL);
+	p->early_running = false;
+	p->early_joined = true;
+}
+
+void
+nd_pl_build_free(struct pull *p)
+{
+	struct pd_error e = { 0 };
+
+	nd_pl_build_join(p, true);
+	/* Built and moved, or the copies of a failed attempt: a tree's
+	 * worth of disk not to leave behind until the next one. */
+	if (p->bl != NULL &&
+	    pd_remove_tree_at(p->stagefd, "build", &e) != PD_OK)
+		pd_error_clear(&e);
+	nd_build_free(p->bl);
+	p->bl = NULL;
+	pr_manifest_free(p->spare);
+	p->spare = NULL;
+	if (p->sparefd >= 0)
+		close(p->sparefd);
+	if (p->buildfd >= 0)
+		close(p->buildfd);
+	p->sparefd = p->buildfd = -1;
+}
+
+/*
+ * The staged content is all there once the transfer ends, and only
+ * dirty pages in memory: nothing asks the disk for it before the syncfs
+ * that makes the build durable, which then waited 1.5 s for 1.3 GB of a
+ * first pull.  A thread starts that writeback as the build finishes, so
+ * the disk writes while the build makes links and directories.  Its
+ * result does not matter: syncfs reports a writeback error to every
+ * open file of the file system, and the build's own syncfs is the one
+ * checked.
+ */
+static void *
+early_sync(void *arg)
+{
+	(void)syncfs(*(int *)arg);
+	return NULL;
+}
+
+enum pd_err
+nd_pl_build(struct pull *p, char *name, size_t namelen)
+{
+	struct nd_build_stats bs = { 0 };
+	struct stat st;
+	pthread_t syncer;
+	int buildfd = p->buildfd, versfd = -1, sr;
+	enum pd_err rc;
+	bool syncing;
+	double t;
+
+	snprintf(name, namelen, "%" PRIu64, p->m->version);
+	nd_pl_build_join(p, false);
+	if (p->early_joined && p->early_rc != PD_OK) {
+		*p->err = p->early_err;
+		return p->early_rc;
+	}
+	syncing = pthread_create(&syncer, NULL, early_sync, &p->objfd) == 0;
+	rc = nd_build_finish(p->bl, &bs, p->err);
+	t = pd_mono_sec();
+	if (syncing)
+		pthread_join(syncer, NULL);
+	p->res->recycled = bs.recycled;
+	if (rc != PD_OK)
+		goto out;
+	/* A staged object that became a file of the tree was written once,
+	 * when it arrived. */
+	p->res->bytes_written += bs.bytes_written - bs.bytes_linked;
+	/* Durable before it is renamed into place and recorded. */
+	sr = syncfs(buildfd);
+	p->res->seconds_sync = pd_mono_sec() - t;
+	if (sr < 0) {
+		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "syncfs");
+		goto out;
+	}
+	if ((versfd = open(p->versdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0) {
+		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "%s", p->versdir);
+		goto out;
+	}
+	/* A directory of this number is a crashed attempt's: the catalog
+	 * does not know it, so it was never published. */
+	if ((rc = pd_remove_tree_at(versfd, name, p->err)) != PD_OK)
+		goto out;
+	/* Moving a directory to another parent rewrites its "..": without
+	 * root that needs write permission on it, which a tree's root
+	 * (say 0555) may not give.  Lend it for the rename. */
+	if (fstat(buildfd, &st) < 0 || (!(st.st_mode & S_IWUSR) &&
+	    fchmod(buildfd, (st.st_mode & 07777) | S_IWUSR) < 0)) {
+		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "staging build");
+		goto out;
+	}
+	if (renameat(p->stagefd, "build", versfd, name) < 0) {
+		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "%s/%s",
+		    p->versdir, name);
+		goto out;
+	}
+	if (!(st.st_mode & S_IWUSR) && (fchmod(buildfd, st.st_mode & 07777) <
+	    0 || fsync(buildfd) < 0)) {
+		rc = pd_fail_errno(p->err, PD_ERR_IO, errno, "%s/%s",
+		    p->versdir, name);
+		goto out;
+	}
+	rc = pd_fsync_dirat(versfd, ".", p->err);
+out:
+	if (versfd >= 0)
+		close(versfd);
+	return rc;
+}
