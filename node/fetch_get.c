@@ -52,6 +52,7 @@ quick_get(struct nd_fetch *f, const char *path, uint64_t cap,
 	struct pd_error e = { 0 };
 	struct pd_buf b;
 	uint64_t due, now, ms;
+	long ra;
 	bool done;
 
 	*tries = 0;
@@ -73,8 +74,9 @@ quick_get(struct nd_fetch *f, const char *path, uint64_t cap,
 	} else if (n.status == 503) {
 		*tries = 1;
 		f->st.retried++;
-		due = (uint64_t)pd_mono_ms() + nd_f_retry_wait(f, 1, nd_f_retry_after(n.retry_after,
-		    n.retry_after + strlen(n.retry_after)));
+		ra = nd_f_retry_after(n.retry_after,
+		    n.retry_after + strlen(n.retry_after));
+		due = (uint64_t)pd_mono_ms() + nd_f_retry_wait(f, 1, ra);
 		/* Asking stop about once a second, as nd_fetch_run does. */
 		while ((now = (uint64_t)pd_mono_ms()) < due &&
 		    (f->stop == NULL || !f->stop(f->stop_arg))) {
