@@ -135,19 +135,30 @@ nd_hget(const char *base, const char *path, size_t cap, struct pd_buf *out,
 	struct evhttp_request *req;
 	struct evhttp_uri *u = NULL;
 	struct evkeyvalq *oh;
-	char url[1024], hostport[300];
-	const char *host;
+	char url[1024], target[1024], hostport[300];
+	const char *host, *prefix = "";
 	sigset_t old;
 	int port;
 
-	snprintf(url, sizeof(url), "%s%s", base, path);
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", base, path) >=
+	    sizeof(url) || strncmp(base, "http://", 7) != 0)
+		return pd_fail(err, PD_ERR_USAGE, "%s: not plain http", base);
 	g.url = url;
-	if (strncmp(base, "http://", 7) != 0)
-		return pd_fail(err, PD_ERR_USAGE, "%s: not plain http", url);
-	if ((u = evhttp_uri_parse(base)) == NULL ||
+	/* An upstream behind a prefix is asked for prefix+path; one with
+	 * credentials or a query is left to libcurl. */
+	if ((u = evhttp_uri_parse(base)) != NULL &&
+	    (prefix = evhttp_uri_get_path(u)) == NULL)
+		prefix = "";
+	if (u == NULL ||
 	    (host = evhttp_uri_get_host(u)) == NULL || host[0] == '\0' ||
-	    host[0] == '[' || strlen(host) > 255) {
-		evhttp_uri_free(u);
+	    host[0] == '[' || strlen(host) > 255 ||
+	    evhttp_uri_get_userinfo(u) != NULL ||
+	    evhttp_uri_get_query(u) != NULL ||
+	    evhttp_uri_get_fragment(u) != NULL ||
+	    (size_t)snprintf(target, sizeof(target), "%s%s", prefix, path) >=
+	    sizeof(target)) {
+		if (u != NULL)	/* libevent's free takes no NULL */
+			evhttp_uri_free(u);
 		return pd_fail(err, PD_ERR_USAGE, "%s: not http://HOST:PORT",
 		    base);
 	}
@@ -172,10 +183,10 @@ nd_hget(const char *base, const char *path, size_t cap, struct pd_buf *out,
 	oh = evhttp_request_get_output_headers(req);
 	evhttp_add_header(oh, "Host", hostport);
 	evhttp_add_header(oh, "Connection", "close");
-	count->sent += strlen("GET  HTTP/1.1\r\n") + strlen(path) +
+	count->sent += strlen("GET  HTTP/1.1\r\n") + strlen(target) +
 	    headers_len(oh);
 	/* On failure libevent has freed req, or kept it to fail it. */
-	if (evhttp_make_request(cn, req, EVHTTP_REQ_GET, path) != 0) {
+	if (evhttp_make_request(cn, req, EVHTTP_REQ_GET, target) != 0) {
 		pd_fail(err, PD_ERR_IO, "%s: cannot send the request", url);
 		goto out;
 	}

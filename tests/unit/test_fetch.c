@@ -524,6 +524,20 @@ test_hget(void)
 		}
 		pd_buf_free(&b);
 	}
+	/* Behind a prefix: prefix+path is asked. */
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d/pre", s.port);
+	pd_buf_init(&b, 1024);
+	CU_ASSERT_EQUAL(nd_hget(base, "/h/ok", 1024, &b, &n, NULL), PD_OK);
+	CU_ASSERT(b.len == 9 && memcmp(b.data, "/pre/h/ok", 9) == 0);
+	pd_buf_free(&b);
+	/* Not for this client: left to libcurl. */
+	snprintf(base, sizeof(base), "http://u:p@127.0.0.1:%d", s.port);
+	CU_ASSERT_EQUAL(nd_hget(base, "/h", 1024, &b, &n, NULL),
+	    PD_ERR_USAGE);
+	CU_ASSERT_EQUAL(nd_hget("http://", "/h", 1024, &b, &n, NULL),
+	    PD_ERR_USAGE);
+	CU_ASSERT_EQUAL(nd_hget("http://[::1", "/h", 1024, &b, &n, NULL),
+	    PD_ERR_USAGE);
 	CU_ASSERT_EQUAL(nd_hget("https://127.0.0.1:1", "/h", 1024, &b, &n,
 	    NULL), PD_ERR_USAGE);
 	srv_stop(&s);
