@@ -144,8 +144,9 @@ start_rsyncd() {
 # measure SCENARIO TOOL RUN SRVPID CMD...: run CMD, append a line to
 # results: scenario tool run wall wire srv_cpu_ms rcv_cpu_ms rcv_rss_kb
 # The wall is taken around time(1) in microseconds: its own %e is in
-# hundredths, too coarse for a no-op of 15 ms.  It includes time(1)'s
-# start, about a millisecond, for both tools alike.
+# hundredths, too coarse for a no-op of 17 ms.  It includes time(1)'s
+# own start and its fork of the command, for both tools alike: about
+# 12 ms here (`/usr/bin/time true`), which a no-op's figure carries.
 measure() {
 	local sc=$1 tool=$2 run=$3 srv=$4 c0 c1 w0 w1 t0 t1 wall u s rss
 
