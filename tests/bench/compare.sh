@@ -50,6 +50,8 @@ work=${BENCH_WORK:-/tmp/pulpdist-bench-compare}
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work"
+${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o runstat \
+    "$top/tests/bench/runstat.c"
 if [ "$quick" = 1 ]; then
 	cp -a "$v1/fs" v1
 	cp -a "$v2/fs" v2
@@ -143,25 +145,22 @@ start_rsyncd() {
 
 # measure SCENARIO TOOL RUN SRVPID CMD...: run CMD, append a line to
 # results: scenario tool run wall wire srv_cpu_ms rcv_cpu_ms rcv_rss_kb
-# The wall is taken around time(1) in microseconds: its own %e is in
-# hundredths, too coarse for a no-op of 17 ms.  It includes time(1)'s
-# own start and its fork of the command, for both tools alike: about
-# 12 ms here (`/usr/bin/time true`), which a no-op's figure carries.
+# The receiver runs under runstat (runstat.c), not time(1): time(1)'s
+# %e is in hundredths, and a wall taken around it carries its own start,
+# about 12 ms here (`/usr/bin/time true`), where a no-op takes 17.
 measure() {
-	local sc=$1 tool=$2 run=$3 srv=$4 c0 c1 w0 w1 t0 t1 wall u s rss
+	local sc=$1 tool=$2 run=$3 srv=$4 c0 c1 w0 w1 wall u s rss
 
 	shift 4
 	sync
 	c0=$(cpu_ms "$srv")
 	w0=$(lo_bytes)
-	t0=$EPOCHREALTIME
-	/usr/bin/time -f "%e %U %S %M" -o rcv.time "$@" >rcv.out 2>rcv.err ||
+	"$work/runstat" rcv.time "$@" >rcv.out 2>rcv.err ||
 	    { echo "$sc/$tool run $run failed:" >&2; cat rcv.err >&2; exit 1; }
-	t1=$EPOCHREALTIME
 	w1=$(lo_bytes)
 	c1=$(cpu_ms "$srv")
-	read -r _ u s rss <rcv.time
-	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	read -r wall u s rss <rcv.time
+	wall=$(awk -v w="$wall" 'BEGIN { printf "%.3f", w }')
 	echo "$sc $tool $run $wall $((w1 - w0)) $((c1 - c0))" \
 	    "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%d", (u + s) * 1000 }')" \
 	    "$rss" >>results
