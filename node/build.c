@@ -232,7 +232,7 @@ make_file(struct build *b, const struct pr_entry *e, int pfd,
 	int in = -1, out = -1, e2, lr;
 
 	*made = true;
-	if (e->size == 0 && memcmp(e->sha, nd_b_empty_sha, PD_SHA256_LEN) == 0)
+	if (nd_b_is_empty(e))
 		goto create;
 	if (!early && (rc = nd_b_open_staged(b, e, hex, &in, &st)) != PD_OK)
 		goto out;
@@ -334,8 +334,7 @@ make_entry(struct build *b, size_t i, bool early, bool *made)
 	*made = true;
 	if (early && (e->type == PR_DIR || later_member(b, i) ||
 	    (e->type == PR_FILE && !nd_b_prev_has(b, e->sha) &&
-	    (e->size != 0 || memcmp(e->sha, nd_b_empty_sha,
-	    PD_SHA256_LEN) != 0)))) {
+	    !nd_b_is_empty(e)))) {
 		*made = false;	/* its content would be staged */
 		return PD_OK;
 	}

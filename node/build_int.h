@@ -61,8 +61,8 @@ struct build {
 	atomic_bool		*stop;		/* nd_build_stop said so */
 };
 
-/* SHA-256 of no bytes: an empty file needs no source. */
-extern const unsigned char nd_b_empty_sha[PD_SHA256_LEN];
+/* Is e an empty file, which needs no source? */
+bool	nd_b_is_empty(const struct pr_entry *e);
 
 /* build.c */
 

@@ -38,12 +38,19 @@
 			    O_CLOEXEC)
 
 /* SHA-256 of no bytes: an empty file needs no source. */
-const unsigned char nd_b_empty_sha[PD_SHA256_LEN] = {
+static const unsigned char empty_sha[PD_SHA256_LEN] = {
 	0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14,
 	0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
 	0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c,
 	0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
 };
+
+bool
+nd_b_is_empty(const struct pr_entry *e)
+{
+	return e->size == 0 &&
+	    memcmp(e->sha, empty_sha, PD_SHA256_LEN) == 0;
+}
 
 /* Is the inode st what entry e describes, as far as stat can tell? */
 static bool
@@ -262,7 +269,7 @@ nd_b_locate_entry(struct build *b, size_t i)
 		    "hardlink group out of range at");
 	if ((e->link != 0 && b->first[e->link - 1] != i) || nd_b_linkable(b, i))
 		return PD_OK;
-	if (e->size == 0 && memcmp(e->sha, nd_b_empty_sha, PD_SHA256_LEN) == 0)
+	if (nd_b_is_empty(e))
 		return PD_OK;
 	if ((rc = staged(b, e, &present)) != PD_OK || present)
 		return rc;

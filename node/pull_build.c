@@ -102,7 +102,6 @@ nd_pl_build_join(struct pull *p, bool stop)
 		nd_build_stop(p->bl);
 	pthread_join(p->early, NULL);
 	p->early_running = false;
-	p->early_joined = true;
 }
 
 void
@@ -157,7 +156,7 @@ nd_pl_build(struct pull *p, char *name, size_t namelen)
 
 	snprintf(name, namelen, "%" PRIu64, p->m->version);
 	nd_pl_build_join(p, false);
-	if (p->early_joined && p->early_rc != PD_OK) {
+	if (p->early_rc != PD_OK) {
 		*p->err = p->early_err;
 		return p->early_rc;
 	}

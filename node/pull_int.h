@@ -69,8 +69,7 @@ struct pull {
 	int			 sparefd;
 	pthread_t		 early;		/* nd_build_early's */
 	bool			 early_running;
-	bool			 early_joined;
-	enum pd_err		 early_rc;
+	enum pd_err		 early_rc;	/* PD_OK until it fails */
 	struct pd_error		 early_err;
 };
 
