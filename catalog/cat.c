@@ -22,9 +22,12 @@
 
 /*
  * Address space reserved for the map.  LMDB grows the file only as data
- * is written; 64 GiB holds the indexes of many large trees.
+ * is written; 64 GiB holds the indexes of many large trees.  A build
+ * for valgrind, whose address space is smaller, may set its own.
  */
+#ifndef CAT_MAPSIZE
 #define CAT_MAPSIZE	(64ULL << 30)
+#endif
 
 enum pd_err
 cat_dberr(struct cat *c, int rc, struct pd_error *err, const char *what)
