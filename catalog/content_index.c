@@ -85,7 +85,7 @@ put(struct cat_txn *t, const char *tree, size_t tlen, unsigned char kind,
 	cat_txn_touch(t);
 	k.mv_data = key;
 	k.mv_size = cat_content_key(e->sha, tree, tlen, key);
-	v.mv_size = CAT_WHERE_HEAD + e->path_len;
+	v.mv_size = CAT_WHERE_HEAD + (size_t)e->path_len;
 	v.mv_data = NULL;
 	if ((rc = mdb_put(t->txn, t->cat->content, &k, &v, MDB_RESERVE)) != 0)
 		return cat_dberr(t->cat, rc, err, "indexing content");
@@ -209,7 +209,7 @@ left(struct cat_txn *t, const char *tree, size_t tlen, uint64_t from,
 	if (rc != 0)
 		return cat_dberr(t->cat, rc, err, "indexing content");
 	p = v.mv_data;
-	if (v.mv_size != CAT_WHERE_HEAD + e->path_len ||
+	if (v.mv_size != CAT_WHERE_HEAD + (size_t)e->path_len ||
 	    p[0] != CAT_WHERE_HEAD_V ||
 	    memcmp(p + CAT_WHERE_HEAD, e->path, e->path_len) != 0)
 		return PD_OK;

@@ -93,8 +93,9 @@ add_item(struct walk *w, const struct stat *st, size_t plen,
 	    (target != NULL &&
 	    (it->e.target = pd_arena_copy(&s->arena, target, tlen)) == NULL))
 		return pd_fail(w->err, PD_ERR_NOMEM, "scanning %s", w->src);
-	it->e.path_len = (uint32_t)plen;
-	it->e.target_len = (uint32_t)tlen;
+	/* Within PR_PATH_MAX and PR_TARGET_MAX: w->path, read_link. */
+	it->e.path_len = (uint16_t)plen;
+	it->e.target_len = (uint16_t)tlen;
 	it->e.mode = st->st_mode & 07777;
 	it->e.mtime = ts(&st->st_mtim);
 	if (S_ISDIR(st->st_mode))

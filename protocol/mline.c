@@ -148,13 +148,15 @@ pr_mline_time(const char *s, size_t n, struct pr_time *t)
 	const char *dot = memchr(s, '.', n);
 	struct pr_time v;
 	uint64_t ns;
+	int64_t sec;
 	size_t sl;
 
 	if (dot == NULL)
 		return false;
 	sl = (size_t)(dot - s);
-	if (n - sl - 1 != 9 || !pr_mline_i64(s, sl, &v.sec))
+	if (n - sl - 1 != 9 || !pr_mline_i64(s, sl, &sec))
 		return false;
+	v.sec = sec;
 	/* Nanoseconds are always nine digits, leading zeros included. */
 	for (ns = 0, s = dot + 1; s < dot + 10; s++) {
 		if (*s < '0' || *s > '9')
@@ -266,7 +268,7 @@ pr_mline_header(struct pr_mcursor *c, struct pr_manifest *m, uint64_t *count)
 /* Decode an escaped field into scratch; scratch holds PR_LINE_MAX. */
 static enum pd_err
 decode(struct pr_mcursor *c, const char *s, size_t n, size_t max,
-    char *scratch, uint32_t *outlen, const char *what)
+    char *scratch, uint16_t *outlen, const char *what)
 {
 	size_t len;
 	char why[64];
@@ -278,7 +280,8 @@ decode(struct pr_mcursor *c, const char *s, size_t n, size_t max,
 	if (len > max)
 		return pd_fail(c->err, PD_ERR_LIMIT, "%s line %zu: %s too long",
 		    c->what, c->lineno, what);
-	*outlen = (uint32_t)len;
+	/* max is at most PR_PATH_MAX or PR_TARGET_MAX (manifest.h). */
+	*outlen = (uint16_t)len;
 	return PD_OK;
 }
 
@@ -287,19 +290,21 @@ pr_mline_entry(struct pr_mcursor *c, const struct pr_mline *l,
     struct pr_entry *e, char *pbuf, char *tbuf)
 {
 	uint64_t link;
+	uint32_t mode;
 	enum pd_err rc;
 
 	memset(e, 0, sizeof(*e));
 	if (l->fl[0] != 1)
 		return pr_mline_bad(c, "unknown entry type");
-	e->type = (enum pr_type)l->f[0][0];
+	e->type = (uint8_t)l->f[0][0];
 	switch (e->type) {
 	case PR_DIR:
 		if (l->nf != 4)
 			return pr_mline_bad(c,
 			    "directory entry needs 4 fields");
-		if (!pr_mline_mode(l->f[1], l->fl[1], &e->mode))
+		if (!pr_mline_mode(l->f[1], l->fl[1], &mode))
 			return pr_mline_bad(c, "bad mode");
+		e->mode = (uint16_t)mode;	/* four octal digits */
 		if (!pr_mline_time(l->f[2], l->fl[2], &e->mtime))
 			return pr_mline_bad(c, "bad mtime");
 		rc = decode(c, l->f[3], l->fl[3], PR_PATH_MAX, pbuf,
@@ -308,8 +313,9 @@ pr_mline_entry(struct pr_mcursor *c, const struct pr_mline *l,
 	case PR_FILE:
 		if (l->nf != 7)
 			return pr_mline_bad(c, "file entry needs 7 fields");
-		if (!pr_mline_mode(l->f[1], l->fl[1], &e->mode))
+		if (!pr_mline_mode(l->f[1], l->fl[1], &mode))
 			return pr_mline_bad(c, "bad mode");
+		e->mode = (uint16_t)mode;	/* four octal digits */
 		if (!pr_mline_time(l->f[2], l->fl[2], &e->mtime))
 			return pr_mline_bad(c, "bad mtime");
 		if (!pr_mline_u64(l->f[3], l->fl[3], &e->size))
