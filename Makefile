@@ -13,8 +13,9 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) \
 	      2>/dev/null)
 ALL_CFLAGS = $(WARN) -D_GNU_SOURCE $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
-# librsync and libinotifytools ship no pkg-config file in Debian 12.
-LIBS	 = $(PKG_LIBS) -lrsync -linotifytools -lpthread
+# libinotifytools ships no pkg-config file in Debian 12.  librsync's
+# headers only: delta/rs.c opens it when a delta is made or applied.
+LIBS	 = $(PKG_LIBS) -linotifytools -lpthread
 
 # pulpdist's modules, one folder each (DESIGN.md, "Layout of the code").
 COMMON	 = $(sort $(wildcard common/*.c))

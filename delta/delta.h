@@ -32,6 +32,11 @@
  * "the delta"); callers put the path or object name in front of them with
  * pd_prefix().
  *
+ * librsync: opened with dlopen(3) by the first call that needs it
+ * (dl_sig, dl_delta, dl_delta_sig, dl_patcher_new, dl_patch), once per
+ * process.  When it cannot be loaded, each of them fails with PD_ERR_IO
+ * and a text naming librsync.so.2 and Debian's package, librsync2.
+ *
  * Threads: the functions may run on any number of threads at once; a
  * struct dl_patcher belongs to one thread at a time.  librsync's log
  * output is captured (once per process) so that its messages end up in

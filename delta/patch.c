@@ -80,11 +80,14 @@ dl_patcher_new(int basis_fd, uint64_t basis_size, int out_fd,
     uint64_t max_out, struct dl_patcher **pp, struct pd_error *err)
 {
 	struct dl_patcher *p;
+	enum pd_err rc;
 
 	*pp = NULL;
 	if (basis_size > INT64_MAX)
 		return pd_fail(err, PD_ERR_USAGE, "basis of %ju bytes is too "
 		    "large to patch", (uintmax_t)basis_size);
+	if ((rc = dl_rs_load(err)) != PD_OK)
+		return rc;
 	if ((p = pd_calloc(1, sizeof(*p))) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "delta patcher");
 	p->basis_fd = basis_fd;
@@ -92,7 +95,7 @@ dl_patcher_new(int basis_fd, uint64_t basis_size, int out_fd,
 	p->basis_size = basis_size;
 	p->max_out = max_out;
 	dl_rs_clear();
-	if ((p->job = rs_patch_begin(copy, p)) == NULL) {
+	if ((p->job = dl_rs->patch_begin(copy, p)) == NULL) {
 		pd_free(p);
 		return pd_fail(err, PD_ERR_NOMEM, "patch job");
 	}
@@ -131,7 +134,7 @@ step(struct dl_patcher *p, rs_buffers_t *b, struct pd_error *err)
 		p->err = err;
 		p->cb_rc = PD_OK;
 		dl_rs_clear();
-		res = rs_job_iter(p->job, b);
+		res = dl_rs->job_iter(p->job, b);
 		p->err = NULL;
 		n = sizeof(p->out) - b->avail_out;
 		if (p->cb_rc != PD_OK)
@@ -208,7 +211,7 @@ dl_patcher_free(struct dl_patcher *p)
 	if (p == NULL)
 		return;
 	if (p->job != NULL)
-		rs_job_free(p->job);
+		dl_rs->job_free(p->job);
 	pd_free(p);
 }
 
@@ -221,6 +224,8 @@ dl_patch(int basis_fd, uint64_t basis_size, int delta_fd, int out_fd,
 	ssize_t r;
 	enum pd_err rc;
 
+	if ((rc = dl_rs_load(err)) != PD_OK)
+		return rc;
 	if ((buf = pd_malloc(DL_IOBUF)) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "delta buffer");
 	if ((rc = dl_patcher_new(basis_fd, basis_size, out_fd, max_out, &p,

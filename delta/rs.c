@@ -1,5 +1,8 @@
 /*
- * librsync glue: its log, its errors.
+ * librsync glue: opening it, its log, its errors.
+ *
+ * librsync is looked up by name into the table through the fields'
+ * offsets, so that a missing symbol is named in the error.
  *
  * librsync writes its errors to stderr through one process-wide trace
  * callback.  Library code here never prints, so the callback keeps the
@@ -7,7 +10,9 @@
  * dl_rs_fail() appends it to the pd_error text ("invalid length=-1 on
  * COPY command" says more than "stream corrupt").
  */
+#include <dlfcn.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,7 +20,34 @@
 
 #define RS_MSG_MAX	256
 
-static pthread_once_t trace_once = PTHREAD_ONCE_INIT;
+/* POSIX: dlsym's void * holds a function's address. */
+_Static_assert(sizeof(void *) == sizeof(void (*)(void)),
+    "function pointers are as wide as object pointers");
+
+/*
+ * Each field is checked against <librsync.h>'s prototype by an
+ * assignment the compiler type-checks but never evaluates (the operand
+ * of sizeof), so nothing refers to librsync at link time.
+ */
+#define SYM(f)	{ "rs_" #f, offsetof(struct dl_rsapi, f) + \
+		  0 * sizeof(api.f = rs_##f) }
+
+static struct dl_rsapi	 api;
+static struct pd_error	 load_err;	/* PD_OK: api is whole */
+static pthread_once_t	 once = PTHREAD_ONCE_INIT;
+
+const struct dl_rsapi *const dl_rs = &api;
+
+static const struct {
+	const char	*name;
+	size_t		 off;
+} syms[] = {
+	SYM(job_iter), SYM(job_free), SYM(sig_args), SYM(sig_begin),
+	SYM(delta_begin), SYM(build_hash_table), SYM(loadsig_begin),
+	SYM(free_sumset), SYM(patch_begin), SYM(strerror),
+	SYM(trace_set_level), SYM(trace_to),
+};
+
 static _Thread_local char last[RS_MSG_MAX];
 
 /*
@@ -43,16 +75,45 @@ trace(rs_loglevel level, const char *msg)
 }
 
 static void
-trace_init(void)
+load(void)
 {
-	rs_trace_set_level(RS_LOG_ERR);
-	rs_trace_to(trace);
+	const char *why;
+	void *h, *p;
+	size_t i;
+
+	if ((h = dlopen(DL_RS_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		why = dlerror();
+		pd_fail(&load_err, PD_ERR_IO, "cannot load librsync (%s): %s; "
+		    "Debian's package is librsync2", DL_RS_SONAME,
+		    why ? why : "unknown error");
+		return;
+	}
+	for (i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		if ((p = dlsym(h, syms[i].name)) == NULL) {
+			pd_fail(&load_err, PD_ERR_IO, "%s has no %s: a newer "
+			    "librsync 2 is needed", DL_RS_SONAME,
+			    syms[i].name);
+			return;
+		}
+		memcpy((char *)&api + syms[i].off, &p, sizeof(p));
+	}
+	api.trace_set_level(RS_LOG_ERR);
+	api.trace_to(trace);
+	/* The handle is never closed: the table points into it. */
+}
+
+enum pd_err
+dl_rs_load(struct pd_error *err)
+{
+	pthread_once(&once, load);
+	if (load_err.code != PD_OK)
+		return pd_fail(err, load_err.code, "%s", load_err.msg);
+	return PD_OK;
 }
 
 void
 dl_rs_clear(void)
 {
-	pthread_once(&trace_once, trace_init);
 	last[0] = '\0';
 }
 
@@ -64,6 +125,6 @@ dl_rs_fail(struct pd_error *err, enum pd_err code, rs_result res,
 		code = PD_ERR_NOMEM;
 	if (last[0] != '\0')
 		return pd_fail(err, code, "%s: %s (%s)", what,
-		    rs_strerror(res), last);
-	return pd_fail(err, code, "%s: %s", what, rs_strerror(res));
+		    dl_rs->strerror(res), last);
+	return pd_fail(err, code, "%s: %s", what, dl_rs->strerror(res));
 }

@@ -54,7 +54,7 @@ load_sink(void *arg, const char *p, size_t n, struct pd_error *err)
 	b.next_in = (char *)p;
 	b.avail_in = n;
 	dl_rs_clear();
-	if ((res = rs_job_iter(load, &b)) != RS_BLOCKED)
+	if ((res = dl_rs->job_iter(load, &b)) != RS_BLOCKED)
 		return dl_rs_fail(err, PD_ERR_IO, res,
 		    "loading the signature of the basis");
 	if (b.avail_in != 0)
@@ -73,7 +73,7 @@ load_end(rs_job_t *load, struct pd_error *err)
 	memset(&b, 0, sizeof(b));
 	b.eof_in = 1;
 	dl_rs_clear();
-	if ((res = rs_job_iter(load, &b)) != RS_DONE)
+	if ((res = dl_rs->job_iter(load, &b)) != RS_DONE)
 		return dl_rs_fail(err, PD_ERR_IO, res,
 		    "loading the signature of the basis");
 	return PD_OK;
@@ -116,7 +116,7 @@ run(rs_job_t *job, int fd, const char *what, uint64_t max_in,
 		b.next_out = io->out;
 		b.avail_out = sizeof(io->out);
 		dl_rs_clear();
-		res = rs_job_iter(job, &b);
+		res = dl_rs->job_iter(job, &b);
 		n = sizeof(io->out) - b.avail_out;
 		if (n > 0 && (rc = sink(arg, io->out, n, err)) != PD_OK)
 			return rc;
@@ -155,10 +155,12 @@ sig_job(int fd, rs_job_t **jobp, struct pd_error *err)
 	rs_result res;
 
 	dl_rs_clear();
-	res = rs_sig_args(size_left(fd), &magic, &block_len, &strong_len);
+	res = dl_rs->sig_args(size_left(fd), &magic, &block_len,
+	    &strong_len);
 	if (res != RS_DONE)
 		return dl_rs_fail(err, PD_ERR_IO, res, "signature parameters");
-	if ((*jobp = rs_sig_begin(block_len, strong_len, magic)) == NULL)
+	*jobp = dl_rs->sig_begin(block_len, strong_len, magic);
+	if (*jobp == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "signature job");
 	return PD_OK;
 }
@@ -171,6 +173,8 @@ dl_sig(int basis_fd, int out_fd, uint64_t *out_len, struct pd_error *err)
 	rs_job_t *job = NULL;
 	enum pd_err rc;
 
+	if ((rc = dl_rs_load(err)) != PD_OK)
+		return rc;
 	if ((io = pd_malloc(sizeof(*io))) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "signature buffers");
 	if ((rc = sig_job(basis_fd, &job, err)) != PD_OK)
@@ -181,7 +185,7 @@ dl_sig(int basis_fd, int out_fd, uint64_t *out_len, struct pd_error *err)
 		*out_len = fs.n;
 out:
 	if (job != NULL)
-		rs_job_free(job);
+		dl_rs->job_free(job);
 	pd_free(io);
 	return rc;
 }
@@ -197,14 +201,14 @@ delta_with(rs_signature_t *sig, int new_fd, int out_fd, struct io *io,
 	enum pd_err rc;
 
 	dl_rs_clear();
-	if ((res = rs_build_hash_table(sig)) != RS_DONE)
+	if ((res = dl_rs->build_hash_table(sig)) != RS_DONE)
 		return dl_rs_fail(err, PD_ERR_IO, res,
 		    "indexing the signature");
-	if ((job = rs_delta_begin(sig)) == NULL)
+	if ((job = dl_rs->delta_begin(sig)) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "delta job");
 	rc = run(job, new_fd, "the new file", 0, PD_ERR_IO, io, fd_sink, &fs,
 	    err);
-	rs_job_free(job);
+	dl_rs->job_free(job);
 	if (rc == PD_OK && out_len != NULL)
 		*out_len = fs.n;
 	return rc;
@@ -219,11 +223,13 @@ dl_delta(int basis_fd, int new_fd, int out_fd, uint64_t *out_len,
 	struct io *io;
 	enum pd_err rc;
 
+	if ((rc = dl_rs_load(err)) != PD_OK)
+		return rc;
 	if ((io = pd_malloc(sizeof(*io))) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "delta buffers");
 	if ((rc = sig_job(basis_fd, &job, err)) != PD_OK)
 		goto out;
-	if ((load = rs_loadsig_begin(&sig)) == NULL) {
+	if ((load = dl_rs->loadsig_begin(&sig)) == NULL) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "signature job");
 		goto out;
 	}
@@ -235,11 +241,11 @@ dl_delta(int basis_fd, int new_fd, int out_fd, uint64_t *out_len,
 	rc = delta_with(sig, new_fd, out_fd, io, out_len, err);
 out:
 	if (job != NULL)
-		rs_job_free(job);
+		dl_rs->job_free(job);
 	if (load != NULL)
-		rs_job_free(load);
+		dl_rs->job_free(load);
 	if (sig != NULL)
-		rs_free_sumset(sig);
+		dl_rs->free_sumset(sig);
 	pd_free(io);
 	return rc;
 }
@@ -263,9 +269,11 @@ dl_delta_sig(int sig_fd, int new_fd, int out_fd, uint64_t *out_len,
 	struct io *io;
 	enum pd_err rc;
 
+	if ((rc = dl_rs_load(err)) != PD_OK)
+		return rc;
 	if ((io = pd_malloc(sizeof(*io))) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "delta buffers");
-	if ((load = rs_loadsig_begin(&sig)) == NULL) {
+	if ((load = dl_rs->loadsig_begin(&sig)) == NULL) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "signature job");
 		goto out;
 	}
@@ -275,9 +283,9 @@ dl_delta_sig(int sig_fd, int new_fd, int out_fd, uint64_t *out_len,
 	rc = delta_with(sig, new_fd, out_fd, io, out_len, err);
 out:
 	if (load != NULL)
-		rs_job_free(load);
+		dl_rs->job_free(load);
 	if (sig != NULL)
-		rs_free_sumset(sig);
+		dl_rs->free_sumset(sig);
 	pd_free(io);
 	return rc;
 }

@@ -133,4 +133,19 @@ test_expect_success 'a failed delta is a warning naming its path' '
 	test_grep "$from" err
 '
 
+# librsync is opened only when a delta is made (delta/rs.c); a broken one
+# found first on the library path stands for a missing one.
+test_expect_success 'without librsync a delta is a warning naming it' '
+	mkdir nolib
+	: >nolib/librsync.so.2
+	edit src/data/log.bin 100 "no librsync"
+	LD_LIBRARY_PATH=$PWD/nolib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+	    imp --json >v11.json 2>err
+	json_check v11.json "d[\"version\"] == 11" \
+		"d[\"deltas\"][\"failed\"] == 1"
+	test_grep "cannot load librsync (librsync.so.2)" err
+	test_grep "Debian.s package is librsync2" err
+	pd verify --data "$DATA" --tree t >/dev/null
+'
+
 test_done

@@ -46,12 +46,18 @@ test_expect_success 'a pull with nothing to do does not load libcurl' '
 	! grep "file=libcurl" ld.txt
 '
 
+test_expect_success 'nor librsync, nor what librsync brings' '
+	expect_false grep "file=librsync" ld.txt
+	expect_false grep "file=libgomp" ld.txt
+'
+
 test_expect_success 'v2: scattered edits to the large file come as a delta' '
 	scatter_edit src/data/large.img 10
 	echo "one more line" >>src/docs/small-7.txt
 	origin_import
 	LD_DEBUG=files mirror_pull --json >pull.json 2>ld.txt
 	test_grep "file=libcurl.so.4 .*dynamically loaded" ld.txt
+	test_grep "file=librsync.so.2 .*dynamically loaded" ld.txt
 	json_check pull.json "d[\"from_version\"] == 1" \
 		"d[\"seconds_build_early\"] > 0" \
 		"d[\"seconds_sync\"] >= 0" \
