@@ -60,7 +60,8 @@ cmd_keygen(int argc, char **argv)
 		remove(priv);
 		goto out;
 	}
-	pr_key_id(key, id);
+	if (pr_key_id(key, id, &err) != PD_OK)
+		goto out;
 	hex(id, sizeof(id), idhex);
 	printf("wrote %s (private: keep it on the origin only) and %s\n"
 	    "key id %s\n", priv, pub, idhex);

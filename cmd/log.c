@@ -47,15 +47,20 @@ print_log(const struct cat_tree *t, const struct cat_version *v, size_t n,
 {
 	unsigned char kid[PR_KEYID_LEN];
 	struct pr_key *key = NULL;
+	struct pd_error err;
+	enum pd_err rc;
 	char date[32], size[32], khex[2 * PR_KEYID_LEN + 1] = "none";
 	const struct cat_changes *c;
 	json_t *arr;
 	size_t i;
 
 	if (t->has_key && pr_key_from_public(t->pubkey, &key, NULL) == PD_OK) {
-		pr_key_id(key, kid);
-		hex(kid, sizeof(kid), khex);
+		pd_error_clear(&err);
+		rc = pr_key_id(key, kid, &err);
 		pr_key_free(key);
+		if (rc != PD_OK)
+			return fail(&err);
+		hex(kid, sizeof(kid), khex);
 	}
 	if (json) {
 		if ((arr = json_array()) == NULL)

@@ -308,11 +308,14 @@ prepare(struct cat *c, const struct nd_import_opts *o, struct nd_scan *s,
 		goto out;
 	} else if (tree->has_key &&
 	    memcmp(tree->pubkey, pub, sizeof(pub)) != 0) {
-		pr_key_id(o->key, kid);
+		if ((rc = pr_key_id(o->key, kid, err)) != PD_OK)
+			goto out;
 		pd_hex_encode(kid, sizeof(kid), have);
 		if (pr_key_from_public(tree->pubkey, &tk, NULL) == PD_OK) {
-			pr_key_id(tk, kid);
+			rc = pr_key_id(tk, kid, err);
 			pr_key_free(tk);
+			if (rc != PD_OK)
+				goto out;
 		}
 		pd_hex_encode(kid, sizeof(kid), want);
 		rc = pd_fail(err, PD_ERR_SIGNATURE, "tree %s is signed by key "
@@ -393,7 +396,10 @@ build_manifest(const struct nd_import_opts *o, const struct nd_scan *s,
 		memcpy(m->parent, head->manifest_id, sizeof(m->parent));
 	m->created = now;
 	m->expires = o->expires_in ? now + o->expires_in : 0;
-	pr_key_id(o->key, m->keyid);
+	if ((rc = pr_key_id(o->key, m->keyid, err)) != PD_OK) {
+		pr_manifest_free(m);
+		return rc;
+	}
 	m->root_mode = s->root_mode;
 	m->root_mtime = s->root_mtime;
 	for (i = 0; i < s->n; i++)

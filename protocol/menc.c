@@ -264,7 +264,8 @@ pr_manifest_seal(struct pr_manifest *m, const struct pr_key *key,
 	unsigned char kid[PR_KEYID_LEN];
 	enum pd_err rc;
 
-	pr_key_id(key, kid);
+	if ((rc = pr_key_id(key, kid, err)) != PD_OK)
+		return rc;
 	if (memcmp(kid, m->keyid, sizeof(kid)) != 0)
 		return pd_fail(err, PD_ERR_USAGE,
 		    "manifest names another key than the signing key");

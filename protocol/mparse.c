@@ -183,12 +183,14 @@ pr_manifest_verify(const struct pr_manifest *m, const struct pr_key *key,
 	unsigned char msg[sizeof(PR_SIGN_CONTEXT) - 1 + PD_SHA256_LEN];
 	unsigned char kid[PR_KEYID_LEN];
 	char want[2 * PR_KEYID_LEN + 1], have[2 * PR_KEYID_LEN + 1];
+	enum pd_err rc;
 
 	if (!m->is_signed)
 		return pd_fail(err, PD_ERR_SIGNATURE, "manifest of %s version "
 		    "%llu is not signed", m->tree,
 		    (unsigned long long)m->version);
-	pr_key_id(key, kid);
+	if ((rc = pr_key_id(key, kid, err)) != PD_OK)
+		return rc;
 	if (memcmp(kid, m->keyid, sizeof(kid)) != 0) {
 		pd_hex_encode(kid, sizeof(kid), want);
 		pd_hex_encode(m->keyid, sizeof(m->keyid), have);

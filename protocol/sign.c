@@ -1,10 +1,14 @@
 /*
- * Ed25519 keys over OpenSSL 3's EVP_PKEY.  The raw public key and its id
- * are computed once when the key is made, so callers never ask OpenSSL.
+ * Ed25519 keys over OpenSSL 3's EVP_PKEY.  The raw public key is kept as
+ * bytes; a public key read from a file gets its EVP_PKEY and id only when
+ * first needed, because the first OpenSSL call in a process loads its
+ * providers and configuration (2-3 ms) and a no-op pull only compares the
+ * raw key with the one the catalog holds.
  */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <pthread.h>
 #include <string.h>
 
 #include "../common/buf.h"
@@ -15,11 +19,40 @@
 #include "sign.h"
 
 struct pr_key {
-	EVP_PKEY	*pkey;
-	bool		 priv;
+	pthread_mutex_t	 mu;		/* guards pkey and has_id */
+	EVP_PKEY	*pkey;		/* NULL until ready() */
+	bool		 priv;		/* pkey holds the private half */
+	bool		 has_id;	/* id is set */
 	unsigned char	 pub[PR_PUBKEY_LEN];
 	unsigned char	 id[PR_KEYID_LEN];
 };
+
+/*
+ * A public key PEM exactly as OpenSSL writes an Ed25519 one: the base64 of
+ * the DER SubjectPublicKeyInfo (RFC 8410), these 12 bytes and the raw key,
+ * on one line.  Anything else goes to OpenSSL's reader.
+ */
+static const char pem_begin[] = "-----BEGIN PUBLIC KEY-----\n";
+static const char pem_end[] = "\n-----END PUBLIC KEY-----\n";
+static const unsigned char spki_ed25519[] = {
+	0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00
+};
+#define SPKI_LEN	(sizeof(spki_ed25519) + PR_PUBKEY_LEN)
+#define SPKI_B64_LEN	((SPKI_LEN + 2) / 3 * 4)
+
+static struct pr_key *
+key_new(void)
+{
+	struct pr_key *k;
+
+	if ((k = pd_calloc(1, sizeof(*k))) == NULL)
+		return NULL;
+	if (pthread_mutex_init(&k->mu, NULL) != 0) {
+		pd_free(k);
+		return NULL;
+	}
+	return k;
+}
 
 static enum pd_err
 wrap(EVP_PKEY *pkey, bool priv, struct pr_key **out, struct pd_error *err)
@@ -32,7 +65,7 @@ wrap(EVP_PKEY *pkey, bool priv, struct pr_key **out, struct pd_error *err)
 		EVP_PKEY_free(pkey);
 		return pd_fail(err, PD_ERR_CRYPTO, "not an Ed25519 key");
 	}
-	if ((k = pd_calloc(1, sizeof(*k))) == NULL) {
+	if ((k = key_new()) == NULL) {
 		EVP_PKEY_free(pkey);
 		return pd_fail(err, PD_ERR_NOMEM, "key");
 	}
@@ -44,8 +77,115 @@ wrap(EVP_PKEY *pkey, bool priv, struct pr_key **out, struct pd_error *err)
 		return pd_fail(err, PD_ERR_CRYPTO, "reading public key");
 	}
 	memcpy(k->id, digest, PR_KEYID_LEN);
+	k->has_id = true;
 	*out = k;
 	return PD_OK;
+}
+
+/*
+ * Make what a key read by read_pem_ed25519() lacks.  The key is const to
+ * its users and may be shared by threads, hence the cast and the lock.
+ */
+static enum pd_err
+ready(const struct pr_key *ck, struct pd_error *err)
+{
+	struct pr_key *k = (struct pr_key *)ck;
+	unsigned char digest[PD_SHA256_LEN];
+	enum pd_err rc = PD_OK;
+
+	pthread_mutex_lock(&k->mu);
+	if (k->pkey == NULL && (k->pkey = EVP_PKEY_new_raw_public_key(
+	    EVP_PKEY_ED25519, NULL, k->pub, PR_PUBKEY_LEN)) == NULL) {
+		rc = pd_fail(err, PD_ERR_CRYPTO, "making Ed25519 public key");
+		goto out;
+	}
+	if (!k->has_id) {
+		if ((rc = pd_sha256(k->pub, PR_PUBKEY_LEN, digest)) != PD_OK) {
+			rc = pd_fail(err, rc, "hashing public key");
+			goto out;
+		}
+		memcpy(k->id, digest, PR_KEYID_LEN);
+		k->has_id = true;
+	}
+out:
+	pthread_mutex_unlock(&k->mu);
+	return rc;
+}
+
+static int
+b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/*
+ * Strict base64 (RFC 4648): whole quads, '=' only at the very end, pad
+ * bits zero.  Written here because OpenSSL's decoders are what we avoid.
+ * Returns the number of bytes, or -1 if the text is not canonical base64
+ * or does not fit in cap.
+ */
+static long
+b64_decode(const char *in, size_t n, unsigned char *out, size_t cap)
+{
+	unsigned long v;
+	size_t i, j, o = 0, pad;
+	int d;
+
+	if (n == 0 || n % 4 != 0)
+		return -1;
+	for (i = 0; i < n; i += 4) {
+		v = 0;
+		pad = 0;
+		for (j = 0; j < 4; j++) {
+			if (in[i + j] == '=' && i + 4 == n && j >= 2) {
+				pad++;
+				d = 0;
+			} else if (pad > 0 ||
+			    (d = b64_value((unsigned char)in[i + j])) < 0)
+				return -1;
+			v = v << 6 | (unsigned long)d;
+		}
+		if ((v & ((1UL << (8 * pad)) - 1)) != 0 || cap - o < 3 - pad)
+			return -1;
+		out[o++] = (unsigned char)(v >> 16);
+		if (pad < 2)
+			out[o++] = (unsigned char)(v >> 8);
+		if (pad < 1)
+			out[o++] = (unsigned char)v;
+	}
+	return (long)o;
+}
+
+/*
+ * The raw key of a file that is exactly an Ed25519 public key as OpenSSL
+ * writes it, touching no OpenSSL function; false for any other file.
+ * Whatever is accepted here OpenSSL reads to the same key.
+ */
+static bool
+read_pem_ed25519(const char *p, size_t n, unsigned char *pub)
+{
+	unsigned char der[SPKI_LEN];
+	const size_t nb = sizeof(pem_begin) - 1, ne = sizeof(pem_end) - 1;
+
+	if (n != nb + SPKI_B64_LEN + ne || memcmp(p, pem_begin, nb) != 0 ||
+	    memcmp(p + nb + SPKI_B64_LEN, pem_end, ne) != 0)
+		return false;
+	if (b64_decode(p + nb, SPKI_B64_LEN, der, sizeof(der)) !=
+	    (long)SPKI_LEN ||
+	    memcmp(der, spki_ed25519, sizeof(spki_ed25519)) != 0)
+		return false;
+	memcpy(pub, der + sizeof(spki_ed25519), PR_PUBKEY_LEN);
+	return true;
 }
 
 enum pd_err
@@ -61,6 +201,7 @@ pr_key_generate(struct pr_key **out, struct pd_error *err)
 enum pd_err
 pr_key_load(const char *path, struct pr_key **out, struct pd_error *err)
 {
+	unsigned char pub[PR_PUBKEY_LEN];
 	struct pd_buf b;
 	EVP_PKEY *pkey = NULL;
 	enum pd_err rc;
@@ -75,6 +216,15 @@ pr_key_load(const char *path, struct pr_key **out, struct pd_error *err)
 		goto out;
 	}
 	priv = strstr((char *)b.data, "PRIVATE KEY-----") != NULL;
+	/* The common case needs no OpenSSL; ready() does the rest later. */
+	if (!priv && read_pem_ed25519((char *)b.data, b.len, pub)) {
+		if ((*out = key_new()) == NULL) {
+			rc = pd_fail(err, PD_ERR_NOMEM, "%s", path);
+			goto out;
+		}
+		memcpy((*out)->pub, pub, PR_PUBKEY_LEN);
+		goto out;
+	}
 	if ((bio = BIO_new_mem_buf(b.data, (int)b.len)) == NULL) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "%s", path);
 		goto out;
@@ -123,6 +273,8 @@ write_pem(const struct pr_key *k, bool priv, const char *path,
 
 	if (priv && !k->priv)
 		return pd_fail(err, PD_ERR_USAGE, "%s: no private key", path);
+	if ((rc = ready(k, err)) != PD_OK)
+		return rc;
 	if ((bio = BIO_new(BIO_s_mem())) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "%s", path);
 	ok = priv ? PEM_write_bio_PrivateKey(bio, k->pkey, NULL, NULL, 0,
@@ -164,10 +316,15 @@ pr_key_public(const struct pr_key *k, unsigned char *raw)
 	memcpy(raw, k->pub, PR_PUBKEY_LEN);
 }
 
-void
-pr_key_id(const struct pr_key *k, unsigned char *id)
+enum pd_err
+pr_key_id(const struct pr_key *k, unsigned char *id, struct pd_error *err)
 {
+	enum pd_err rc;
+
+	if ((rc = ready(k, err)) != PD_OK)
+		return rc;
 	memcpy(id, k->id, PR_KEYID_LEN);
+	return PD_OK;
 }
 
 void
@@ -176,6 +333,7 @@ pr_key_free(struct pr_key *k)
 	if (k == NULL)
 		return;
 	EVP_PKEY_free(k->pkey);
+	pthread_mutex_destroy(&k->mu);
 	pd_free(k);
 }
 
@@ -205,8 +363,10 @@ pr_verify(const struct pr_key *k, const void *msg, size_t n,
     const unsigned char *sig, struct pd_error *err)
 {
 	EVP_MD_CTX *ctx;
-	enum pd_err rc = PD_OK;
+	enum pd_err rc;
 
+	if ((rc = ready(k, err)) != PD_OK)
+		return rc;
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "verifying");
 	if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k->pkey) != 1)

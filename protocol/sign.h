@@ -9,6 +9,10 @@
  *
  * The private key is touched only here: pr_sign() is the one place that
  * signs, so code that faces the network never needs to open a key file.
+ *
+ * A key may be shared by threads once made: every function here that
+ * takes a const key is safe to call concurrently.  pr_key_free() must not
+ * race with any of them.
  */
 #ifndef PR_SIGN_H
 #define PR_SIGN_H
@@ -41,8 +45,15 @@ enum pd_err pr_key_write_private(const struct pr_key *, const char *path,
 enum pd_err pr_key_write_public(const struct pr_key *, const char *path,
 	    struct pd_error *) PD_WARN_UNUSED;
 bool	pr_key_has_private(const struct pr_key *);
+/* The raw 32 bytes; never touches OpenSSL. */
 void	pr_key_public(const struct pr_key *, unsigned char *raw);
-void	pr_key_id(const struct pr_key *, unsigned char *id);
+/*
+ * The PR_KEYID_LEN-byte key id.  A public key read from a file computes
+ * it (and its OpenSSL key) on first use, so this can fail: PD_ERR_CRYPTO
+ * or PD_ERR_NOMEM.
+ */
+enum pd_err pr_key_id(const struct pr_key *, unsigned char *id,
+	    struct pd_error *) PD_WARN_UNUSED;
 void	pr_key_free(struct pr_key *);
 
 /* Sign n bytes; the key must hold the private half. */

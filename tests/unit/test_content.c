@@ -99,7 +99,7 @@ manifest(const char *tree, uint64_t version, const struct ent *ents,
 	m->created = T0;
 	m->root_mode = 0755;
 	m->root_mtime.sec = T0;
-	pr_key_id(key, m->keyid);
+	CU_ASSERT_EQUAL_FATAL(pr_key_id(key, m->keyid, NULL), PD_OK);
 	for (i = 0; i < n; i++) {
 		memset(&e, 0, sizeof(e));
 		e.path = ents[i].path;

@@ -417,7 +417,7 @@ test_first_import(void)
 	CU_ASSERT_EQUAL(m->version, 1);
 	CU_ASSERT_FALSE(m->has_parent);
 	CU_ASSERT_EQUAL(m->expires, 0);
-	pr_key_id(fx.key, kid);
+	CU_ASSERT_EQUAL_FATAL(pr_key_id(fx.key, kid, NULL), PD_OK);
 	CU_ASSERT_EQUAL(memcmp(m->keyid, kid, sizeof(kid)), 0);
 	CU_ASSERT_EQUAL(m->nentries, ents);
 	CU_ASSERT_EQUAL_FATAL(stat(fx.src, &st), 0);

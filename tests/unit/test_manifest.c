@@ -67,7 +67,7 @@ sample(void)
 	m->version = 1;
 	m->created = 1700000000;
 	m->expires = 1800000000;
-	pr_key_id(key, m->keyid);
+	CU_ASSERT_EQUAL_FATAL(pr_key_id(key, m->keyid, NULL), PD_OK);
 	/* Added out of order: sorting is the caller's job. */
 	add(m, PR_FILE, "dir/b", 1);
 	add(m, PR_DIR, "dir", 0);
@@ -207,7 +207,7 @@ test_check_rules(void)
 	m = pr_manifest_new();
 	snprintf(m->tree, sizeof(m->tree), "t");
 	m->version = 1;
-	pr_key_id(key, m->keyid);
+	CU_ASSERT_EQUAL_FATAL(pr_key_id(key, m->keyid, NULL), PD_OK);
 	add(m, PR_FILE, "a", 0);
 	add(m, PR_FILE, "a/b", 0);
 	pd_buf_init(&b, 1 << 16);
@@ -221,7 +221,7 @@ test_check_rules(void)
 	m = pr_manifest_new();
 	snprintf(m->tree, sizeof(m->tree), "t");
 	m->version = 2;
-	pr_key_id(key, m->keyid);
+	CU_ASSERT_EQUAL_FATAL(pr_key_id(key, m->keyid, NULL), PD_OK);
 	pd_error_clear(&err);
 	CU_ASSERT_EQUAL(pr_manifest_check(m, &err), PD_ERR_PARSE);
 	m->has_parent = true;

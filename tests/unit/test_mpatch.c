@@ -46,7 +46,7 @@ header(uint64_t v)
 	memset(m->parent, 0x11, sizeof(m->parent));
 	m->created = 1700000000 + (int64_t)v;
 	m->expires = 0;
-	pr_key_id(key, m->keyid);
+	CU_ASSERT_EQUAL_FATAL(pr_key_id(key, m->keyid, NULL), PD_OK);
 	m->root_mtime.sec = 1700000000 + (int64_t)v;
 	return m;
 }

@@ -148,7 +148,7 @@ test_parse_map(void)
 	snprintf(m->tree, sizeof(m->tree), "big");
 	m->version = 1;
 	m->created = 1700000000;
-	pr_key_id(key, m->keyid);
+	CU_ASSERT_EQUAL_FATAL(pr_key_id(key, m->keyid, NULL), PD_OK);
 	for (i = 0; i < N; i++) {
 		memset(&e, 0, sizeof(e));
 		snprintf(path, sizeof(path), "a-driver-source-file-%06zu.c", i);
