@@ -238,7 +238,7 @@ pr_key_load(const char *path, struct pr_key **out, struct pd_error *err)
 		goto out;
 	}
 	if ((rc = wrap(pkey, priv, out, err)) != PD_OK)
-		pd_fail(err, rc, "%s", path);
+		pd_prefix(err, "%s", path);
 out:
 	BIO_free(bio);
 	/* The buffer may have held a private key. */

@@ -272,9 +272,10 @@ test_public_other(void)
 		    "%s\n-----END PUBLIC KEY-----\n", bad[i].body);
 		CU_ASSERT_PTR_NULL(load_text(dir, bad[i].name, text, &err));
 		CU_ASSERT_EQUAL(err.code, bad[i].code);
-		/* The messages as they were. */
+		/* Each names the file. */
 		if (bad[i].code == PD_ERR_CRYPTO)
-			snprintf(want, sizeof(want), "not an Ed25519 key");
+			snprintf(want, sizeof(want), "%s/%s: not an Ed25519 "
+			    "key", dir, bad[i].name);
 		else
 			snprintf(want, sizeof(want), "%s/%s: not a PEM "
 			    "Ed25519 public key", dir, bad[i].name);
