@@ -10,19 +10,15 @@
  * dl_rs_fail() appends it to the pd_error text ("invalid length=-1 on
  * COPY command" says more than "stream corrupt").
  */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/dso.h"
 #include "internal.h"
 
 #define RS_MSG_MAX	256
-
-/* POSIX: dlsym's void * holds a function's address. */
-_Static_assert(sizeof(void *) == sizeof(void (*)(void)),
-    "function pointers are as wide as object pointers");
 
 /*
  * Each field is checked against <librsync.h>'s prototype by an
@@ -38,10 +34,7 @@ static pthread_once_t	 once = PTHREAD_ONCE_INIT;
 
 const struct dl_rsapi *const dl_rs = &api;
 
-static const struct {
-	const char	*name;
-	size_t		 off;
-} syms[] = {
+static const struct pd_dso_sym syms[] = {
 	SYM(job_iter), SYM(job_free), SYM(sig_args), SYM(sig_begin),
 	SYM(delta_begin), SYM(build_hash_table), SYM(loadsig_begin),
 	SYM(free_sumset), SYM(patch_begin), SYM(strerror),
@@ -77,29 +70,14 @@ trace(rs_loglevel level, const char *msg)
 static void
 load(void)
 {
-	const char *why;
-	void *h, *p;
-	size_t i;
+	static const struct pd_dso so = { "librsync", DL_RS_SONAME,
+	    "librsync2", "a newer librsync 2", syms,
+	    sizeof(syms) / sizeof(syms[0]) };
 
-	if ((h = dlopen(DL_RS_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		why = dlerror();
-		pd_fail(&load_err, PD_ERR_IO, "cannot load librsync (%s): %s; "
-		    "Debian's package is librsync2", DL_RS_SONAME,
-		    why ? why : "unknown error");
+	if (pd_dso_load(&so, &api, &load_err) != PD_OK)
 		return;
-	}
-	for (i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		if ((p = dlsym(h, syms[i].name)) == NULL) {
-			pd_fail(&load_err, PD_ERR_IO, "%s has no %s: a newer "
-			    "librsync 2 is needed", DL_RS_SONAME,
-			    syms[i].name);
-			return;
-		}
-		memcpy((char *)&api + syms[i].off, &p, sizeof(p));
-	}
 	api.trace_set_level(RS_LOG_ERR);
 	api.trace_to(trace);
-	/* The handle is never closed: the table points into it. */
 }
 
 enum pd_err

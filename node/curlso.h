@@ -38,6 +38,7 @@ struct nd_curl {
 	const char	*(*multi_strerror)(CURLMcode);
 	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
 	void		 (*slist_free_all)(struct curl_slist *);
+	CURLcode	 (*global_init)(long);	/* nd_curl_load calls it */
 };
 
 /*

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 
 #include "../../common/arena.h"
 #include "../../common/buf.h"
+#include "../../common/dso.h"
 #include "../../common/err.h"
 #include "../../common/fsx.h"
 #include "../../common/hex.h"
@@ -947,6 +949,53 @@ test_arena_keep(void)
 	pd_arena_free(&a);
 }
 
+
+/* What pd_dso_load fills, as libc has it. */
+struct dso_table {
+	size_t	 (*len)(const char *);	/* strlen */
+	int	 (*num)(const char *);		/* atoi */
+};
+
+static void
+test_dso_load(void)
+{
+	static const struct pd_dso_sym libc_syms[] = {
+		{ "strlen", offsetof(struct dso_table, len) },
+		{ "atoi", offsetof(struct dso_table, num) },
+	};
+	static const struct pd_dso_sym bad_syms[] = {
+		{ "strlen", offsetof(struct dso_table, len) },
+		{ "pd_no_such_function", offsetof(struct dso_table, num) },
+	};
+	struct pd_dso d = { "libc", "libc.so.6", "libc6", "glibc 2.34",
+	    libc_syms, 2 };
+	struct dso_table t = { NULL, NULL };
+	struct pd_error err = { 0 };
+
+	CU_ASSERT_EQUAL_FATAL(pd_dso_load(&d, &t, &err), PD_OK);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t.len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t.num);
+	CU_ASSERT_EQUAL(t.len("four"), 4);
+	CU_ASSERT_EQUAL(t.num("42"), 42);
+
+	/* A missing symbol is named, with what is needed. */
+	d.syms = bad_syms;
+	CU_ASSERT_EQUAL(pd_dso_load(&d, &t, &err), PD_ERR_IO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "libc.so.6 has no "
+	    "pd_no_such_function: glibc 2.34 is needed"));
+
+	/* A missing library is named, with its package. */
+	pd_error_clear(&err);
+	d.name = "libnothing";
+	d.soname = "libpulpdist-nothing.so.9";
+	d.pkg = "libnothing9";
+	CU_ASSERT_EQUAL(pd_dso_load(&d, &t, &err), PD_ERR_IO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "cannot load libnothing "
+	    "(libpulpdist-nothing.so.9): "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "Debian's package is "
+	    "libnothing9"));
+}
+
 static int
 suite_common(void)
 {
@@ -973,6 +1022,7 @@ suite_common(void)
 		{ "pool: cancel", test_pool_cancel },
 		{ "arena", test_arena },
 		{ "arena strings kept by another", test_arena_keep },
+		{ "dso: load a table, name what is missing", test_dso_load },
 	};
 
 	return UNIT_SUITE("common", NULL, NULL, tests);
