@@ -224,8 +224,7 @@ dl_patch(int basis_fd, uint64_t basis_size, int delta_fd, int out_fd,
 	ssize_t r;
 	enum pd_err rc;
 
-	if ((rc = dl_rs_load(err)) != PD_OK)
-		return rc;
+	/* dl_patcher_new loads librsync. */
 	if ((buf = pd_malloc(DL_IOBUF)) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "delta buffer");
 	if ((rc = dl_patcher_new(basis_fd, basis_size, out_fd, max_out, &p,

@@ -54,36 +54,8 @@ key_new(void)
 	return k;
 }
 
-static enum pd_err
-wrap(EVP_PKEY *pkey, bool priv, struct pr_key **out, struct pd_error *err)
-{
-	unsigned char digest[PD_SHA256_LEN];
-	struct pr_key *k;
-	size_t len = PR_PUBKEY_LEN;
-
-	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_ED25519) {
-		EVP_PKEY_free(pkey);
-		return pd_fail(err, PD_ERR_CRYPTO, "not an Ed25519 key");
-	}
-	if ((k = key_new()) == NULL) {
-		EVP_PKEY_free(pkey);
-		return pd_fail(err, PD_ERR_NOMEM, "key");
-	}
-	k->pkey = pkey;
-	k->priv = priv;
-	if (EVP_PKEY_get_raw_public_key(pkey, k->pub, &len) != 1 ||
-	    len != PR_PUBKEY_LEN || pd_sha256(k->pub, len, digest) != PD_OK) {
-		pr_key_free(k);
-		return pd_fail(err, PD_ERR_CRYPTO, "reading public key");
-	}
-	memcpy(k->id, digest, PR_KEYID_LEN);
-	k->has_id = true;
-	*out = k;
-	return PD_OK;
-}
-
 /*
- * Make what a key read by read_pem_ed25519() lacks.  The key is const to
+ * Make what a key read by read_pem_ed25519() lacks, and any key's id.
  * its users and may be shared by threads, hence the cast and the lock.
  */
 static enum pd_err
@@ -110,6 +82,37 @@ ready(const struct pr_key *ck, struct pd_error *err)
 out:
 	pthread_mutex_unlock(&k->mu);
 	return rc;
+}
+
+static enum pd_err
+wrap(EVP_PKEY *pkey, bool priv, struct pr_key **out, struct pd_error *err)
+{
+	struct pr_key *k;
+	size_t len = PR_PUBKEY_LEN;
+	enum pd_err rc;
+
+	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_ED25519) {
+		EVP_PKEY_free(pkey);
+		return pd_fail(err, PD_ERR_CRYPTO, "not an Ed25519 key");
+	}
+	if ((k = key_new()) == NULL) {
+		EVP_PKEY_free(pkey);
+		return pd_fail(err, PD_ERR_NOMEM, "key");
+	}
+	k->pkey = pkey;
+	k->priv = priv;
+	if (EVP_PKEY_get_raw_public_key(pkey, k->pub, &len) != 1 ||
+	    len != PR_PUBKEY_LEN) {
+		pr_key_free(k);
+		return pd_fail(err, PD_ERR_CRYPTO, "reading public key");
+	}
+	/* OpenSSL is started already: the id costs nothing to make now. */
+	if ((rc = ready(k, err)) != PD_OK) {
+		pr_key_free(k);
+		return rc;
+	}
+	*out = k;
+	return PD_OK;
 }
 
 /*
