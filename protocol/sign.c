@@ -56,7 +56,8 @@ key_new(void)
 
 /*
  * Make what a key read by read_pem_ed25519() lacks, and any key's id.
- * its users and may be shared by threads, hence the cast and the lock.
+ * The key is const to its users and may be shared by threads, hence the
+ * cast and the lock.
  */
 static enum pd_err
 ready(const struct pr_key *ck, struct pd_error *err)
