@@ -6,16 +6,23 @@ BUILD	?= build
 CFLAGS	?= -O2 -g
 WARN	 = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 	   -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
-PKGS	 = openssl lmdb libxxhash jansson libzstd libevent libevent_pthreads \
+PKGS	 = openssl lmdb libxxhash jansson libzstd libevent_core libevent_extra \
 	   libevent_openssl libcurl inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl's headers only: node/curlso.c opens it when a transfer starts.
-PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) \
-	      2>/dev/null)
+# Of OpenSSL, libcrypto only: node/sslso.c opens libssl and
+# libevent_openssl when a node first serves HTTPS.  The unit tests drive
+# TLS handshakes themselves, and link both.
+PKG_LIBS   := $(shell pkg-config --libs libcrypto $(filter-out \
+	      libcurl openssl libevent_openssl,$(PKGS)) 2>/dev/null)
+TLS_LIBS   := $(shell pkg-config --libs libssl 2>/dev/null) -levent_openssl
 ALL_CFLAGS = $(WARN) -D_GNU_SOURCE $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 # libinotifytools ships no pkg-config file in Debian 12.  librsync's
 # headers only: delta/rs.c opens it when a delta is made or applied.
-LIBS	 = $(PKG_LIBS) -linotifytools -lpthread
+# libevent_pthreads and libevent_openssl by hand: their pkg-config files
+# add -levent, the whole of libevent again beside libevent_core and
+# libevent_extra.
+LIBS	 = $(PKG_LIBS) -levent_pthreads -linotifytools -lpthread
 
 # pulpdist's modules, one folder each (DESIGN.md, "Layout of the code").
 COMMON	 = $(sort $(wildcard common/*.c))
@@ -52,7 +59,7 @@ $(BIN): $(LIB_OBJ) $(CMD_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(UNITBIN): $(LIB_OBJ) $(UNIT_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcunit
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(TLS_LIBS) -lcunit
 
 deps:
 	@contrib/install-deps

@@ -31,3 +31,22 @@ pd_dso_load(const struct pd_dso *d, void *table, struct pd_error *err)
 	}
 	return PD_OK;
 }
+
+enum pd_err
+pd_dso_once(struct pd_dso_once *o, const struct pd_dso *d, void *table,
+    enum pd_err (*init)(void *, struct pd_error *), struct pd_error *err)
+{
+	enum pd_err rc;
+
+	pthread_mutex_lock(&o->mu);
+	if (!o->tried) {
+		o->tried = true;
+		if (pd_dso_load(d, table, &o->err) == PD_OK && init != NULL)
+			(void)init(table, &o->err);
+	}
+	rc = o->err.code;
+	if (rc != PD_OK)
+		(void)pd_fail(err, rc, "%s", o->err.msg);
+	pthread_mutex_unlock(&o->mu);
+	return rc;
+}

@@ -10,6 +10,8 @@
 #ifndef PD_DSO_H
 #define PD_DSO_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -37,6 +39,24 @@ struct pd_dso {
  * table points into it.
  */
 enum pd_err pd_dso_load(const struct pd_dso *, void *table,
+	    struct pd_error *) PD_WARN_UNUSED;
+
+/* A library's table, filled once per process (pd_dso_once). */
+struct pd_dso_once {
+	pthread_mutex_t	 mu;
+	bool		 tried;
+	struct pd_error	 err;		/* PD_OK: the table is whole */
+};
+#define PD_DSO_ONCE_INIT	{ PTHREAD_MUTEX_INITIALIZER, false, { 0 } }
+
+/*
+ * pd_dso_load into table, then init(table) when init is not NULL, the
+ * first time in the process, whichever thread asks; the same answer
+ * every time after, table or error, without trying again.  init's
+ * failure is the load's.
+ */
+enum pd_err pd_dso_once(struct pd_dso_once *, const struct pd_dso *,
+	    void *table, enum pd_err (*init)(void *table, struct pd_error *),
 	    struct pd_error *) PD_WARN_UNUSED;
 
 #endif

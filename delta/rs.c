@@ -10,7 +10,6 @@
  * dl_rs_fail() appends it to the pd_error text ("invalid length=-1 on
  * COPY command" says more than "stream corrupt").
  */
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,8 +28,7 @@
 		  0 * sizeof(api.f = rs_##f) }
 
 static struct dl_rsapi	 api;
-static struct pd_error	 load_err;	/* PD_OK: api is whole */
-static pthread_once_t	 once = PTHREAD_ONCE_INIT;
+static struct pd_dso_once once = PD_DSO_ONCE_INIT;
 
 const struct dl_rsapi *const dl_rs = &api;
 
@@ -67,26 +65,26 @@ trace(rs_loglevel level, const char *msg)
 	last[n] = '\0';
 }
 
-static void
-load(void)
+/* librsync's log goes to trace(), errors only. */
+static enum pd_err
+route_log(void *table, struct pd_error *err)
 {
-	static const struct pd_dso so = { "librsync", DL_RS_SONAME,
-	    "librsync2", "a newer librsync 2", syms,
-	    sizeof(syms) / sizeof(syms[0]) };
+	const struct dl_rsapi *t = table;
 
-	if (pd_dso_load(&so, &api, &load_err) != PD_OK)
-		return;
-	api.trace_set_level(RS_LOG_ERR);
-	api.trace_to(trace);
+	(void)err;
+	t->trace_set_level(RS_LOG_ERR);
+	t->trace_to(trace);
+	return PD_OK;
 }
 
 enum pd_err
 dl_rs_load(struct pd_error *err)
 {
-	pthread_once(&once, load);
-	if (load_err.code != PD_OK)
-		return pd_fail(err, load_err.code, "%s", load_err.msg);
-	return PD_OK;
+	static const struct pd_dso so = { "librsync", DL_RS_SONAME,
+	    "librsync2", "a newer librsync 2", syms,
+	    sizeof(syms) / sizeof(syms[0]) };
+
+	return pd_dso_once(&once, &so, &api, route_log, err);
 }
 
 void

@@ -3,7 +3,6 @@
  * table through their offsets, so that a missing one (a libcurl older
  * than 7.66, which has no curl_multi_poll) is named in the error.
  */
-#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -21,30 +20,29 @@ static const struct pd_dso_sym syms[] = {
 	SYM(slist_append), SYM(slist_free_all), SYM(global_init),
 };
 
-static pthread_once_t	 once = PTHREAD_ONCE_INIT;
-static struct nd_curl	 api;
-static struct pd_error	 load_err;	/* PD_OK: api is whole */
+static struct nd_curl		 api;
+static struct pd_dso_once	 once = PD_DSO_ONCE_INIT;
 
-static void
-load(void)
+static enum pd_err
+global_init(void *table, struct pd_error *err)
 {
-	static const struct pd_dso so = { "libcurl", ND_CURL_SONAME,
-	    "libcurl4", "libcurl 7.66 or later", syms,
-	    sizeof(syms) / sizeof(syms[0]) };
+	const struct nd_curl *t = table;
 
-	if (pd_dso_load(&so, &api, &load_err) != PD_OK)
-		return;
-	if (api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		pd_fail(&load_err, PD_ERR_IO, "libcurl: curl_global_init "
+	if (t->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return pd_fail(err, PD_ERR_IO, "libcurl: curl_global_init "
 		    "failed");
+	return PD_OK;
 }
 
 enum pd_err
 nd_curl_load(const struct nd_curl **out, struct pd_error *err)
 {
-	pthread_once(&once, load);
-	if (load_err.code != PD_OK)
-		return pd_fail(err, load_err.code, "%s", load_err.msg);
-	*out = &api;
-	return PD_OK;
+	static const struct pd_dso so = { "libcurl", ND_CURL_SONAME,
+	    "libcurl4", "libcurl 7.66 or later", syms,
+	    sizeof(syms) / sizeof(syms[0]) };
+	enum pd_err rc;
+
+	if ((rc = pd_dso_once(&once, &so, &api, global_init, err)) == PD_OK)
+		*out = &api;
+	return rc;
 }

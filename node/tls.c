@@ -33,10 +33,12 @@
 #include "../common/fsx.h"
 #include "../common/log.h"
 #include "../common/mem.h"
+#include "sslso.h"
 #include "tls.h"
 #include "tls_int.h"
 
 struct nd_tls {
+	const struct nd_ssl *ssl;	/* libssl, open */
 	SSL_CTX		*ctx;
 };
 
@@ -256,7 +258,7 @@ peer_addr(const SSL *ssl, char *out, size_t n)
 	socklen_t sl = sizeof(ss);
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
-	int fd = SSL_get_fd(ssl);
+	int fd = nd_ssl_loaded()->get_fd(ssl);
 
 	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
 		if (ss.ss_family == AF_INET6) {
@@ -294,15 +296,15 @@ on_info(const SSL *ssl, int where, int ret)
 		return;
 	peer_addr(ssl, addr, sizeof(addr));
 	why = ERR_reason_error_string(e);
-	v = SSL_get_verify_result(ssl);
+	v = nd_ssl_loaded()->get_verify_result(ssl);
 	log_info("TLS handshake with client %s failed: %s%s%s", addr, why ?
 	    why : "error", v != X509_V_OK ? ": " : "",
 	    v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
 }
 
 static enum pd_err
-make_ctx(const struct nd_tls_files *t, struct loaded *l, SSL_CTX **out,
-    struct pd_error *err)
+make_ctx(const struct nd_ssl *S, const struct nd_tls_files *t,
+    struct loaded *l, SSL_CTX **out, struct pd_error *err)
 {
 	STACK_OF(X509_NAME) *names = NULL;
 	X509_NAME *n;
@@ -310,20 +312,24 @@ make_ctx(const struct nd_tls_files *t, struct loaded *l, SSL_CTX **out,
 	enum pd_err rc = PD_OK;
 	int i;
 
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+	/* The SSL_CTX_set_* macros of <openssl/ssl.h> call SSL_CTX_ctrl,
+	 * which the table holds: so are they spelt here. */
+	if ((ctx = S->CTX_new(S->server_method())) == NULL)
 		return nd_ssl_fail(err, PD_ERR_CRYPTO, "TLS context");
-	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-	    !SSL_CTX_use_certificate(ctx, sk_X509_value(l->chain, 0))) {
+	if (!S->CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION,
+	    NULL) ||
+	    !S->CTX_use_certificate(ctx, sk_X509_value(l->chain, 0))) {
 		rc = nd_ssl_fail(err, PD_ERR_CRYPTO, "%s", t->cert);
 		goto out;
 	}
 	for (i = 1; i < sk_X509_num(l->chain); i++)
-		if (!SSL_CTX_add1_chain_cert(ctx, sk_X509_value(l->chain, i))) {
+		if (!S->CTX_ctrl(ctx, SSL_CTRL_CHAIN_CERT, 1,
+		    sk_X509_value(l->chain, i))) {
 			rc = nd_ssl_fail(err, PD_ERR_CRYPTO, "%s", t->cert);
 			goto out;
 		}
-	if (!SSL_CTX_use_PrivateKey(ctx, l->key) ||
-	    !SSL_CTX_check_private_key(ctx)) {
+	if (!S->CTX_use_PrivateKey(ctx, l->key) ||
+	    !S->CTX_check_private_key(ctx)) {
 		rc = nd_ssl_fail(err, PD_ERR_CRYPTO, "%s", t->key);
 		goto out;
 	}
@@ -342,23 +348,24 @@ make_ctx(const struct nd_tls_files *t, struct loaded *l, SSL_CTX **out,
 			goto out;
 		}
 	}
-	SSL_CTX_set_client_CA_list(ctx, names);
+	S->CTX_set_client_CA_list(ctx, names);
 	names = NULL;
-	SSL_CTX_set_cert_store(ctx, l->store);
+	S->CTX_set_cert_store(ctx, l->store);
 	l->store = NULL;
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+	S->CTX_set_verify(ctx, SSL_VERIFY_PEER |
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	/* Clients hold the CA: the certificate alone goes out. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_num_tickets(ctx, 0);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
+	S->CTX_ctrl(ctx, SSL_CTRL_MODE, SSL_MODE_NO_AUTO_CHAIN, NULL);
+	S->CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF,
+	    NULL);
+	S->CTX_set_num_tickets(ctx, 0);
+	S->CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_info_callback(ctx, on_info);
+	S->CTX_set_info_callback(ctx, on_info);
 out:
 	sk_X509_NAME_pop_free(names, X509_NAME_free);
 	if (rc != PD_OK)
-		SSL_CTX_free(ctx);
+		S->CTX_free(ctx);
 	else
 		*out = ctx;
 	return rc;
@@ -368,16 +375,19 @@ enum pd_err
 nd_tls_server_new(const struct nd_tls_files *t, struct nd_tls **out,
     struct pd_error *err)
 {
+	const struct nd_ssl *S;
 	struct loaded l;
 	struct nd_tls *tls;
 	enum pd_err rc;
 
 	*out = NULL;
-	if ((rc = load(t, true, &l, err)) != PD_OK)
+	if ((rc = nd_ssl_load(&S, err)) != PD_OK ||
+	    (rc = load(t, true, &l, err)) != PD_OK)
 		return rc;
 	if ((tls = pd_calloc(1, sizeof(*tls))) == NULL)
 		rc = pd_fail(err, PD_ERR_NOMEM, "TLS context");
-	else if ((rc = make_ctx(t, &l, &tls->ctx, err)) != PD_OK) {
+	else if ((tls->ssl = S, rc = make_ctx(S, t, &l, &tls->ctx, err)) !=
+	    PD_OK) {
 		pd_free(tls);
 		tls = NULL;
 	}
@@ -391,7 +401,7 @@ nd_tls_free(struct nd_tls *tls)
 {
 	if (tls == NULL)
 		return;
-	SSL_CTX_free(tls->ctx);
+	tls->ssl->CTX_free(tls->ctx);
 	pd_free(tls);
 }
 
@@ -403,7 +413,7 @@ nd_tls_ssl_new(const struct nd_tls *tls)
 	/* Whatever an earlier step left must not be taken for this
 	 * connection's failure. */
 	ERR_clear_error();
-	if ((ssl = SSL_new(tls->ctx)) == NULL)
+	if ((ssl = tls->ssl->ssl_new(tls->ctx)) == NULL)
 		ERR_clear_error();
 	return ssl;
 }
@@ -417,22 +427,23 @@ nd_tls_bufferevent(const struct nd_tls *tls, struct event_base *base)
 	if ((ssl = nd_tls_ssl_new(tls)) == NULL)
 		return NULL;
 	/* Freed with the bufferevent from here on (CLOSE_ON_FREE). */
-	if ((bev = bufferevent_openssl_socket_new(base, -1, ssl,
+	if ((bev = tls->ssl->socket_new(base, -1, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		SSL_free(ssl);
+		tls->ssl->ssl_free(ssl);
 		ERR_clear_error();
 		return NULL;
 	}
 	/* A client that closes without close_notify has ended its
 	 * connection, as over plain TCP: evhttp's end-of-connection path,
 	 * not its error path. */
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	tls->ssl->set_allow_dirty_shutdown(bev, 1);
 	return bev;
 }
 
 bool
 nd_tls_peer(const SSL *ssl, char *out, size_t n)
 {
+	const struct nd_ssl *S;
 	X509 *x;
 	X509_NAME *name;
 	X509_NAME_ENTRY *ne;
@@ -444,9 +455,11 @@ nd_tls_peer(const SSL *ssl, char *out, size_t n)
 	if (n == 0)
 		return false;
 	out[0] = '\0';
-	if (!SSL_is_init_finished(ssl) ||
-	    SSL_get_verify_result(ssl) != X509_V_OK ||
-	    (x = SSL_get0_peer_certificate(ssl)) == NULL)
+	/* An SSL was made by a table that is loaded. */
+	S = nd_ssl_loaded();
+	if (!S->is_init_finished(ssl) ||
+	    S->get_verify_result(ssl) != X509_V_OK ||
+	    (x = S->get0_peer_certificate(ssl)) == NULL)
 		return false;
 	name = X509_get_subject_name(x);
 	if ((idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0 ||
@@ -470,14 +483,16 @@ nd_tls_peer(const SSL *ssl, char *out, size_t n)
 bool
 nd_tls_conn_peer(struct evhttp_connection *evcon, char *out, size_t n)
 {
+	const struct nd_ssl *S = nd_ssl_loaded();
 	struct bufferevent *bev;
 	SSL *ssl;
 
 	if (n > 0)
 		out[0] = '\0';
-	if (evcon == NULL ||
+	/* Without the table, no connection of this process has TLS. */
+	if (S == NULL || evcon == NULL ||
 	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
-	    (ssl = bufferevent_openssl_get_ssl(bev)) == NULL)
+	    (ssl = S->get_ssl(bev)) == NULL)
 		return false;
 	return nd_tls_peer(ssl, out, n);
 }

@@ -51,6 +51,12 @@ test_expect_success 'nor librsync, nor what librsync brings' '
 	expect_false grep "file=libgomp" ld.txt
 '
 
+test_expect_success 'nor libssl, which only a node serving HTTPS needs' '
+	test_grep "file=libcrypto" ld.txt
+	expect_false grep "file=libssl" ld.txt
+	expect_false grep "file=libevent_openssl" ld.txt
+'
+
 test_expect_success 'v2: scattered edits to the large file come as a delta' '
 	scatter_edit src/data/large.img 10
 	echo "one more line" >>src/docs/small-7.txt

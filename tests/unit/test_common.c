@@ -996,6 +996,74 @@ test_dso_load(void)
 	    "libnothing9"));
 }
 
+static int dso_inits;
+
+static enum pd_err
+dso_init(void *table, struct pd_error *err)
+{
+	const struct dso_table *t = table;
+
+	dso_inits++;
+	if (t->num("7") != 7)
+		return pd_fail(err, PD_ERR_IO, "atoi is not atoi");
+	return PD_OK;
+}
+
+static enum pd_err
+dso_init_fails(void *table, struct pd_error *err)
+{
+	(void)table;
+	dso_inits++;
+	return pd_fail(err, PD_ERR_IO, "init refused");
+}
+
+static void
+test_dso_once(void)
+{
+	static const struct pd_dso_sym libc_syms[] = {
+		{ "strlen", offsetof(struct dso_table, len) },
+		{ "atoi", offsetof(struct dso_table, num) },
+	};
+	static const struct pd_dso libc = { "libc", "libc.so.6", "libc6",
+	    "glibc 2.34", libc_syms, 2 };
+	static const struct pd_dso none = { "libnothing",
+	    "libpulpdist-nothing.so.9", "libnothing9", "", libc_syms, 2 };
+	struct pd_dso_once a = PD_DSO_ONCE_INIT, b = PD_DSO_ONCE_INIT,
+	    c = PD_DSO_ONCE_INIT;
+	struct dso_table t = { NULL, NULL };
+	struct pd_error err = { 0 };
+
+	/* Loaded and initialised once, however often asked. */
+	dso_inits = 0;
+	CU_ASSERT_EQUAL_FATAL(pd_dso_once(&a, &libc, &t, dso_init, &err),
+	    PD_OK);
+	CU_ASSERT_EQUAL(t.len("four"), 4);
+	t.len = NULL;
+	CU_ASSERT_EQUAL(pd_dso_once(&a, &libc, &t, dso_init, &err), PD_OK);
+	CU_ASSERT_PTR_NULL(t.len);		/* not looked up again */
+	CU_ASSERT_EQUAL(dso_inits, 1);
+
+	/* A missing library: the same error every time, not tried again. */
+	CU_ASSERT_EQUAL(pd_dso_once(&b, &none, &t, dso_init, &err),
+	    PD_ERR_IO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "libpulpdist-nothing.so.9"));
+	pd_error_clear(&err);
+	CU_ASSERT_EQUAL(pd_dso_once(&b, &libc, &t, dso_init, &err),
+	    PD_ERR_IO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "libpulpdist-nothing.so.9"));
+	CU_ASSERT_EQUAL(dso_inits, 1);
+
+	/* An init that fails is the load's failure, every time. */
+	pd_error_clear(&err);
+	CU_ASSERT_EQUAL(pd_dso_once(&c, &libc, &t, dso_init_fails, &err),
+	    PD_ERR_IO);
+	pd_error_clear(&err);
+	CU_ASSERT_EQUAL(pd_dso_once(&c, &libc, &t, dso_init, &err),
+	    PD_ERR_IO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "init refused"));
+	CU_ASSERT_EQUAL(dso_inits, 2);
+}
+
 static int
 suite_common(void)
 {
@@ -1023,6 +1091,8 @@ suite_common(void)
 		{ "arena", test_arena },
 		{ "arena strings kept by another", test_arena_keep },
 		{ "dso: load a table, name what is missing", test_dso_load },
+		{ "dso: once per process, the same answer after",
+		    test_dso_once },
 	};
 
 	return UNIT_SUITE("common", NULL, NULL, tests);

@@ -23,6 +23,7 @@
 #include "../../common/fsx.h"
 #include "../../common/log.h"
 #include "../../common/mem.h"
+#include "../../node/sslso.h"
 #include "../../node/tls.h"
 #include "../../node/tls_ca.h"
 #include "unit.h"
@@ -381,6 +382,7 @@ server_new(const char *certdir, const char *name, const char *keydir,
 static void
 test_tls_files(void)
 {
+	const struct nd_ssl *S;
 	struct pd_error err = { 0 };
 	struct nd_tls *t = NULL;
 	struct nd_tls_files f;
@@ -394,6 +396,11 @@ test_tls_files(void)
 	CU_ASSERT_PTR_NOT_NULL(t);
 	nd_tls_free(t);
 	nd_tls_free(NULL);
+	/* The server opened libssl; asking again gives the same table. */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(nd_ssl_loaded());
+	CU_ASSERT_EQUAL_FATAL(nd_ssl_load(&S, &err), PD_OK);
+	CU_ASSERT_PTR_EQUAL(S, nd_ssl_loaded());
+	CU_ASSERT_PTR_EQUAL(S->server_method(), TLS_server_method());
 
 	/* Each mistake is named, with its file. */
 	CU_ASSERT_EQUAL(server_new(ca1, "nosuch", ca1, "srv", ca1, &t, &err),
