@@ -143,6 +143,31 @@ start_rsyncd() {
 	done
 }
 
+# The memory a command starts with decides much of its time on this
+# kind of machine (a guest whose page faults cost about 20 us, 0.2 GB/s
+# of first touch): an initial sync took rsync -a 15.8 s and pulpdist
+# 12.6 s after the page cache had grown by the last run's tree, and
+# 6.4 s and 7.1 s from a dropped cache.  Whichever tool came after a
+# growth paid for it, and the runs alternate, so before each command
+# that writes a tree the clean page cache is dropped (as root; else the
+# runs go as before) and what the servers serve is read back in: the
+# servers start warm, the receivers' trees cold, as on a mirror that
+# last synced yesterday.  Not before a no-op, which writes nothing and
+# would read its catalog or its tree from the disk.
+fresh=1
+fresh_memory() {
+	local d
+
+	sync
+	[ "$fresh" = 1 ] && [ -w /proc/sys/vm/drop_caches ] || return 0
+	echo 1 >/proc/sys/vm/drop_caches
+	for d in "$v1" "$v2" "$work/origin" "$work/lab"; do
+		[ -d "$d" ] && tar -C "$d" -cf - . | cat >/dev/null
+	done
+	"$pd" --version >/dev/null
+	rsync --version >/dev/null
+}
+
 # measure SCENARIO TOOL RUN SRVPID CMD...: run CMD, append a line to
 # results: scenario tool run wall wire srv_cpu_ms rcv_cpu_ms rcv_rss_kb
 # The receiver runs under runstat (runstat.c), not time(1): time(1)'s
@@ -152,7 +177,7 @@ measure() {
 	local sc=$1 tool=$2 run=$3 srv=$4 c0 c1 w0 w1 wall u s rss
 
 	shift 4
-	sync
+	fresh_memory
 	c0=$(cpu_ms "$srv")
 	w0=$(lo_bytes)
 	"$work/runstat" rcv.time "$@" >rcv.out 2>rcv.err ||
@@ -197,7 +222,7 @@ measure_many() {
 	local line x e u s m cpu=0 rss=0
 	local -a p=()
 
-	sync
+	fresh_memory
 	c0=$(cpu_ms "$srv")
 	w0=$(lo_bytes)
 	t0=$(date +%s.%N)
@@ -430,6 +455,7 @@ echo "srv_rss relay rsync $(stop_timed "$rrpid" rsyncd-relay)" >>results
 rm -rf relay relay-pub relay-rsync leaf leaf-pub leaf-rsync
 
 # 3. No-op: each mirror is current already.
+fresh=0
 for r in $(seq 1 "$runs"); do
 	echo "no-op, run $r of $runs" >&2
 	pdpull "m1-$r" "p1-$r"
@@ -439,6 +465,7 @@ for r in $(seq 1 "$runs"); do
 	measure noop rsync-az "$r" "$rpid" rsync -az --delete \
 	    "rsync://127.0.0.1:$port/v2/" "rz1-$r/"
 done
+fresh=1
 # Their trees are done with: room for the fan-out's 24 trees.  The
 # fan-out lets the disk settle before it measures.
 rm -rf m1-* p1-* ra1-* rz1-* floor-tar
