@@ -3,9 +3,9 @@
  * into a caller's table of function pointers.
  *
  * pulpdist links only what every command needs; libraries that only
- * transfers (libcurl) or deltas (librsync) use are opened the first time
- * they are, so a start does not pay ld.so for them (node/curlso.c,
- * delta/rs.c).
+ * transfers (libcurl), deltas (librsync) or an HTTPS server (libssl) use
+ * are opened the first time they are, so a start does not pay ld.so for
+ * them (node/curlso.c, delta/rs.c, node/sslso.c).
  */
 #ifndef PD_DSO_H
 #define PD_DSO_H
@@ -21,6 +21,15 @@ struct pd_dso_sym {
 	const char	*name;
 	size_t		 off;		/* offsetof in the table */
 };
+
+/*
+ * The entry of function fn, whose pointer goes in field of table (an
+ * object of type T).  The assignment, an operand of sizeof and never
+ * evaluated, has the compiler check fn's prototype against the field's
+ * type without referring to fn at link time.
+ */
+#define PD_DSO_SYM(T, table, field, fn) \
+	{ #fn, offsetof(T, field) + 0 * sizeof((table).field = (fn)) }
 
 /* A library and what of it is looked up. */
 struct pd_dso {

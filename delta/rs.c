@@ -19,13 +19,7 @@
 
 #define RS_MSG_MAX	256
 
-/*
- * Each field is checked against <librsync.h>'s prototype by an
- * assignment the compiler type-checks but never evaluates (the operand
- * of sizeof), so nothing refers to librsync at link time.
- */
-#define SYM(f)	{ "rs_" #f, offsetof(struct dl_rsapi, f) + \
-		  0 * sizeof(api.f = rs_##f) }
+#define SYM(f)	PD_DSO_SYM(struct dl_rsapi, api, f, rs_##f)
 
 static struct dl_rsapi	 api;
 static struct pd_dso_once once = PD_DSO_ONCE_INIT;

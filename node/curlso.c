@@ -4,12 +4,14 @@
  * than 7.66, which has no curl_multi_poll) is named in the error.
  */
 #include <stddef.h>
-#include <string.h>
 
 #include "../common/dso.h"
 #include "curlso.h"
 
-#define SYM(field)	{ "curl_" #field, offsetof(struct nd_curl, field) }
+static struct nd_curl		 api;
+static struct pd_dso_once	 once = PD_DSO_ONCE_INIT;
+
+#define SYM(f)	PD_DSO_SYM(struct nd_curl, api, f, curl_##f)
 
 static const struct pd_dso_sym syms[] = {
 	SYM(easy_init), SYM(easy_setopt), SYM(easy_getinfo),
@@ -19,9 +21,6 @@ static const struct pd_dso_sym syms[] = {
 	SYM(multi_info_read), SYM(multi_cleanup), SYM(multi_strerror),
 	SYM(slist_append), SYM(slist_free_all), SYM(global_init),
 };
-
-static struct nd_curl		 api;
-static struct pd_dso_once	 once = PD_DSO_ONCE_INIT;
 
 static enum pd_err
 global_init(void *table, struct pd_error *err)

@@ -311,12 +311,14 @@ prepare(struct cat *c, const struct nd_import_opts *o, struct nd_scan *s,
 		if ((rc = pr_key_id(o->key, kid, err)) != PD_OK)
 			goto out;
 		pd_hex_encode(kid, sizeof(kid), have);
-		if (pr_key_from_public(tree->pubkey, &tk, NULL) == PD_OK) {
-			rc = pr_key_id(tk, kid, err);
-			pr_key_free(tk);
-			if (rc != PD_OK)
-				goto out;
-		}
+		/* Without the catalog key's own id, kid would still hold the
+		 * given key's, and the text would name it as the wanted one. */
+		if ((rc = pr_key_from_public(tree->pubkey, &tk, err)) != PD_OK)
+			goto out;
+		rc = pr_key_id(tk, kid, err);
+		pr_key_free(tk);
+		if (rc != PD_OK)
+			goto out;
 		pd_hex_encode(kid, sizeof(kid), want);
 		rc = pd_fail(err, PD_ERR_SIGNATURE, "tree %s is signed by key "
 		    "%s, not by the key given (%s)", o->tree, want, have);

@@ -1,8 +1,7 @@
 /*
  * dlopen of libssl and libevent_openssl, once.  Each field is checked
- * against the library's prototype by an assignment the compiler
- * type-checks but never evaluates (the operand of sizeof), so nothing
- * refers to either library at link time.
+ * against the library's prototype (PD_DSO_SYM), so nothing refers to
+ * either library at link time.
  */
 #include <stdatomic.h>
 #include <stddef.h>
@@ -13,8 +12,7 @@
 static struct nd_ssl		 api;
 static atomic_bool		 loaded;
 
-#define NSYM(s, f)	{ #s, offsetof(struct nd_ssl, f) + \
-			  0 * sizeof(api.f = s) }
+#define NSYM(s, f)	PD_DSO_SYM(struct nd_ssl, api, f, s)
 #define SSYM(f)		NSYM(SSL_##f, f)
 #define ESYM(f)		NSYM(bufferevent_openssl_##f, f)
 

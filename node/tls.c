@@ -386,8 +386,9 @@ nd_tls_server_new(const struct nd_tls_files *t, struct nd_tls **out,
 		return rc;
 	if ((tls = pd_calloc(1, sizeof(*tls))) == NULL)
 		rc = pd_fail(err, PD_ERR_NOMEM, "TLS context");
-	else if ((tls->ssl = S, rc = make_ctx(S, t, &l, &tls->ctx, err)) !=
-	    PD_OK) {
+	else if ((rc = make_ctx(S, t, &l, &tls->ctx, err)) == PD_OK)
+		tls->ssl = S;
+	else {
 		pd_free(tls);
 		tls = NULL;
 	}

@@ -153,16 +153,18 @@ start_rsyncd() {
 # runs go as before) and what the servers serve is read back in: the
 # servers start warm, the receivers' trees cold, as on a mirror that
 # last synced yesterday.  Not before a no-op, which writes nothing and
-# would read its catalog or its tree from the disk.
+# would read its catalog or its tree from the disk.  served: what the
+# servers of the scenario under way serve, set by the scenario.
 fresh=1
+served=()
 fresh_memory() {
 	local d
 
 	sync
 	[ "$fresh" = 1 ] && [ -w /proc/sys/vm/drop_caches ] || return 0
 	echo 1 >/proc/sys/vm/drop_caches
-	for d in "$v1" "$v2" "$work/origin" "$work/lab"; do
-		[ -d "$d" ] && tar -C "$d" -cf - . | cat >/dev/null
+	for d in "${served[@]}"; do
+		tar -C "$d" -cf - . | cat >/dev/null
 	done
 	"$pd" --version >/dev/null
 	rsync --version >/dev/null
@@ -294,6 +296,7 @@ lab() {
 
 	echo "lab results: generating the tree" >&2
 	python3 "$top/tests/bench/labgen.py" make lab "$labdiv"
+	served=("$work/lab" "$work/origin")
 	"$pd" keygen lk >/dev/null
 	for step in initial append grow; do
 		if [ "$step" != initial ]; then
@@ -347,6 +350,7 @@ relay_servers() {
 	done
 }
 hop() { # STEP V
+	served=("$work/relay" "$work/relay-rsync")
 	pull=("$pd" pull --data leaf --from "$rlurl" --tree linux
 	    --trust k.pub --publish leaf-pub)
 	measure "relay-$1" pulpdist 1 "$rlpid" "${pull[@]}"
@@ -393,6 +397,7 @@ echo "setup: origin imports V1" >&2
 start_rsyncd
 
 # 1. Initial sync of V1 into an empty directory.
+served=("$v1" "$work/origin")
 start_pd origin
 for r in $(seq 1 "$runs"); do
 	echo "initial sync, run $r of $runs" >&2
@@ -426,6 +431,7 @@ echo "import_v2 $(since "$t0")" >>floors
 read -r u s <import.time
 echo "import_v2_cpu $(awk -v u="$u" -v s="$s" \
     'BEGIN { printf "%d", (u + s) * 1000 }')" >>floors
+served=("$v2" "$work/origin")
 start_pd origin
 # Each rsync update frees 78,000 inodes, and whatever runs next pays for
 # it (settle_disk).  pulpdist's update frees none.  rsync -a goes first
@@ -469,6 +475,7 @@ fresh=1
 # Their trees are done with: room for the fan-out's 24 trees.  The
 # fan-out lets the disk settle before it measures.
 rm -rf m1-* p1-* ra1-* rz1-* floor-tar
+served=("$v2" "$work/origin")
 fanout
 lab
 echo "srv_rss update pulpdist $(stop_timed "$pdpid" pdserve)" >>results
