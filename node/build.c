@@ -1,9 +1,9 @@
 /*
- * Build a version directory (nd_build, publish.h).  Apart from publish.c
- * because switching and pruning share nothing with the build but the
- * header.  Where each file's content comes from is build_src.c: the two
- * together are too big for one file, and the checks on sources read
- * best on their own.
+ * Build a version directory (nd_build, publish.h): making its entries.
+ * The steps a build goes through, and the builder that holds them, are
+ * builder.c; where each file's content comes from is build_src.c.  The
+ * checks on sources read best on their own, and the three together are
+ * too big for one file.
  *
  * DESIGN: directories are created first, in manifest order, so a parent
  * always exists before its children; then files and links, a chunk of
@@ -25,15 +25,9 @@
  * that would change the published version under its readers.  Only new
  * copies, spare files with a single link (no tree but the spare, which
  * no reader is sent to, held them) and staged objects with a single
- * link get metadata, and a
- * staged object is linked in only when its owner can still read it (a
- * 0000 file could not be copied from for a second use without
- * CAP_DAC_OVERRIDE).
- *
- * A pull may run the build in two steps (nd_build_early, publish.h):
- * directories and every entry whose content prev holds while the
- * transfer stages the rest, then the rest.  The entries of the first
- * step are marked in made[], and the second looks at none of them.
+ * link get metadata, and a staged object is linked in only when its
+ * owner can still read it (a 0000 file could not be copied from for a
+ * second use without CAP_DAC_OVERRIDE).
  *
  * How far a source is trusted, and why every file's source is settled
  * before the first entry is made: build_src.c.
@@ -142,21 +136,12 @@ nd_b_dir_of(struct dircache *c, const struct pr_entry *e, const char **name)
 	return c->fd;
 }
 
-static void
-dircache_free(struct dircache *c)
+void
+nd_b_dircache_free(struct dircache *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
 	pd_free(c->path);
-}
-
-static int
-sha_cmp(const void *x, const void *y, void *arg)
-{
-	const struct pr_manifest *m = arg;
-
-	return memcmp(m->entries[*(const uint32_t *)x].sha,
-	    m->entries[*(const uint32_t *)y].sha, PD_SHA256_LEN);
 }
 
 /*
@@ -315,14 +300,8 @@ out:
 	return rc;
 }
 
-static bool	later_member(const struct build *, size_t);
-
-/*
- * Make entry i (its parent exists).  early: nd_build_early's rules
- * (publish.h); *made says whether it was, or is left for later.
- */
-static enum pd_err
-make_entry(struct build *b, size_t i, bool early, bool *made)
+enum pd_err
+nd_b_make_entry(struct build *b, size_t i, bool early, bool *made)
 {
 	const struct pr_entry *e = &b->m->entries[i], *l;
 	struct timespec ts[2];
@@ -332,7 +311,7 @@ make_entry(struct build *b, size_t i, bool early, bool *made)
 	int pfd, lfd;
 
 	*made = true;
-	if (early && (e->type == PR_DIR || later_member(b, i) ||
+	if (early && (e->type == PR_DIR || nd_b_later_member(b, i) ||
 	    (e->type == PR_FILE && !nd_b_prev_has(b, e->sha) &&
 	    !nd_b_is_empty(e)))) {
 		*made = false;	/* its content would be staged */
@@ -383,9 +362,8 @@ make_entry(struct build *b, size_t i, bool early, bool *made)
 	return rc;
 }
 
-/* A later member of a hardlink group: made after its group's first. */
-static bool
-later_member(const struct build *b, size_t i)
+bool
+nd_b_later_member(const struct build *b, size_t i)
 {
 	const struct pr_entry *e = &b->m->entries[i];
 
@@ -393,10 +371,8 @@ later_member(const struct build *b, size_t i)
 	    b->first[e->link - 1] != i;
 }
 
-typedef enum pd_err entry_fn(struct build *, size_t);
-
 struct pbuild {
-	entry_fn		*fn;
+	nd_b_entry_fn		*fn;
 	size_t			 n;
 	struct build		*w;		/* one per worker */
 	struct nd_build_stats	*wst;		/* one per worker */
@@ -464,8 +440,8 @@ chunk_fn(void *arg, size_t c, unsigned worker)
  * mostly kernel time, which a second core halves.  The first error in
  * path order is the one reported; the workers' counts are added to b's.
  */
-static enum pd_err
-run_chunks(struct build *b, struct pd_pool *pool, entry_fn *fn)
+enum pd_err
+nd_b_run_chunks(struct build *b, struct pd_pool *pool, nd_b_entry_fn *fn)
 {
 	struct pbuild pb;
 	size_t nchunks = b->m->nentries / BUILD_CHUNK + 2, c;
@@ -511,9 +487,9 @@ run_chunks(struct build *b, struct pd_pool *pool, entry_fn *fn)
 		b->st->bytes_written += pb.wst[k].bytes_written;
 		b->st->bytes_linked += pb.wst[k].bytes_linked;
 		b->st->recycled += pb.wst[k].recycled;
-		dircache_free(&pb.w[k].bdir);
-		dircache_free(&pb.w[k].pdir);
-		dircache_free(&pb.w[k].sdir);
+		nd_b_dircache_free(&pb.w[k].bdir);
+		nd_b_dircache_free(&pb.w[k].pdir);
+		nd_b_dircache_free(&pb.w[k].sdir);
 	}
 out:
 	pd_free(pb.w);
@@ -523,44 +499,8 @@ out:
 	pd_free(pb.errs);
 	return rc;
 }
-
-/* Files and links: the directories exist; later group members wait. */
-static enum pd_err
-make_nondir(struct build *b, size_t i)
-{
-	bool made;
-
-	if (b->m->entries[i].type == PR_DIR || later_member(b, i) ||
-	    b->made[i])
-		return PD_OK;
-	return make_entry(b, i, false, &made);
-}
-
-/* nd_build_early's part: what needs nothing staged. */
-static enum pd_err
-make_early(struct build *b, size_t i)
-{
-	enum pd_err rc;
-	bool made;
-
-	if (atomic_load(b->stop))
-		return pd_fail(b->err, PD_ERR_CONFLICT, "building the tree: "
-		    "stopped");
-	rc = make_entry(b, i, true, &made);
-	b->made[i] = made;
-	return rc;
-}
-
-/* nd_b_locate_entry, for the entries left. */
-static enum pd_err
-locate_rest(struct build *b, size_t i)
-{
-	return b->made[i] ? PD_OK : nd_b_locate_entry(b, i);
-}
-
-/* Parents before children: every directory, in path order. */
-static enum pd_err
-make_dirs(struct build *b)
+enum pd_err
+nd_b_make_dirs(struct build *b)
 {
 	enum pd_err rc = PD_OK;
 	size_t i;
@@ -568,13 +508,12 @@ make_dirs(struct build *b)
 
 	for (i = 0; i < b->m->nentries && rc == PD_OK; i++)
 		if (b->m->entries[i].type == PR_DIR)
-			rc = make_entry(b, i, false, &made);
+			rc = nd_b_make_entry(b, i, false, &made);
 	return rc;
 }
 
-/* Directories' modes and mtimes, deepest first, then the root. */
-static enum pd_err
-finish_dirs(struct build *b)
+enum pd_err
+nd_b_finish_dirs(struct build *b)
 {
 	const struct pr_entry *e;
 	struct pr_entry root;
@@ -611,191 +550,3 @@ finish_dirs(struct build *b)
 	return PD_OK;
 }
 
-/* Group tables of the new manifest and member counts of prev's groups. */
-static enum pd_err
-index_groups(struct build *b)
-{
-	const struct pr_manifest *m = b->m;
-	uint32_t *last;
-	size_t i, g;
-
-	/* A checked manifest numbers groups 1..n, n below its entries. */
-	for (i = 0; i <= m->nentries; i++)
-		b->first[i] = ND_B_NO_ENTRY;
-	last = b->next + m->nentries + 1;
-	for (i = 0; i < m->nentries; i++) {
-		b->next[i] = ND_B_NO_ENTRY;
-		if ((g = m->entries[i].link) == 0 || g > m->nentries ||
-		    m->entries[i].type != PR_FILE)
-			continue;
-		if (b->first[g - 1] == ND_B_NO_ENTRY)
-			b->first[g - 1] = (uint32_t)i;
-		else
-			b->next[last[g - 1]] = (uint32_t)i;
-		last[g - 1] = (uint32_t)i;
-	}
-	for (i = 0; b->prev != NULL && i < b->prev->nentries; i++) {
-		g = b->prev->entries[i].link;
-		if (b->prev->entries[i].type == PR_FILE) {
-			b->bysha[b->nbysha++] = (uint32_t)i;
-			if (g != 0 && g <= b->prev->nentries)
-				b->pcount[g - 1]++;
-		}
-	}
-	if (b->nbysha > 1)
-		qsort_r(b->bysha, b->nbysha, sizeof(*b->bysha), sha_cmp,
-		    (void *)b->prev);
-	return PD_OK;
-}
-
-struct nd_builder {
-	struct build		 b;
-	struct pd_pool		*pool;
-	struct nd_build_stats	 st;
-	atomic_bool		 stop;
-	bool			 dirs_made;
-};
-
-enum pd_err
-nd_build_new(int buildfd, const struct pr_manifest *m,
-    const struct nd_build_src *src, struct nd_builder **out,
-    struct pd_error *err)
-{
-	struct nd_builder *bl;
-	struct build *b;
-	enum pd_err rc = PD_OK;
-	size_t i, np;
-
-	*out = NULL;
-	if ((bl = pd_calloc(1, sizeof(*bl))) == NULL)
-		return pd_fail(err, PD_ERR_NOMEM, "building the tree");
-	b = &bl->b;
-	b->m = m;
-	b->prev = src->prevfd >= 0 ? src->prev : NULL;
-	b->spare = src->sparefd >= 0 ? src->spare : NULL;
-	b->buildfd = buildfd;
-	b->prevfd = b->prev != NULL ? src->prevfd : -1;
-	b->sparefd = b->spare != NULL ? src->sparefd : -1;
-	b->stagefd = src->stagefd;
-	b->st = &bl->st;
-	b->err = err;
-	b->stop = &bl->stop;
-	b->bdir.root = buildfd;
-	b->bdir.fd = -1;
-	b->pdir.root = b->prevfd;
-	b->pdir.fd = -1;
-	b->sdir.root = b->sparefd;
-	b->sdir.fd = -1;
-	atomic_init(&bl->stop, false);
-	for (i = 0; i < ND_B_STAGE_LOCKS; i++)
-		pthread_mutex_init(&b->stage_mu[i], NULL);
-	np = b->prev != NULL ? b->prev->nentries + 1 : 1;
-	if (m->nentries >= ND_B_NO_ENTRY || np > ND_B_NO_ENTRY) {
-		rc = pd_fail(err, PD_ERR_LIMIT, "building the tree: over "
-		    "%u entries", ND_B_NO_ENTRY - 1);
-		goto out;
-	}
-	/* next[] is followed by a scratch array of the same size. */
-	if ((b->first = pd_calloc(m->nentries + 1, sizeof(*b->first))) ==
-	    NULL || (b->next = pd_calloc(m->nentries + 1,
-	    2 * sizeof(*b->next))) == NULL ||
-	    (b->bysha = pd_calloc(np, sizeof(*b->bysha))) == NULL ||
-	    (b->pcount = pd_calloc(np, sizeof(*b->pcount))) == NULL ||
-	    (b->made = pd_calloc(m->nentries + 1, 1)) == NULL ||
-	    pd_pool_new(0, &bl->pool) != PD_OK) {
-		rc = pd_fail(err, PD_ERR_NOMEM, "building the tree");
-		goto out;
-	}
-	rc = index_groups(b);
-out:
-	if (rc != PD_OK)
-		nd_build_free(bl);
-	else
-		*out = bl;
-	return rc;
-}
-
-enum pd_err
-nd_build_early(struct nd_builder *bl, struct pd_error *err)
-{
-	enum pd_err rc;
-
-	bl->b.err = err;
-	if ((rc = make_dirs(&bl->b)) != PD_OK)
-		return rc;
-	bl->dirs_made = true;
-	return run_chunks(&bl->b, bl->pool, make_early);
-}
-
-void
-nd_build_stop(struct nd_builder *bl)
-{
-	atomic_store(&bl->stop, true);
-}
-
-enum pd_err
-nd_build_finish(struct nd_builder *bl, struct nd_build_stats *st,
-    struct pd_error *err)
-{
-	struct build *b = &bl->b;
-	enum pd_err rc;
-	size_t i;
-
-	b->err = err;
-	/* Every source settled before anything more is made; then files
-	 * and links, then the other members of hardlink groups. */
-	if ((rc = run_chunks(b, bl->pool, locate_rest)) != PD_OK ||
-	    (!bl->dirs_made && (rc = make_dirs(b)) != PD_OK) ||
-	    (rc = run_chunks(b, bl->pool, make_nondir)) != PD_OK)
-		goto out;
-	bl->dirs_made = true;
-	for (i = 0; i < b->m->nentries && rc == PD_OK; i++)
-		if (later_member(b, i))
-			rc = make_entry(b, i, false, &(bool){ false });
-	if (rc == PD_OK)
-		rc = finish_dirs(b);
-out:
-	if (st != NULL)
-		*st = bl->st;
-	return rc;
-}
-
-void
-nd_build_free(struct nd_builder *bl)
-{
-	struct build *b;
-	size_t i;
-
-	if (bl == NULL)
-		return;
-	b = &bl->b;
-	pd_pool_free(bl->pool);
-	for (i = 0; i < ND_B_STAGE_LOCKS; i++)
-		pthread_mutex_destroy(&b->stage_mu[i]);
-	dircache_free(&b->bdir);
-	dircache_free(&b->pdir);
-	dircache_free(&b->sdir);
-	pd_free(b->first);
-	pd_free(b->next);
-	pd_free(b->bysha);
-	pd_free(b->pcount);
-	pd_free(b->made);
-	pd_free(bl);
-}
-
-enum pd_err
-nd_build(int buildfd, const struct pr_manifest *m,
-    const struct nd_build_src *src, struct nd_build_stats *st,
-    struct pd_error *err)
-{
-	struct nd_builder *bl;
-	enum pd_err rc;
-
-	if (st != NULL)
-		memset(st, 0, sizeof(*st));
-	if ((rc = nd_build_new(buildfd, m, src, &bl, err)) != PD_OK)
-		return rc;
-	rc = nd_build_finish(bl, st, err);
-	nd_build_free(bl);
-	return rc;
-}

@@ -61,6 +61,8 @@ struct build {
 	atomic_bool		*stop;		/* nd_build_stop said so */
 };
 
+struct pd_pool;
+
 /* Is e an empty file, which needs no source? */
 bool	nd_b_is_empty(const struct pr_entry *e);
 
@@ -80,6 +82,34 @@ bool	nd_b_resource_errno(int e);
  */
 int	nd_b_dir_of(struct dircache *c, const struct pr_entry *e,
 	    const char **name);
+
+/* Release c's descriptor and path. */
+void	nd_b_dircache_free(struct dircache *c);
+
+/*
+ * Make entry i (its parent exists).  early: nd_build_early's rules
+ * (publish.h); *made says whether it was, or is left for later.
+ */
+enum pd_err nd_b_make_entry(struct build *, size_t i, bool early,
+	    bool *made) PD_WARN_UNUSED;
+
+/* A later member of a hardlink group: made after its group's first. */
+bool	nd_b_later_member(const struct build *, size_t i);
+
+/* Parents before children: every directory, in path order. */
+enum pd_err nd_b_make_dirs(struct build *) PD_WARN_UNUSED;
+
+/* Directories' modes and mtimes, deepest first, then the root. */
+enum pd_err nd_b_finish_dirs(struct build *) PD_WARN_UNUSED;
+
+/*
+ * fn for every entry, on the workers of pool, a chunk of entries in path
+ * order at a time; the first error in path order is the one reported,
+ * and the workers' counts are added to b's.
+ */
+typedef enum pd_err nd_b_entry_fn(struct build *, size_t);
+enum pd_err nd_b_run_chunks(struct build *, struct pd_pool *pool,
+	    nd_b_entry_fn *fn) PD_WARN_UNUSED;
 
 /* build_src.c */
 

@@ -11,8 +11,9 @@
  * every path comes from a manifest whose rules (no "..", parents are
  * directories) were checked before.
  *
- * nd_build is node/build.c, with build_src.c for where content comes
- * from; the switch and the prune are node/publish.c.
+ * nd_build is node/build.c, with builder.c for its steps and
+ * build_src.c for where content comes from; the switch and the prune
+ * are node/publish.c.
  */
 #ifndef ND_PUBLISH_H
 #define ND_PUBLISH_H
@@ -97,11 +98,17 @@ enum pd_err nd_build(int buildfd, const struct pr_manifest *m,
  * staging directory, which may be filled meanwhile, and leaves what it
  * cannot make.  It may run on another thread than the rest, and
  * nd_build_stop, from any thread, makes it end soon with
- * PD_ERR_CONFLICT.  nd_build_finish checks that the content of every
- * entry left can be had (nd_build's errors) and makes the rest as
- * nd_build does; *st (may be NULL) counts both steps.  After an error
- * of either, buildfd holds a partial tree for the caller to remove.
- * nd_build is nd_build_new, nd_build_finish and nd_build_free.
+ * PD_ERR_CONFLICT.  nd_build_staged, optional, after nd_build_early if
+ * that runs and on the same terms, makes every entry left whose content
+ * is sha, an object just staged and verified (making the directories
+ * first if nd_build_early did not): a first pull has no prev, and
+ * linking its 80,000 staged objects in was most of its build.  Those
+ * objects become files of the tree then, as the finish would make them,
+ * whatever happens after.  nd_build_finish checks that the content of
+ * every entry left can be had (nd_build's errors) and makes the rest as
+ * nd_build does; *st (may be NULL) counts every step.  After an error of
+ * any, buildfd holds a partial tree for the caller to remove.  nd_build
+ * is nd_build_new, nd_build_finish and nd_build_free.
  */
 struct nd_builder;
 
@@ -111,6 +118,8 @@ enum pd_err nd_build_new(int buildfd, const struct pr_manifest *m,
 enum pd_err nd_build_early(struct nd_builder *, struct pd_error *)
 	    PD_WARN_UNUSED;
 void	nd_build_stop(struct nd_builder *);
+enum pd_err nd_build_staged(struct nd_builder *, const unsigned char *sha,
+	    struct pd_error *) PD_WARN_UNUSED;
 enum pd_err nd_build_finish(struct nd_builder *, struct nd_build_stats *,
 	    struct pd_error *) PD_WARN_UNUSED;
 void	nd_build_free(struct nd_builder *);

@@ -413,6 +413,8 @@ pull(struct pull *p, double start)
 	xo.prevfd = p->prevfd;
 	xo.threads = p->o->threads;
 	xo.keep = p->keep;
+	xo.staged = nd_pl_staged;
+	xo.staged_arg = p;
 	if (p->use_pack) {
 		snprintf(packbase, sizeof(packbase), "/v1/trees/%s/versions/"
 		    "%" PRIu64 "/pack", p->o->tree, p->m->version);

@@ -67,10 +67,26 @@ struct pull {
 	struct nd_builder	*bl;
 	struct pr_manifest	*spare;		/* the spare tree's */
 	int			 sparefd;
-	pthread_t		 early;		/* nd_build_early's */
+	pthread_t		 early;		/* the build's thread */
 	bool			 early_running;
 	enum pd_err		 early_rc;	/* PD_OK until it fails */
 	struct pd_error		 early_err;
+	/* Entries (numbers in p->m) whose content the transfer staged, for
+	 * that thread to make: one slot per item, each staged once. */
+	pthread_mutex_t		 qmu;
+	pthread_cond_t		 qcv;
+	bool			 qinit;
+	bool			 qclosed;	/* nothing more comes */
+	uint32_t		*queue;
+	size_t			 qhead;		/* next to make */
+	size_t			 qlen;
+	size_t			 qcap;
+	/* The thread that has the disk write what is staged, under qmu. */
+	pthread_t		 flusher;
+	bool			 flusher_running;
+	pthread_cond_t		 fcv;
+	bool			 fclosed;	/* its last round now */
+	bool			 fstop;		/* none */
 };
 
 /*
@@ -94,15 +110,18 @@ enum pd_err nd_pl_fetch_manifest(struct pull *) PD_WARN_UNUSED;
 
 /*
  * pull_build.c.  nd_pl_build_start: an empty DATA/staging/T/build, the
- * spare tree if any, and the part of the build that needs nothing
- * staged begun on a thread of its own (an update only).
- * nd_pl_build_join: wait for that part to end, first asking it to stop
- * if stop.  nd_pl_build: the rest of the build once everything is
- * staged, made durable and moved to versions/T/N (name: "N").
- * nd_pl_build_free: all of it undone in memory (joined, stopped),
+ * spare tree if any, and a thread of its own that builds, while the
+ * content comes, the part that needs nothing staged (an update only),
+ * then each file whose content nd_pl_staged tells it came.
+ * nd_pl_staged: for nd_xfer_opts.staged, arg p.  nd_pl_build_join: wait
+ * for that thread to end, first asking it to stop if stop, else to make
+ * what it was told first.  nd_pl_build: the rest of the build once
+ * everything is staged, made durable and moved to versions/T/N (name:
+ * "N").  nd_pl_build_free: all of it undone in memory (joined, stopped),
  * whatever happened; the directory stays for the next attempt.
  */
 enum pd_err nd_pl_build_start(struct pull *) PD_WARN_UNUSED;
+void	nd_pl_staged(void *p, const struct nd_xitem *);
 void	nd_pl_build_join(struct pull *, bool stop);
 enum pd_err nd_pl_build(struct pull *, char *name, size_t namelen)
 	    PD_WARN_UNUSED;

@@ -178,6 +178,14 @@ nd_x_recv_drop(struct xctx *x, struct recv *r, bool keep)
 	}
 }
 
+/* The caller is told (nd_xfer_opts.staged). */
+static void
+tell_staged(const struct nd_xfer_opts *o, const struct nd_xitem *it)
+{
+	if (o->staged != NULL)
+		o->staged(o->staged_arg, it);
+}
+
 /*
  * A body arrived whole: an object is checked and staged, a delta waits
  * for the patch phase.  PD_OK with the item not done means its bytes
@@ -225,6 +233,7 @@ nd_x_recv_close(struct xctx *x, struct recv *r, struct pd_error *err)
 		return pd_fail_errno(err, PD_ERR_IO, errno, "staging %s", hex);
 	it->done = true;
 	x->st->objects++;
+	tell_staged(x->o, it);
 	return PD_OK;
 }
 
@@ -522,6 +531,7 @@ patch_all(struct xctx *x, struct nd_xitem *items, size_t n,
 		j.items[i]->got_delta = false;
 		if (j.ok[i]) {
 			j.items[i]->done = true;
+			tell_staged(x->o, j.items[i]);
 			x->st->deltas++;
 			/* The patched content, written to staging. */
 			x->st->bytes_written += j.items[i]->e->size;
@@ -775,6 +785,7 @@ nd_xfer_recheck(const struct nd_xfer_opts *o, struct nd_xitem *items,
 	for (i = 0; i < n; i++)
 		if (r.ok[i] && !items[i].done) {
 			items[i].done = true;
+			tell_staged(o, &items[i]);
 			st->resumed += items[i].e->size;
 		}
 	pd_free(r.ok);

@@ -59,6 +59,11 @@ struct nd_xfer_opts {
 	const char	*pack_from;
 	/* Offered what comes, to serve it onwards (keep.h); NULL: none. */
 	struct nd_keep	*keep;
+	/* Told of every item as it is found staged and verified, on the
+	 * thread that did it (a transfer loop's or the caller's): for the
+	 * build to begin with it.  Quick, and never failing.  NULL: none. */
+	void		(*staged)(void *arg, const struct nd_xitem *);
+	void		*staged_arg;
 };
 
 /*

@@ -682,6 +682,83 @@ test_build_v2(void)
 }
 
 /*
+ * v1 with no prev, built as its content is staged, as a first pull's:
+ * each staged content makes every path of it at once but a hardlink
+ * group's later members, nothing else, and again nothing; the finished
+ * tree and counts are nd_build's.  A stopped builder makes nothing.
+ */
+static void
+test_build_staged(void)
+{
+	static const char *none[] = { "big", "bin/run", "gb", "hl1", "suid" };
+	struct pr_manifest *m;
+	struct nd_build_stats st;
+	struct nd_builder *bl;
+	struct pd_error err = { 0 };
+	unsigned char hello[PD_SHA256_LEN], two[PD_SHA256_LEN];
+	char *tmp = unit_tmpdir(), stagedir[4096], hex[PD_SHA256_HEX];
+	struct stat sb;
+	size_t i;
+	int fd, stagefd;
+	ino_t staged;
+
+	m = manifest(v1, NELEM(v1), 1);
+	CU_ASSERT_EQUAL_FATAL(pd_sha256("hello\n", 6, hello), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(pd_sha256("group two\n", 10, two), PD_OK);
+	stagefd = mkdir_open(tmp, "stage", stagedir, sizeof(stagedir));
+	stage(stagedir, "hello\n");
+	stage(stagedir, "group two\n");
+	fd = mkdir_open(tmp, "build", NULL, 0);
+	CU_ASSERT_EQUAL_FATAL(nd_build_new(fd, m, SRC(NULL, -1, stagefd),
+	    &bl, &err), PD_OK);
+	CU_ASSERT_EQUAL(nd_build_staged(bl, hello, &err), PD_OK);
+	CU_ASSERT_EQUAL(nd_build_staged(bl, two, &err), PD_OK);
+	CU_ASSERT_EQUAL(nd_build_staged(bl, hello, &err), PD_OK);
+	if (err.code != PD_OK)
+		fprintf(stderr, "\npublish: %s\n", err.msg);
+	/* Both paths of "hello\n", one of them the staged inode. */
+	hexname("hello\n", hex);
+	staged = ino_at(stagefd, hex);
+	CU_ASSERT((ino_at(fd, "a.txt") == staged) !=
+	    (ino_at(fd, "dup") == staged));
+	CU_ASSERT_EQUAL(fstatat(fd, "ga", &sb, AT_SYMLINK_NOFOLLOW), 0);
+	for (i = 0; i < NELEM(none); i++)
+		CU_ASSERT_NOT_EQUAL(fstatat(fd, none[i], &sb,
+		    AT_SYMLINK_NOFOLLOW), 0);
+	/* The directories came first, and wait for their modes. */
+	CU_ASSERT_EQUAL(fstatat(fd, "dir/nested", &sb, 0), 0);
+	CU_ASSERT_EQUAL(sb.st_mode & 07777, 0700);
+	/* The rest comes; what came before is files of the tree now. */
+	for (i = 0; i < NELEM(v1); i++)
+		if (v1[i].type == 'f' && v1[i].data[0] != '\0' &&
+		    strcmp(v1[i].data, "hello\n") != 0 &&
+		    strcmp(v1[i].data, "group two\n") != 0)
+			stage(stagedir, v1[i].data);
+	CU_ASSERT_EQUAL(nd_build_finish(bl, &st, &err), PD_OK);
+	nd_build_free(bl);
+	CU_ASSERT_EQUAL(tree_problems(fd, m), 0);
+	/* As test_build_v1: 16 files, of which hl1 and gb are links. */
+	CU_ASSERT_EQUAL(st.written, 14);
+	CU_ASSERT_EQUAL(st.linked, 0);
+	CU_ASSERT_EQUAL(st.copied, 0);
+	close(fd);
+
+	fd = mkdir_open(tmp, "stopped", NULL, 0);
+	CU_ASSERT_EQUAL_FATAL(nd_build_new(fd, m, SRC(NULL, -1, stagefd),
+	    &bl, &err), PD_OK);
+	nd_build_stop(bl);
+	memset(&err, 0, sizeof(err));
+	CU_ASSERT_EQUAL(nd_build_staged(bl, hello, &err), PD_ERR_CONFLICT);
+	CU_ASSERT(strstr(err.msg, "stopped") != NULL);
+	nd_build_free(bl);
+	CU_ASSERT_EQUAL(count_tree(fd), 0);
+	close(fd);
+	close(stagefd);
+	pr_manifest_free(m);
+	unit_rmdir(tmp);
+}
+
+/*
  * v2 over v1 in two steps, the staged object arriving between them as
  * a pull's would: the first step makes what prev has and nothing that
  * needs staging; the finished tree and its counts are nd_build's.  A
@@ -1109,6 +1186,7 @@ add_publish(void)
 		    test_build_unprivileged },
 		{ "build v2 over v1", test_build_v2 },
 		{ "build v2 over v1 in two steps", test_build_early },
+		{ "build v1 as its content is staged", test_build_staged },
 		{ "take unchanged content from the spare", test_build_spare },
 		{ "content missing", test_build_missing },
 		{ "staged objects not what they claim", test_build_bad_stage },
