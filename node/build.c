@@ -201,13 +201,13 @@ set_meta(int fd, const struct pr_entry *e)
 }
 
 /*
- * Materialize a file: empty, staged object (link or copy), copy of prev.
- * early: staging is not looked at, and a file whose content prev does
- * not have is left for later, *made false.
+ * Materialize a file: empty, staged object (linked, moved or copied, as
+ * how says), copy of prev.  ND_B_EARLY: staging is not looked at, and a
+ * file whose content prev does not have is left for later, *made false.
  */
 static enum pd_err
 make_file(struct build *b, const struct pr_entry *e, int pfd,
-    const char *name, bool early, bool *made)
+    const char *name, enum nd_b_how how, bool *made)
 {
 	char hex[PD_SHA256_HEX];
 	struct stat st, lst;
@@ -219,16 +219,25 @@ make_file(struct build *b, const struct pr_entry *e, int pfd,
 	*made = true;
 	if (nd_b_is_empty(e))
 		goto create;
-	if (!early && (rc = nd_b_open_staged(b, e, hex, &in, &st)) != PD_OK)
+	if (how != ND_B_EARLY &&
+	    (rc = nd_b_open_staged(b, e, hex, &in, &st)) != PD_OK)
 		goto out;
-	if (in >= 0 && (e->mode & S_IRUSR)) {
+	/* A later use must still read it: only its owner's can be linked.
+	 * Moved, it is used no more. */
+	if (in >= 0 && (how == ND_B_TAKE || (how == ND_B_ANY &&
+	    (e->mode & S_IRUSR)))) {
 		/* First use: the staged inode becomes the file.  Workers may
 		 * build two paths of one content at once: only one may see
 		 * a single link and take it. */
 		mu = &b->stage_mu[e->sha[0] % ND_B_STAGE_LOCKS];
 		pthread_mutex_lock(mu);
-		lr = fstat(in, &st) == 0 && st.st_nlink == 1 ?
-		    linkat(b->stagefd, hex, pfd, name, 0) : 1;
+		if (fstat(in, &st) < 0 || st.st_nlink != 1)
+			lr = 1;
+		else if (how == ND_B_TAKE)
+			lr = renameat2(b->stagefd, hex, pfd, name,
+			    RENAME_NOREPLACE);
+		else
+			lr = linkat(b->stagefd, hex, pfd, name, 0);
 		e2 = errno;
 		pthread_mutex_unlock(mu);
 		if (lr == 0) {
@@ -261,7 +270,7 @@ make_file(struct build *b, const struct pr_entry *e, int pfd,
 	if (in < 0) {
 		if ((rc = nd_b_open_prev(b, e, &in)) != PD_OK)
 			goto out;
-		if (in < 0 && early) {
+		if (in < 0 && how == ND_B_EARLY) {
 			*made = false;
 			goto out;
 		}
@@ -301,7 +310,7 @@ out:
 }
 
 enum pd_err
-nd_b_make_entry(struct build *b, size_t i, bool early, bool *made)
+nd_b_make_entry(struct build *b, size_t i, enum nd_b_how how, bool *made)
 {
 	const struct pr_entry *e = &b->m->entries[i], *l;
 	struct timespec ts[2];
@@ -311,7 +320,8 @@ nd_b_make_entry(struct build *b, size_t i, bool early, bool *made)
 	int pfd, lfd;
 
 	*made = true;
-	if (early && (e->type == PR_DIR || nd_b_later_member(b, i) ||
+	if (how == ND_B_EARLY && (e->type == PR_DIR ||
+	    nd_b_later_member(b, i) ||
 	    (e->type == PR_FILE && !nd_b_prev_has(b, e->sha) &&
 	    !nd_b_is_empty(e)))) {
 		*made = false;	/* its content would be staged */
@@ -353,7 +363,7 @@ nd_b_make_entry(struct build *b, size_t i, bool early, bool *made)
 		    PD_OK)
 			break;
 		if (!done)
-			rc = make_file(b, e, pfd, name, early, made);
+			rc = make_file(b, e, pfd, name, how, made);
 		break;
 	default:
 		rc = nd_b_efail(b, PD_ERR_PARSE, 0, e, "unknown type of");
@@ -508,7 +518,7 @@ nd_b_make_dirs(struct build *b)
 
 	for (i = 0; i < b->m->nentries && rc == PD_OK; i++)
 		if (b->m->entries[i].type == PR_DIR)
-			rc = nd_b_make_entry(b, i, false, &made);
+			rc = nd_b_make_entry(b, i, ND_B_ANY, &made);
 	return rc;
 }
 

@@ -86,11 +86,19 @@ int	nd_b_dir_of(struct dircache *c, const struct pr_entry *e,
 /* Release c's descriptor and path. */
 void	nd_b_dircache_free(struct dircache *c);
 
+/* How a file is made from its sources. */
+enum nd_b_how {
+	ND_B_ANY,	/* any source; a staged object's first use is linked */
+	ND_B_EARLY,	/* nd_build_early's rules (publish.h): nothing staged */
+	ND_B_COPY,	/* a staged object is copied: it has another use */
+	ND_B_TAKE,	/* a staged object is moved in: its last use */
+};
+
 /*
- * Make entry i (its parent exists).  early: nd_build_early's rules
- * (publish.h); *made says whether it was, or is left for later.
+ * Make entry i (its parent exists), as how says; *made says whether it
+ * was, or is left for later (ND_B_EARLY only).
  */
-enum pd_err nd_b_make_entry(struct build *, size_t i, bool early,
+enum pd_err nd_b_make_entry(struct build *, size_t i, enum nd_b_how how,
 	    bool *made) PD_WARN_UNUSED;
 
 /* A later member of a hardlink group: made after its group's first. */

@@ -37,7 +37,7 @@ make_nondir(struct build *b, size_t i)
 	if (b->m->entries[i].type == PR_DIR || nd_b_later_member(b, i) ||
 	    b->made[i])
 		return PD_OK;
-	return nd_b_make_entry(b, i, false, &made);
+	return nd_b_make_entry(b, i, ND_B_ANY, &made);
 }
 
 /* nd_build_early's part: what needs nothing staged. */
@@ -50,7 +50,7 @@ make_early(struct build *b, size_t i)
 	if (atomic_load(b->stop))
 		return pd_fail(b->err, PD_ERR_CONFLICT, "building the tree: "
 		    "stopped");
-	rc = nd_b_make_entry(b, i, true, &made);
+	rc = nd_b_make_entry(b, i, ND_B_EARLY, &made);
 	b->made[i] = made;
 	return rc;
 }
@@ -206,13 +206,20 @@ index_new(struct nd_builder *bl)
 	return PD_OK;
 }
 
+/* Is entry i left for nd_build_staged to make? */
+static bool
+staged_left(const struct build *b, uint32_t i)
+{
+	return !b->made[i] && !nd_b_later_member(b, i);
+}
+
 enum pd_err
 nd_build_staged(struct nd_builder *bl, const unsigned char *sha,
     struct pd_error *err)
 {
 	struct build *b = &bl->b;
-	const struct pr_entry *e;
-	size_t lo = 0, hi, mid;
+	size_t lo = 0, hi, mid, k;
+	uint32_t take = ND_B_NO_ENTRY;
 	enum pd_err rc = PD_OK;
 	bool made;
 
@@ -234,15 +241,24 @@ nd_build_staged(struct nd_builder *bl, const unsigned char *sha,
 		else
 			hi = mid;
 	}
-	for (; lo < bl->nbysha && rc == PD_OK; lo++) {
-		e = &b->m->entries[bl->bysha[lo]];
-		if (memcmp(e->sha, sha, PD_SHA256_LEN) != 0)
-			break;
-		if (b->made[bl->bysha[lo]] ||
-		    nd_b_later_member(b, bl->bysha[lo]))
-			continue;
-		rc = nd_b_make_entry(b, bl->bysha[lo], false, &made);
-		b->made[bl->bysha[lo]] = rc == PD_OK;
+	for (hi = lo; hi < bl->nbysha && memcmp(b->m->entries[
+	    bl->bysha[hi]].sha, sha, PD_SHA256_LEN) == 0; hi++)
+		if (staged_left(b, bl->bysha[hi]) && bl->bysha[hi] < take)
+			take = bl->bysha[hi];
+	/*
+	 * The first path takes the object itself, moved in last: nothing
+	 * is left in staging to remove after the pull, and a crashed
+	 * attempt's object is found again at that path (pull_build.c).
+	 */
+	for (k = lo; k < hi && rc == PD_OK; k++)
+		if (bl->bysha[k] != take && staged_left(b, bl->bysha[k])) {
+			rc = nd_b_make_entry(b, bl->bysha[k], ND_B_COPY,
+			    &made);
+			b->made[bl->bysha[k]] = rc == PD_OK;
+		}
+	if (rc == PD_OK && take != ND_B_NO_ENTRY) {
+		rc = nd_b_make_entry(b, take, ND_B_TAKE, &made);
+		b->made[take] = rc == PD_OK;
 	}
 	return rc;
 }
@@ -265,7 +281,8 @@ nd_build_finish(struct nd_builder *bl, struct nd_build_stats *st,
 	bl->dirs_made = true;
 	for (i = 0; i < b->m->nentries && rc == PD_OK; i++)
 		if (nd_b_later_member(b, i))
-			rc = nd_b_make_entry(b, i, false, &(bool){ false });
+			rc = nd_b_make_entry(b, i, ND_B_ANY,
+			    &(bool){ false });
 	if (rc == PD_OK)
 		rc = nd_b_finish_dirs(b);
 out:

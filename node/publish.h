@@ -102,13 +102,14 @@ enum pd_err nd_build(int buildfd, const struct pr_manifest *m,
  * that runs and on the same terms, makes every entry left whose content
  * is sha, an object just staged and verified (making the directories
  * first if nd_build_early did not): a first pull has no prev, and
- * linking its 80,000 staged objects in was most of its build.  Those
- * objects become files of the tree then, as the finish would make them,
- * whatever happens after.  nd_build_finish checks that the content of
- * every entry left can be had (nd_build's errors) and makes the rest as
- * nd_build does; *st (may be NULL) counts every step.  After an error of
- * any, buildfd holds a partial tree for the caller to remove.  nd_build
- * is nd_build_new, nd_build_finish and nd_build_free.
+ * linking its 80,000 staged objects in was most of its build.  Each
+ * object is moved into the tree at the first path of its content (its
+ * name leaves stagefd; other paths are copies), whatever happens after.
+ * nd_build_finish checks that the content of every entry left can be
+ * had (nd_build's errors) and makes the rest as nd_build does; *st (may
+ * be NULL) counts every step.  After an error of any, buildfd holds a
+ * partial tree for the caller to remove.  nd_build is nd_build_new,
+ * nd_build_finish and nd_build_free.
  */
 struct nd_builder;
 

@@ -9,10 +9,12 @@
  *      What came for the step, verified, is renamed into the data
  *      directory for the node to serve onwards (keep.h): whole files,
  *      whose records (if any) wait for step 4.
- *   3. the version is built in DATA/staging/TREE/build (what needs
- *      nothing of step 2 while step 2 runs), made durable (syncfs), and
- *      renamed to DATA/versions/TREE/N.  A leftover build or N from a
- *      crashed attempt is not in the catalog and is built again.
+ *   3. the version is built in DATA/staging/TREE/build, mostly while
+ *      step 2 runs (what needs nothing staged, then each object as it
+ *      is staged, moved in), made durable (syncfs), and renamed to
+ *      DATA/versions/TREE/N.  A leftover build or N from a crashed
+ *      attempt is not in the catalog and is built again; the objects a
+ *      leftover build holds go back to staging first, to be re-checked.
  *   4. the catalog commit makes N the tree's head, indexes its content
  *      and forgets that of the versions pruned after step 5: the commit
  *      point.

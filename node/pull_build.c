@@ -27,6 +27,7 @@
 
 #include "../common/clock.h"
 #include "../common/fsx.h"
+#include "../common/hex.h"
 #include "../common/mem.h"
 #include "load.h"
 #include "publish.h"
@@ -170,12 +171,64 @@ flush_join(struct pull *p)
 	p->flusher_running = false;
 }
 
+/*
+ * The build's thread moves each staged object into the tree, at the
+ * first path of its content (nd_build_staged).  A crashed attempt's
+ * build (or a failed one's) holds them: put each back under its name, for
+ * nd_xfer_recheck to hash like anything staged (what is not the item's
+ * content is removed there), before the build directory is removed.
+ * Only files of one link are taken: a hard link to prev's inode never
+ * leaves the previous tree's.
+ */
+static void
+salvage(struct pull *p)
+{
+	char hex[PD_SHA256_HEX], *dir;
+	const struct pr_entry *e;
+	const char *slash, *name;
+	struct stat st;
+	size_t i;
+	int oldfd, dfd;
+
+	if ((oldfd = openat(p->stagefd, "build", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return;
+	for (i = 0; i < p->nitems; i++) {
+		e = p->items[i].e;
+		if (e->size == 0)
+			continue;
+		dfd = oldfd;
+		name = e->path;
+		if ((slash = memrchr(e->path, '/', e->path_len)) != NULL) {
+			if ((dir = pd_memdup0(e->path,
+			    (size_t)(slash - e->path))) == NULL)
+				break;
+			dfd = pd_open_beneath(oldfd, dir, O_RDONLY |
+			    O_DIRECTORY, 0);
+			pd_free(dir);
+			name = slash + 1;
+			if (dfd < 0)
+				continue;
+		}
+		pd_hex_encode(e->sha, PD_SHA256_LEN, hex);
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && (uint64_t)st.st_size == e->size &&
+		    st.st_nlink == 1)
+			(void)renameat2(dfd, name, p->objfd, hex,
+			    RENAME_NOREPLACE);
+		if (dfd != oldfd)
+			close(dfd);
+	}
+	close(oldfd);
+}
+
 enum pd_err
 nd_pl_build_start(struct pull *p)
 {
 	struct nd_build_src src;
 	enum pd_err rc;
 
+	salvage(p);
 	if ((rc = pd_remove_tree_at(p->stagefd, "build", p->err)) != PD_OK)
 		return rc;
 	if (mkdirat(p->stagefd, "build", 0700) < 0 ||
@@ -231,6 +284,9 @@ nd_pl_build_free(struct pull *p)
 	nd_pl_build_join(p, true);
 	flush_end(p, true);
 	flush_join(p);
+	/* A failed transfer's objects, for the next attempt (items are
+	 * gone once the transfer has ended). */
+	salvage(p);
 	/* Built and moved, or the copies of a failed attempt: a tree's
 	 * worth of disk not to leave behind until the next one. */
 	if (p->bl != NULL &&

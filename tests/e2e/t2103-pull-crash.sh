@@ -60,6 +60,33 @@ test_expect_success 'kill -9 at several points: never partial, then exact' '
 	compare_trees --mtime src pub/t/
 '
 
+# built_files DIR N: the build under DIR holds N regular files or more.
+built_files() {
+	[ "$(find "$1/staging/t/build" -type f 2>/dev/null | wc -l)" -ge "$2" ]
+}
+
+# The build moves each staged object into the tree as it comes; a first
+# pull killed then finds them there again.  Without its objects and
+# partial downloads, whatever resumes came from the build.
+test_expect_success 'kill -9 after the build began: its objects resume' '
+	proxy_start slow 20
+	"$PULPDIST" pull --data mirror2 --from "$PROXY_URL" --tree t \
+		--trust "$TRUST" --publish pub2 >/dev/null 2>&1 &
+	pid=$!
+	wait_for 60 built_files mirror2 20
+	kill -9 $pid
+	wait $pid || true
+	proxy_stop
+	! test -e pub2/t
+	rm -rf mirror2/staging/t/objects mirror2/staging/t/tmp
+	pd pull --data mirror2 --from "$SERVE_URL" --tree t --trust "$TRUST" \
+		--publish pub2 --json >pull2.json
+	json_check pull2.json "d[\"from_version\"] == 0" \
+		"d[\"resumed_bytes\"] > 0"
+	rsync_clean src pub2/t
+	compare_trees --mtime src pub2/t/
+'
+
 test_expect_success 'a reader never sees a mix of two versions' '
 	rm -rf src
 	mkdir -p src/a/b src/c

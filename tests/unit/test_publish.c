@@ -684,8 +684,9 @@ test_build_v2(void)
 /*
  * v1 with no prev, built as its content is staged, as a first pull's:
  * each staged content makes every path of it at once but a hardlink
- * group's later members, nothing else, and again nothing; the finished
- * tree and counts are nd_build's.  A stopped builder makes nothing.
+ * group's later members, its first path taking the object itself;
+ * nothing else, and again nothing; the finished tree and counts are
+ * nd_build's.  A stopped builder makes nothing.
  */
 static void
 test_build_staged(void)
@@ -708,6 +709,8 @@ test_build_staged(void)
 	stagefd = mkdir_open(tmp, "stage", stagedir, sizeof(stagedir));
 	stage(stagedir, "hello\n");
 	stage(stagedir, "group two\n");
+	hexname("hello\n", hex);
+	staged = ino_at(stagefd, hex);
 	fd = mkdir_open(tmp, "build", NULL, 0);
 	CU_ASSERT_EQUAL_FATAL(nd_build_new(fd, m, SRC(NULL, -1, stagefd),
 	    &bl, &err), PD_OK);
@@ -716,11 +719,12 @@ test_build_staged(void)
 	CU_ASSERT_EQUAL(nd_build_staged(bl, hello, &err), PD_OK);
 	if (err.code != PD_OK)
 		fprintf(stderr, "\npublish: %s\n", err.msg);
-	/* Both paths of "hello\n", one of them the staged inode. */
-	hexname("hello\n", hex);
-	staged = ino_at(stagefd, hex);
-	CU_ASSERT((ino_at(fd, "a.txt") == staged) !=
-	    (ino_at(fd, "dup") == staged));
+	/* Both paths of "hello\n": the first is the staged inode, moved
+	 * in, the other a copy. */
+	CU_ASSERT_NOT_EQUAL(staged, 0);
+	CU_ASSERT_EQUAL(ino_at(fd, "a.txt"), staged);
+	CU_ASSERT_EQUAL(ino_at(stagefd, hex), 0);
+	CU_ASSERT(ino_at(fd, "dup") != 0 && ino_at(fd, "dup") != staged);
 	CU_ASSERT_EQUAL(fstatat(fd, "ga", &sb, AT_SYMLINK_NOFOLLOW), 0);
 	for (i = 0; i < NELEM(none); i++)
 		CU_ASSERT_NOT_EQUAL(fstatat(fd, none[i], &sb,
