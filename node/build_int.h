@@ -121,6 +121,13 @@ enum pd_err nd_b_run_chunks(struct build *, struct pd_pool *pool,
 
 /* build_src.c */
 
+/*
+ * Position in idx (n entry numbers of m, sorted by content) of the first
+ * entry whose SHA-256 is sha or above.
+ */
+size_t	nd_b_sha_lower(const struct pr_manifest *m, const uint32_t *idx,
+	    size_t n, const unsigned char *sha);
+
 /* Has prev a file with this content (on the word of its manifest)? */
 bool	nd_b_prev_has(const struct build *, const unsigned char *sha);
 

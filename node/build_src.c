@@ -71,21 +71,27 @@ same_file(const struct pr_entry *a, const struct pr_entry *b)
 	    memcmp(a->sha, b->sha, sizeof(a->sha)) == 0;
 }
 
-/* Position in bysha of the first prev file with this content or above. */
-static size_t
-prev_lower(const struct build *b, const unsigned char *sha)
+size_t
+nd_b_sha_lower(const struct pr_manifest *m, const uint32_t *idx, size_t n,
+    const unsigned char *sha)
 {
-	size_t lo = 0, hi = b->nbysha, mid;
+	size_t lo = 0, hi = n, mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (memcmp(b->prev->entries[b->bysha[mid]].sha, sha,
-		    PD_SHA256_LEN) < 0)
+		if (memcmp(m->entries[idx[mid]].sha, sha, PD_SHA256_LEN) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return lo;
+}
+
+/* Position in bysha of the first prev file with this content or above. */
+static size_t
+prev_lower(const struct build *b, const unsigned char *sha)
+{
+	return nd_b_sha_lower(b->prev, b->bysha, b->nbysha, sha);
 }
 
 bool

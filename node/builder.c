@@ -218,7 +218,7 @@ nd_build_staged(struct nd_builder *bl, const unsigned char *sha,
     struct pd_error *err)
 {
 	struct build *b = &bl->b;
-	size_t lo = 0, hi, mid, k;
+	size_t lo, hi, k;
 	uint32_t take = ND_B_NO_ENTRY;
 	enum pd_err rc = PD_OK;
 	bool made;
@@ -232,15 +232,7 @@ nd_build_staged(struct nd_builder *bl, const unsigned char *sha,
 	bl->dirs_made = true;
 	if (bl->bysha == NULL && (rc = index_new(bl)) != PD_OK)
 		return rc;
-	hi = bl->nbysha;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (memcmp(b->m->entries[bl->bysha[mid]].sha, sha,
-		    PD_SHA256_LEN) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = nd_b_sha_lower(b->m, bl->bysha, bl->nbysha, sha);
 	for (hi = lo; hi < bl->nbysha && memcmp(b->m->entries[
 	    bl->bysha[hi]].sha, sha, PD_SHA256_LEN) == 0; hi++)
 		if (staged_left(b, bl->bysha[hi]) && bl->bysha[hi] < take)
