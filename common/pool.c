@@ -68,17 +68,22 @@ run(void *p)
 	}
 }
 
+unsigned
+pd_ncpu(void)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return ncpu > 0 ? (unsigned)ncpu : 1;
+}
+
 enum pd_err
 pd_pool_new(unsigned nthreads, struct pd_pool **out)
 {
 	struct pd_pool *pool;
-	long ncpu;
 	unsigned i;
 
-	if (nthreads == 0) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		nthreads = ncpu > 0 ? (unsigned)ncpu : 1;
-	}
+	if (nthreads == 0)
+		nthreads = pd_ncpu();
 	if ((pool = pd_calloc(1, sizeof(*pool))) == NULL)
 		return PD_ERR_NOMEM;
 	if ((pool->workers = pd_calloc(nthreads, sizeof(*pool->workers))) ==

@@ -19,6 +19,8 @@ struct pd_pool;
 
 typedef void pd_pool_fn(void *arg, size_t i, unsigned worker);
 
+/* Online CPUs, at least 1. */
+unsigned pd_ncpu(void);
 /* nthreads 0 means one per online CPU. */
 enum pd_err pd_pool_new(unsigned nthreads, struct pd_pool **) PD_WARN_UNUSED;
 unsigned pd_pool_size(const struct pd_pool *);

@@ -99,6 +99,15 @@ index_groups(struct build *b)
 	return PD_OK;
 }
 
+/*
+ * Workers of a build, at least this many whatever the CPUs: copying a
+ * file from a previous tree that is not in the page cache waits on its
+ * read, and more reads at once keep the disk busy.  An update of the
+ * kernel tree from a cold cache (every mtime changed, 1.3 GB copied)
+ * took 13.6-18.4 s with 2 workers on 2 CPUs, 9.2-10.8 s with 8 or 16.
+ */
+#define BUILD_THREADS_MIN	8
+
 struct nd_builder {
 	struct build		 b;
 	struct pd_pool		*pool;
@@ -156,7 +165,8 @@ nd_build_new(int buildfd, const struct pr_manifest *m,
 	    (b->bysha = pd_calloc(np, sizeof(*b->bysha))) == NULL ||
 	    (b->pcount = pd_calloc(np, sizeof(*b->pcount))) == NULL ||
 	    (b->made = pd_calloc(m->nentries + 1, 1)) == NULL ||
-	    pd_pool_new(0, &bl->pool) != PD_OK) {
+	    pd_pool_new(pd_ncpu() > BUILD_THREADS_MIN ? pd_ncpu() :
+	    BUILD_THREADS_MIN, &bl->pool) != PD_OK) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "building the tree");
 		goto out;
 	}
