@@ -294,6 +294,15 @@ open_unreadable_dir(int dfd, const char *name)
 	return fd;
 }
 
+int
+pd_link_fd(int fd, int dirfd, const char *name)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW);
+}
+
 enum pd_err
 pd_remove_tree_at(int dfd, const char *name, struct pd_error *err)
 {

@@ -30,6 +30,14 @@ ssize_t	pd_read_full(int fd, void *, size_t);
  */
 int	pd_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
 
+/*
+ * Give the file open at fd (an unnamed O_TMPFILE one, mostly) the name
+ * name beneath dirfd (AT_FDCWD: a path), through /proc/self/fd, which
+ * needs no privilege where linkat's AT_EMPTY_PATH does.  0, or -1 with
+ * errno set (EEXIST: the name is taken).
+ */
+int	pd_link_fd(int fd, int dirfd, const char *name);
+
 /* Read a whole file of at most cap bytes into b (appending). */
 enum pd_err pd_read_file(const char *path, size_t cap, struct pd_buf *b,
 	    struct pd_error *) PD_WARN_UNUSED;

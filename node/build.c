@@ -213,18 +213,42 @@ make_file(struct build *b, const struct pr_entry *e, int pfd,
 	struct stat st, lst;
 	pthread_mutex_t *mu;
 	enum pd_err rc = PD_OK;
-	bool from_prev = false;
+	bool from_prev = false, given = false;
 	int in = -1, out = -1, e2, lr;
 
 	*made = true;
 	if (nd_b_is_empty(e))
 		goto create;
-	if (how != ND_B_EARLY &&
+	if ((how == ND_B_COPY || how == ND_B_TAKE) && b->given >= 0) {
+		/* Never named: nothing else can reach it, or take it. */
+		in = b->given;
+		given = true;
+		if (how == ND_B_TAKE) {
+			if (set_meta(in, e) < 0) {
+				rc = nd_b_efail(b, PD_ERR_IO, errno, e,
+				    "setting mode of");
+				goto out;
+			}
+			if (pd_link_fd(in, pfd, name) < 0) {
+				rc = nd_b_efail(b, PD_ERR_IO, errno, e,
+				    "linking");
+				goto out;
+			}
+			b->st->written++;
+			b->st->bytes_written += e->size;
+			b->st->bytes_linked += e->size;
+			goto out;
+		}
+		if (lseek(in, 0, SEEK_SET) < 0) {
+			rc = nd_b_efail(b, PD_ERR_IO, errno, e, "copying");
+			goto out;
+		}
+	} else if (how != ND_B_EARLY &&
 	    (rc = nd_b_open_staged(b, e, hex, &in, &st)) != PD_OK)
 		goto out;
 	/* A later use must still read it: only its owner's can be linked.
 	 * Moved, it is used no more. */
-	if (in >= 0 && (how == ND_B_TAKE || (how == ND_B_ANY &&
+	if (in >= 0 && !given && (how == ND_B_TAKE || (how == ND_B_ANY &&
 	    (e->mode & S_IRUSR)))) {
 		/* First use: the staged inode becomes the file.  Workers may
 		 * build two paths of one content at once: only one may see
@@ -302,7 +326,7 @@ create:
 		b->st->written++;
 	b->st->bytes_written += e->size;
 out:
-	if (in >= 0)
+	if (in >= 0 && !given)
 		close(in);
 	if (out >= 0)
 		close(out);

@@ -41,6 +41,7 @@ struct build {
 	int			 prevfd;
 	int			 sparefd;
 	int			 stagefd;	/* -1: nothing staged */
+	int			 given;		/* nd_build_given's, or -1 */
 	/* Entry numbers fit 32 bits (PR_ENTRIES_MAX): an update holds
 	 * these for 80,000 entries beside two manifests. */
 	uint32_t		*bysha;		/* prev files sorted by sha */

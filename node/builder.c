@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/mem.h"
 #include "../common/pool.h"
@@ -140,6 +141,7 @@ nd_build_new(int buildfd, const struct pr_manifest *m,
 	b->prevfd = b->prev != NULL ? src->prevfd : -1;
 	b->sparefd = b->spare != NULL ? src->sparefd : -1;
 	b->stagefd = src->stagefd;
+	b->given = -1;
 	b->st = &bl->st;
 	b->err = err;
 	b->stop = &bl->stop;
@@ -180,14 +182,26 @@ out:
 }
 
 enum pd_err
-nd_build_early(struct nd_builder *bl, struct pd_error *err)
+nd_build_dirs(struct nd_builder *bl, struct pd_error *err)
 {
 	enum pd_err rc;
 
 	bl->b.err = err;
+	if (bl->dirs_made)
+		return PD_OK;
 	if ((rc = nd_b_make_dirs(&bl->b)) != PD_OK)
 		return rc;
 	bl->dirs_made = true;
+	return PD_OK;
+}
+
+enum pd_err
+nd_build_early(struct nd_builder *bl, struct pd_error *err)
+{
+	enum pd_err rc;
+
+	if ((rc = nd_build_dirs(bl, err)) != PD_OK)
+		return rc;
 	return nd_b_run_chunks(&bl->b, bl->pool, make_early);
 }
 
@@ -223,8 +237,9 @@ staged_left(const struct build *b, uint32_t i)
 	return !b->made[i] && !nd_b_later_member(b, i);
 }
 
-enum pd_err
-nd_build_staged(struct nd_builder *bl, const unsigned char *sha,
+/* The entries of content sha (staged, or b->given), made. */
+static enum pd_err
+build_content(struct nd_builder *bl, const unsigned char *sha,
     struct pd_error *err)
 {
 	struct build *b = &bl->b;
@@ -237,9 +252,8 @@ nd_build_staged(struct nd_builder *bl, const unsigned char *sha,
 	if (atomic_load(&bl->stop))
 		return pd_fail(err, PD_ERR_CONFLICT, "building the tree: "
 		    "stopped");
-	if (!bl->dirs_made && (rc = nd_b_make_dirs(b)) != PD_OK)
+	if ((rc = nd_build_dirs(bl, err)) != PD_OK)
 		return rc;
-	bl->dirs_made = true;
 	if (bl->bysha == NULL && (rc = index_new(bl)) != PD_OK)
 		return rc;
 	lo = nd_b_sha_lower(b->m, bl->bysha, bl->nbysha, sha);
@@ -262,6 +276,26 @@ nd_build_staged(struct nd_builder *bl, const unsigned char *sha,
 		rc = nd_b_make_entry(b, take, ND_B_TAKE, &made);
 		b->made[take] = rc == PD_OK;
 	}
+	return rc;
+}
+
+enum pd_err
+nd_build_staged(struct nd_builder *bl, const unsigned char *sha,
+    struct pd_error *err)
+{
+	return build_content(bl, sha, err);
+}
+
+enum pd_err
+nd_build_given(struct nd_builder *bl, const unsigned char *sha, int fd,
+    struct pd_error *err)
+{
+	enum pd_err rc;
+
+	bl->b.given = fd;
+	rc = build_content(bl, sha, err);
+	bl->b.given = -1;
+	close(fd);
 	return rc;
 }
 

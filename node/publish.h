@@ -91,8 +91,10 @@ enum pd_err nd_build(int buildfd, const struct pr_manifest *m,
  * the build.
  *
  * nd_build_new takes nd_build's arguments (which must outlive the
- * builder) and indexes them.  nd_build_early, optional, makes the
- * directories (0700 until the end) and every symbolic link and file
+ * builder) and indexes them.  nd_build_dirs, optional, makes the
+ * directories (0700 until the end), once; what makes files makes them
+ * first if it was not called.  nd_build_early, optional, makes the
+ * directories and every symbolic link and file
  * whose content prev has on the word of its manifest (linked, taken
  * from the spare or copied) or that is empty; it never looks in the
  * staging directory, which may be filled meanwhile, and leaves what it
@@ -105,6 +107,10 @@ enum pd_err nd_build(int buildfd, const struct pr_manifest *m,
  * linking its 80,000 staged objects in was most of its build.  Each
  * object is moved into the tree at the first path of its content (its
  * name leaves stagefd; other paths are copies), whatever happens after.
+ * nd_build_given is nd_build_staged for content that was never named:
+ * fd, verified, unnamed (O_TMPFILE, on buildfd's file system) and open
+ * for reading and writing, becomes the first path's inode and is copied
+ * to the others; it is closed whatever happens.
  * nd_build_finish checks that the content of every entry left can be
  * had (nd_build's errors) and makes the rest as nd_build does; *st (may
  * be NULL) counts every step.  After an error of any, buildfd holds a
@@ -116,11 +122,15 @@ struct nd_builder;
 enum pd_err nd_build_new(int buildfd, const struct pr_manifest *m,
 	    const struct nd_build_src *src, struct nd_builder **,
 	    struct pd_error *) PD_WARN_UNUSED;
+enum pd_err nd_build_dirs(struct nd_builder *, struct pd_error *)
+	    PD_WARN_UNUSED;
 enum pd_err nd_build_early(struct nd_builder *, struct pd_error *)
 	    PD_WARN_UNUSED;
 void	nd_build_stop(struct nd_builder *);
 enum pd_err nd_build_staged(struct nd_builder *, const unsigned char *sha,
 	    struct pd_error *) PD_WARN_UNUSED;
+enum pd_err nd_build_given(struct nd_builder *, const unsigned char *sha,
+	    int fd, struct pd_error *) PD_WARN_UNUSED;
 enum pd_err nd_build_finish(struct nd_builder *, struct nd_build_stats *,
 	    struct pd_error *) PD_WARN_UNUSED;
 void	nd_build_free(struct nd_builder *);

@@ -416,6 +416,8 @@ pull(struct pull *p, double start)
 	xo.threads = p->o->threads;
 	xo.keep = p->keep;
 	xo.staged = nd_pl_staged;
+	xo.give = nd_pl_give;
+	xo.place_dir = nd_pl_place_dir;
 	xo.staged_arg = p;
 	if (p->use_pack) {
 		snprintf(packbase, sizeof(packbase), "/v1/trees/%s/versions/"

@@ -72,15 +72,31 @@ early_main(void *arg)
 	double t = pd_mono_sec();
 	enum pd_err rc = PD_OK;
 	size_t i, end;
+	uint32_t gi;
+	int fd;
 
-	if (p->old != NULL && p->prevfd >= 0) {
+	/* First, for the transfer to make its files in (nd_pl_place_dir). */
+	rc = nd_build_dirs(p->bl, &p->early_err);
+	if (rc == PD_OK && p->old != NULL && p->prevfd >= 0) {
 		rc = nd_build_early(p->bl, &p->early_err);
 		p->res->seconds_build_early = pd_mono_sec() - t;
 	}
 	pthread_mutex_lock(&p->qmu);
 	while (rc == PD_OK) {
-		while (p->qhead == p->qlen && !p->qclosed)
+		while (p->qhead == p->qlen && p->glen == 0 && !p->qclosed)
 			pthread_cond_wait(&p->qcv, &p->qmu);
+		if (p->glen > 0) {
+			/* The slot is the transfer's again once unlocked. */
+			gi = p->gidx[p->ghead];
+			fd = p->gfd[p->ghead];
+			p->ghead = (p->ghead + 1) % ND_PL_GIVEN_MAX;
+			p->glen--;
+			pthread_mutex_unlock(&p->qmu);
+			rc = nd_build_given(p->bl, p->m->entries[gi].sha, fd,
+			    &p->early_err);
+			pthread_mutex_lock(&p->qmu);
+			continue;
+		}
 		if (p->qhead == p->qlen)
 			break;
 		i = p->qhead;
@@ -91,6 +107,12 @@ early_main(void *arg)
 			rc = nd_build_staged(p->bl,
 			    p->m->entries[p->queue[i]].sha, &p->early_err);
 		pthread_mutex_lock(&p->qmu);
+	}
+	/* Stopped or failed: nothing more is taken, nothing given is made. */
+	p->gopen = false;
+	for (; p->glen > 0; p->glen--) {
+		close(p->gfd[p->ghead]);
+		p->ghead = (p->ghead + 1) % ND_PL_GIVEN_MAX;
 	}
 	pthread_mutex_unlock(&p->qmu);
 	p->early_rc = rc;
@@ -111,6 +133,67 @@ nd_pl_staged(void *arg, const struct nd_xitem *it)
 			pthread_cond_signal(&p->qcv);
 	}
 	pthread_mutex_unlock(&p->qmu);
+}
+
+/*
+ * Each object of a batch is an unnamed file when verified: given to the
+ * build, it becomes the file at its first path with one link, where
+ * staging it cost a name in a directory of 80,000, a rename out of it
+ * and a second open (12 calls an object, 5 now).  Descriptors wait in a
+ * ring of ND_PL_GIVEN_MAX; when the build falls behind, or has ended,
+ * objects are staged as before.
+ */
+bool
+nd_pl_give(void *arg, const struct nd_xitem *it, int fd)
+{
+	struct pull *p = arg;
+	bool taken = false;
+	size_t k;
+
+	pthread_mutex_lock(&p->qmu);
+	if (p->gopen && !p->qclosed && p->glen < ND_PL_GIVEN_MAX) {
+		k = (p->ghead + p->glen) % ND_PL_GIVEN_MAX;
+		p->gidx[k] = (uint32_t)(it->e - p->m->entries);
+		p->gfd[k] = fd;
+		if (p->glen++ == 0)
+			pthread_cond_signal(&p->qcv);
+		taken = true;
+	}
+	pthread_mutex_unlock(&p->qmu);
+	return taken;
+}
+
+/*
+ * The directory of it's first path in the build, for the transfer to
+ * make the unnamed file in: an inode goes near its directory's, as
+ * rsync's would, where 80,000 made in staging crowded one group of the
+ * file system (ext4 then scans past the inodes of the tree removed
+ * before).  -1 while the directory is not made yet, and once the
+ * build's thread takes nothing more.
+ */
+int
+nd_pl_place_dir(void *arg, const struct nd_xitem *it)
+{
+	struct pull *p = arg;
+	const struct pr_entry *e = it->e;
+	const char *slash = memrchr(e->path, '/', e->path_len);
+	char *dir;
+	bool open;
+	int fd;
+
+	pthread_mutex_lock(&p->qmu);
+	open = p->gopen;
+	pthread_mutex_unlock(&p->qmu);
+	if (!open)
+		return -1;
+	if (slash == NULL)
+		return openat(p->buildfd, ".", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	if ((dir = pd_memdup0(e->path, (size_t)(slash - e->path))) == NULL)
+		return -1;
+	fd = pd_open_beneath(p->buildfd, dir, O_RDONLY | O_DIRECTORY, 0);
+	pd_free(dir);
+	return fd;
 }
 
 /*
@@ -256,8 +339,11 @@ nd_pl_build_start(struct pull *p)
 	p->flusher_running = pthread_create(&p->flusher, NULL, flush_main,
 	    p) == 0;
 	/* Without a thread the finish makes it all. */
+	pthread_mutex_lock(&p->qmu);
 	p->early_running = pthread_create(&p->early, NULL, early_main, p) ==
 	    0;
+	p->gopen = p->early_running;
+	pthread_mutex_unlock(&p->qmu);
 	return PD_OK;
 }
 

@@ -22,6 +22,8 @@
 #include "pull.h"
 #include "xfer.h"
 
+#define ND_PL_GIVEN_MAX	256
+
 struct pull {
 	struct cat		*c;
 	const struct nd_pull_opts *o;
@@ -81,6 +83,14 @@ struct pull {
 	size_t			 qhead;		/* next to make */
 	size_t			 qlen;
 	size_t			 qcap;
+	/* Objects the transfer gave as unnamed files, not made yet: their
+	 * entries and descriptors, a ring under qmu.  Its size bounds the
+	 * descriptors held; when it is full, objects are staged. */
+	uint32_t		 gidx[ND_PL_GIVEN_MAX];
+	int			 gfd[ND_PL_GIVEN_MAX];
+	size_t			 ghead;
+	size_t			 glen;
+	bool			 gopen;		/* the thread takes them */
 	/* The thread that has the disk write what is staged, under qmu. */
 	pthread_t		 flusher;
 	bool			 flusher_running;
@@ -112,8 +122,9 @@ enum pd_err nd_pl_fetch_manifest(struct pull *) PD_WARN_UNUSED;
  * pull_build.c.  nd_pl_build_start: an empty DATA/staging/T/build, the
  * spare tree if any, and a thread of its own that builds, while the
  * content comes, the part that needs nothing staged (an update only),
- * then each file whose content nd_pl_staged tells it came.
- * nd_pl_staged: for nd_xfer_opts.staged, arg p.  nd_pl_build_join: wait
+ * then each file whose content nd_pl_staged tells it came, or
+ * nd_pl_give gives it.  nd_pl_staged, nd_pl_give, nd_pl_place_dir:
+ * for nd_xfer_opts.staged, .give and .place_dir, arg p.  nd_pl_build_join: wait
  * for that thread to end, first asking it to stop if stop, else to make
  * what it was told first.  nd_pl_build: the rest of the build once
  * everything is staged, made durable and moved to versions/T/N (name:
@@ -122,6 +133,8 @@ enum pd_err nd_pl_fetch_manifest(struct pull *) PD_WARN_UNUSED;
  */
 enum pd_err nd_pl_build_start(struct pull *) PD_WARN_UNUSED;
 void	nd_pl_staged(void *p, const struct nd_xitem *);
+bool	nd_pl_give(void *p, const struct nd_xitem *, int fd);
+int	nd_pl_place_dir(void *p, const struct nd_xitem *);
 void	nd_pl_build_join(struct pull *, bool stop);
 enum pd_err nd_pl_build(struct pull *, char *name, size_t namelen)
 	    PD_WARN_UNUSED;

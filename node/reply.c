@@ -313,7 +313,7 @@ enum pd_err
 nd_derived(struct cat *cat, const char *dir, const char *name,
     nd_make_fn *make, void *arg, int *fdp, bool *kept, struct pd_error *err)
 {
-	char dpath[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 48], proc[64];
+	char dpath[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 48];
 	bool keep = true, named = false;
 	enum pd_err rc;
 	int fd;
@@ -359,13 +359,12 @@ nd_derived(struct cat *cat, const char *dir, const char *name,
 			rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s", path);
 			goto fail;
 		}
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 		/* EEXIST: another maker won; its bytes equal ours. */
 		if (named)
 			*kept = rename(tmp, path) == 0;
 		else
-			*kept = linkat(AT_FDCWD, proc, AT_FDCWD, path,
-			    AT_SYMLINK_FOLLOW) == 0 || errno == EEXIST;
+			*kept = pd_link_fd(fd, AT_FDCWD, path) == 0 ||
+			    errno == EEXIST;
 	}
 	if (named && !*kept)
 		unlink(tmp);

@@ -272,7 +272,7 @@ batch_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 		b->raw = NULL;
 	}
 	nd_keep_raw_drop(b->raw);
-	pd_sha256_free(b->r.h);
+	nd_x_recv_free(&b->r);
 	pd_free(b->items);
 	pd_free(b);
 }
@@ -344,7 +344,7 @@ nd_x_queue_batch(struct xctx *x, struct nd_xitem **items, size_t n, uint32_t k,
 	}
 	b->x = x;
 	b->n = n;
-	b->r.fd = -1;
+	nd_x_recv_init(&b->r);
 	b->pack = k != PR_PACK_NOPART;
 	b->part = k;
 	memcpy(b->items, items, n * sizeof(*items));

@@ -7,7 +7,8 @@
  * parts themselves (GETs the origin answers from one cached file for
  * every receiver), in later rounds POSTs naming what is left.  Bodies are
  * written to DIR/tmp while being hashed; an object is renamed into the
- * staging directory only when its size and SHA-256 match the manifest.
+ * staging directory (or, from a batch, given to the build) only when
+ * its size and SHA-256 match the manifest.
  * Deltas are applied after the round, on a thread pool, and the result
  * is checked the same way.  Whatever goes
  * wrong with one item's bytes (a bad hash, a delta that does not apply,
@@ -15,8 +16,9 @@
  * round; an item bad twice, or a transfer that failed on the network,
  * ends the pull, with what was staged kept for the next attempt.
  *
- * The records of batch and pack responses are parsed in xbatch.c, which
- * shares this file's context and body receiver through xfer_int.h.
+ * The records of batch and pack responses are parsed in xbatch.c; the
+ * receiver of one body is xrecv.c's; they share the loop's context
+ * through xfer_int.h.
  */
 #include <sys/stat.h>
 
@@ -39,203 +41,6 @@
 #include "xfer_int.h"
 
 #define ROUNDS_MAX	4
-
-void
-nd_x_obj_name(const unsigned char *sha, char *out)
-{
-	pd_hex_encode(sha, PD_SHA256_LEN, out);
-}
-
-static void
-part_name(const unsigned char *sha, char *out)
-{
-	pd_hex_encode(sha, PD_SHA256_LEN, out);
-	memcpy(out + 2 * PD_SHA256_LEN, ".part", 6);
-}
-
-static void
-delta_name(const struct nd_xitem *it, char *out)
-{
-	pd_hex_encode(it->basis->sha, PD_SHA256_LEN, out);
-	pd_hex_encode(it->e->sha, PD_SHA256_LEN, out + 2 * PD_SHA256_LEN);
-	memcpy(out + 4 * PD_SHA256_LEN, ".delta", 7);
-}
-
-/* Describe an item for messages: its first path. */
-const char *
-nd_x_item_show(const struct nd_xitem *it, char *buf, size_t len)
-{
-	return pr_path_show(it->e->path, it->e->path_len, buf, len);
-}
-
-/* A failure that ends the pull; the first one is the one reported. */
-enum pd_err
-nd_x_hard_fail(struct xctx *x, const struct pd_error *e)
-{
-	x->hard = true;
-	return pd_fail(x->err, e->code, "%s", e->msg);
-}
-
-/*
- * An item's bytes were wrong: it goes again, whole, unless that was the
- * second time.
- */
-void
-nd_x_item_bad(struct xctx *x, struct nd_xitem *it, const struct pd_error *why)
-{
-	char ps[PR_SHOW_MAX];
-
-	it->trouble = true;
-	if (it->delta) {
-		it->delta = false;
-		x->st->fallbacks++;
-		return;
-	}
-	if (++it->bad < 2)
-		return;
-	x->hard = true;
-	pd_fail(x->err, why->code, "%s: content from upstream is wrong "
-	    "twice: %s", nd_x_item_show(it, ps, sizeof(ps)), why->msg);
-}
-
-/* Start a body of size bytes for it, into a new file in DIR/tmp. */
-enum pd_err
-nd_x_recv_start(struct xctx *x, struct recv *r, struct nd_xitem *it, bool delta,
-    uint64_t size, struct pd_error *err)
-{
-	r->it = it;
-	r->delta = delta;
-	r->open_end = false;
-	r->left = size;
-	r->got = 0;
-	if (delta)
-		delta_name(it, r->name);
-	else
-		part_name(it->e->sha, r->name);
-	if (r->h == NULL && (r->h = pd_sha256_new()) == NULL)
-		return pd_fail(err, PD_ERR_NOMEM, "receiving %s", r->name);
-	if (pd_sha256_init(r->h) != PD_OK)
-		return pd_fail(err, PD_ERR_CRYPTO, "receiving %s", r->name);
-	if (r->anon && !delta) {
-		if ((r->fd = openat(x->o->stagefd, ".", O_TMPFILE | O_WRONLY |
-		    O_CLOEXEC, 0600)) >= 0)
-			return PD_OK;
-		/* A file system without unnamed files: name it. */
-		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-			return pd_fail_errno(err, PD_ERR_IO, errno, "staging "
-			    "%s", r->name);
-		r->anon = false;
-	}
-	if ((r->fd = openat(x->o->tmpfd, r->name, O_WRONLY | O_CREAT |
-	    O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
-		return pd_fail_errno(err, PD_ERR_IO, errno, "staging %s",
-		    r->name);
-	return PD_OK;
-}
-
-/* Name the checked unnamed object r in staging as hex. */
-static enum pd_err
-link_anon(struct xctx *x, struct recv *r, const char *hex,
-    struct pd_error *err)
-{
-	char proc[64];
-
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", r->fd);
-	/* EEXIST: staged already (by an earlier attempt): the same bytes. */
-	if (linkat(AT_FDCWD, proc, x->o->stagefd, hex, AT_SYMLINK_FOLLOW) <
-	    0 && errno != EEXIST)
-		return pd_fail_errno(err, PD_ERR_IO, errno, "staging %s", hex);
-	return PD_OK;
-}
-
-enum pd_err
-nd_x_recv_write(struct xctx *x, struct recv *r, const void *p, size_t n,
-    struct pd_error *err)
-{
-	if (n > r->left)
-		return pd_fail(err, PD_ERR_LIMIT, "%s: more bytes than "
-		    "announced", r->name);
-	if (!r->delta && pd_sha256_update(r->h, p, n) != PD_OK)
-		return pd_fail(err, PD_ERR_CRYPTO, "hashing %s", r->name);
-	if (pd_write_all(r->fd, p, n) != PD_OK)
-		return pd_fail_errno(err, PD_ERR_IO, errno, "writing staged "
-		    "%s", r->name);
-	r->left -= n;
-	r->got += n;
-	x->st->bytes_written += n;
-	return PD_OK;
-}
-
-/* Forget a body; keep is for a part file that a Range can resume. */
-void
-nd_x_recv_drop(struct xctx *x, struct recv *r, bool keep)
-{
-	if (r->fd >= 0) {
-		close(r->fd);
-		r->fd = -1;
-		if (!keep && !(r->anon && !r->delta))
-			unlinkat(x->o->tmpfd, r->name, 0);
-	}
-}
-
-/* The caller is told (nd_xfer_opts.staged). */
-static void
-tell_staged(const struct nd_xfer_opts *o, const struct nd_xitem *it)
-{
-	if (o->staged != NULL)
-		o->staged(o->staged_arg, it);
-}
-
-/*
- * A body arrived whole: an object is checked and staged, a delta waits
- * for the patch phase.  PD_OK with the item not done means its bytes
- * were wrong (already accounted for).
- */
-enum pd_err
-nd_x_recv_close(struct xctx *x, struct recv *r, struct pd_error *err)
-{
-	struct nd_xitem *it = r->it;
-	unsigned char sha[PD_SHA256_LEN];
-	char hex[PD_SHA256_HEX], ps[PR_SHOW_MAX];
-	struct pd_error why = { 0 };
-	enum pd_err rc;
-
-	if (r->left != 0 && !r->open_end) {
-		nd_x_recv_drop(x, r, false);
-		return pd_fail(err, PD_ERR_PARSE, "%s: body ended early",
-		    r->name);
-	}
-	if (r->delta) {
-		close(r->fd);
-		r->fd = -1;
-		it->got_delta = true;
-		return PD_OK;
-	}
-	if (pd_sha256_final(r->h, sha) != PD_OK) {
-		nd_x_recv_drop(x, r, false);
-		return pd_fail(err, PD_ERR_CRYPTO, "hashing %s", r->name);
-	}
-	if (memcmp(sha, it->e->sha, sizeof(sha)) != 0) {
-		nd_x_recv_drop(x, r, false);
-		pd_fail(&why, PD_ERR_CORRUPT, "%s: SHA-256 does not match "
-		    "the manifest", nd_x_item_show(it, ps, sizeof(ps)));
-		nd_x_item_bad(x, it, &why);
-		return PD_OK;
-	}
-	nd_x_obj_name(it->e->sha, hex);
-	rc = r->anon ? link_anon(x, r, hex, err) : PD_OK;
-	close(r->fd);
-	r->fd = -1;
-	if (rc != PD_OK)
-		return rc;
-	if (!r->anon && renameat(x->o->tmpfd, r->name, x->o->stagefd, hex) <
-	    0)
-		return pd_fail_errno(err, PD_ERR_IO, errno, "staging %s", hex);
-	it->done = true;
-	x->st->objects++;
-	tell_staged(x->o, it);
-	return PD_OK;
-}
 
 /* ---- one large item per GET ---- */
 
@@ -301,7 +106,7 @@ alone_done(void *arg, long status, enum pd_err rc, const struct pd_error *e)
 		nd_x_hard_fail(x, a->err.code != PD_OK ? &a->err : e);
 	}
 	nd_keep_raw_drop(a->raw);
-	pd_sha256_free(a->r.h);
+	nd_x_recv_free(&a->r);
 	pd_free(a);
 }
 
@@ -318,7 +123,7 @@ resume_part(struct xctx *x, struct recv *r)
 	ssize_t n = -1;
 	uint64_t done = 0;
 
-	part_name(r->it->e->sha, r->name);
+	nd_x_part_name(r->it->e->sha, r->name);
 	if ((r->fd = openat(x->o->tmpfd, r->name, O_RDWR | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0)
 		return 0;
@@ -360,7 +165,7 @@ queue_alone(struct xctx *x, struct nd_xitem *it, struct pd_error *err)
 	if ((a = pd_calloc(1, sizeof(*a))) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "queueing a download");
 	a->x = x;
-	a->r.fd = -1;
+	nd_x_recv_init(&a->r);
 	a->r.it = it;
 	nd_x_obj_name(it->e->sha, to);
 	if ((a->r.h = pd_sha256_new()) == NULL) {
@@ -398,7 +203,7 @@ queue_alone(struct xctx *x, struct nd_xitem *it, struct pd_error *err)
 fail:
 	nd_x_recv_drop(x, &a->r, false);
 	nd_keep_raw_drop(a->raw);
-	pd_sha256_free(a->r.h);
+	nd_x_recv_free(&a->r);
 	pd_free(a);
 	return rc;
 }
@@ -424,8 +229,8 @@ patch_one(struct xctx *x, struct nd_xitem *it, struct pd_error *err)
 	int bfd = -1, dfd = -1, ofd = -1;
 	enum pd_err rc;
 
-	delta_name(it, dname);
-	part_name(it->e->sha, pname);
+	nd_x_delta_name(it, dname);
+	nd_x_part_name(it->e->sha, pname);
 	nd_x_item_show(it, ps, sizeof(ps));
 	/* The basis is the previous version's file, which a local user
 	 * may have changed: it must still look as the old manifest says,
@@ -531,7 +336,7 @@ patch_all(struct xctx *x, struct nd_xitem *items, size_t n,
 		j.items[i]->got_delta = false;
 		if (j.ok[i]) {
 			j.items[i]->done = true;
-			tell_staged(x->o, j.items[i]);
+			nd_x_tell_staged(x->o, j.items[i]);
 			x->st->deltas++;
 			/* The patched content, written to staging. */
 			x->st->bytes_written += j.items[i]->e->size;
@@ -785,7 +590,7 @@ nd_xfer_recheck(const struct nd_xfer_opts *o, struct nd_xitem *items,
 	for (i = 0; i < n; i++)
 		if (r.ok[i] && !items[i].done) {
 			items[i].done = true;
-			tell_staged(o, &items[i]);
+			nd_x_tell_staged(o, &items[i]);
 			st->resumed += items[i].e->size;
 		}
 	pd_free(r.ok);

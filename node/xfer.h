@@ -63,7 +63,16 @@ struct nd_xfer_opts {
 	 * thread that did it (a transfer loop's or the caller's): for the
 	 * build to begin with it.  Quick, and never failing.  NULL: none. */
 	void		(*staged)(void *arg, const struct nd_xitem *);
-	void		*staged_arg;
+	/* Offered each object that came in a batch, once verified, as an
+	 * unnamed file (O_TMPFILE) open for reading and writing: true when
+	 * taken, the descriptor then the callee's; false to stage it as
+	 * usual.  On a transfer loop's thread; quick.  NULL: none. */
+	bool		(*give)(void *arg, const struct nd_xitem *, int fd);
+	/* A new descriptor of the directory to make such a file in, on
+	 * the file system of stagefd: where the item's first path goes, so
+	 * that its inode is near its directory's.  -1 (or NULL): stagefd. */
+	int		(*place_dir)(void *arg, const struct nd_xitem *);
+	void		*staged_arg;	/* the three callbacks' */
 };
 
 /*

@@ -38,12 +38,26 @@ struct recv {
 	uint64_t		 left;	/* bytes still to come */
 	uint64_t		 got;
 	char			 name[2 * PD_SHA256_HEX + 8];
+	/* Where the last unnamed object went (nd_xfer_opts.place_dir):
+	 * the directory of dirfor's path, dirlen bytes of it; -1 none. */
+	int			 dirfd;
+	const struct pr_entry	*dirfor;
+	size_t			 dirlen;
 };
 
-/* xfer.c */
+/* xrecv.c */
 
-/* An object's name in staging: its SHA-256 in hex. */
+/*
+ * Names: an object's in staging, its SHA-256 in hex; its partial
+ * download's in DIR/tmp (hex ".part"), which a Range resumes; an item's
+ * delta's there (from hex, to hex, ".delta").
+ */
 void	nd_x_obj_name(const unsigned char *sha, char *out);
+void	nd_x_part_name(const unsigned char *sha, char *out);
+void	nd_x_delta_name(const struct nd_xitem *, char *out);
+
+/* The caller is told (nd_xfer_opts.staged). */
+void	nd_x_tell_staged(const struct nd_xfer_opts *, const struct nd_xitem *);
 
 /* Describe an item for messages: its first path, escaped, in buf. */
 const char *nd_x_item_show(const struct nd_xitem *, char *buf, size_t len);
@@ -55,14 +69,19 @@ enum pd_err nd_x_hard_fail(struct xctx *, const struct pd_error *);
 void	nd_x_item_bad(struct xctx *, struct nd_xitem *,
 	    const struct pd_error *why);
 
+/* A recv with nothing open; what a recv holds between bodies, freed. */
+void	nd_x_recv_init(struct recv *);
+void	nd_x_recv_free(struct recv *);
+
 /*
  * One body into DIR/tmp: start it (size bytes for it), write to it, close
  * it (an object is checked and staged; PD_OK with the item not done if
  * its bytes were wrong), or drop it (keep: a part file a Range resumes).
  * With anon set before the start, an object goes to an unnamed file in
- * the staging directory instead, linked in under its name once checked:
- * no name made in DIR/tmp and moved, two directory updates fewer for each
- * of 80,000 small files.
+ * the staging directory instead, linked in under its name once checked
+ * (or given: nd_xfer_opts.give): no name made in DIR/tmp and moved, two
+ * directory updates fewer for each of 80,000 small files.  The unnamed
+ * file is made in the directory place_dir gives, if any.
  */
 enum pd_err nd_x_recv_start(struct xctx *, struct recv *,
 	    struct nd_xitem *it, bool delta, uint64_t size,

@@ -682,6 +682,41 @@ test_build_v2(void)
 }
 
 /*
+ * Finish a build of v1 begun otherwise: the tree and counts are
+ * nd_build's (as test_build_v1: 16 files, of which hl1 and gb are
+ * links).
+ */
+static void
+finish_v1(struct nd_builder *bl, int fd, const struct pr_manifest *m)
+{
+	struct nd_build_stats st;
+	struct pd_error err = { 0 };
+
+	CU_ASSERT_EQUAL(nd_build_finish(bl, &st, &err), PD_OK);
+	nd_build_free(bl);
+	CU_ASSERT_EQUAL(tree_problems(fd, m), 0);
+	CU_ASSERT_EQUAL(st.written, 14);
+	CU_ASSERT_EQUAL(st.linked, 0);
+	CU_ASSERT_EQUAL(st.copied, 0);
+	close(fd);
+}
+
+/* A builder of m into tmp/stopped (*fd), told to stop. */
+static struct nd_builder *
+stopped_v1(const char *tmp, const struct pr_manifest *m, int stagefd,
+    int *fd)
+{
+	struct nd_builder *bl;
+	struct pd_error err = { 0 };
+
+	*fd = mkdir_open(tmp, "stopped", NULL, 0);
+	CU_ASSERT_EQUAL_FATAL(nd_build_new(*fd, m, SRC(NULL, -1, stagefd),
+	    &bl, &err), PD_OK);
+	nd_build_stop(bl);
+	return bl;
+}
+
+/*
  * v1 with no prev, built as its content is staged, as a first pull's:
  * each staged content makes every path of it at once but a hardlink
  * group's later members, its first path taking the object itself;
@@ -693,7 +728,6 @@ test_build_staged(void)
 {
 	static const char *none[] = { "big", "bin/run", "gb", "hl1", "suid" };
 	struct pr_manifest *m;
-	struct nd_build_stats st;
 	struct nd_builder *bl;
 	struct pd_error err = { 0 };
 	unsigned char hello[PD_SHA256_LEN], two[PD_SHA256_LEN];
@@ -738,22 +772,90 @@ test_build_staged(void)
 		    strcmp(v1[i].data, "hello\n") != 0 &&
 		    strcmp(v1[i].data, "group two\n") != 0)
 			stage(stagedir, v1[i].data);
-	CU_ASSERT_EQUAL(nd_build_finish(bl, &st, &err), PD_OK);
-	nd_build_free(bl);
-	CU_ASSERT_EQUAL(tree_problems(fd, m), 0);
-	/* As test_build_v1: 16 files, of which hl1 and gb are links. */
-	CU_ASSERT_EQUAL(st.written, 14);
-	CU_ASSERT_EQUAL(st.linked, 0);
-	CU_ASSERT_EQUAL(st.copied, 0);
-	close(fd);
+	finish_v1(bl, fd, m);
 
-	fd = mkdir_open(tmp, "stopped", NULL, 0);
-	CU_ASSERT_EQUAL_FATAL(nd_build_new(fd, m, SRC(NULL, -1, stagefd),
-	    &bl, &err), PD_OK);
-	nd_build_stop(bl);
+	bl = stopped_v1(tmp, m, stagefd, &fd);
 	memset(&err, 0, sizeof(err));
 	CU_ASSERT_EQUAL(nd_build_staged(bl, hello, &err), PD_ERR_CONFLICT);
 	CU_ASSERT(strstr(err.msg, "stopped") != NULL);
+	nd_build_free(bl);
+	CU_ASSERT_EQUAL(count_tree(fd), 0);
+	close(fd);
+	close(stagefd);
+	pr_manifest_free(m);
+	unit_rmdir(tmp);
+}
+
+/* An unnamed file in dfd with data, as node/xfer makes it; *ino its. */
+static int
+unnamed(int dfd, const char *data, ino_t *ino)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(pd_write_all(fd, data, strlen(data)), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(fstat(fd, &st), 0);
+	*ino = st.st_ino;
+	return fd;
+}
+
+/*
+ * v1 built from content given as unnamed files, as a first pull's
+ * batches give it: each content's first path is the given inode, named
+ * there (never in staging), its other paths copies; the descriptor is
+ * closed; the finished tree and counts are nd_build's.  A stopped
+ * builder makes nothing and still closes what it is given.
+ */
+static void
+test_build_given(void)
+{
+	struct pr_manifest *m;
+	struct nd_builder *bl;
+	struct pd_error err = { 0 };
+	unsigned char sha[PD_SHA256_LEN];
+	char *tmp = unit_tmpdir();
+	size_t i, k;
+	int fd, stagefd, gfd;
+	ino_t ino, hello = 0;
+
+	m = manifest(v1, NELEM(v1), 1);
+	stagefd = mkdir_open(tmp, "stage", NULL, 0);
+	fd = mkdir_open(tmp, "build", NULL, 0);
+	CU_ASSERT_EQUAL_FATAL(nd_build_new(fd, m, SRC(NULL, -1, stagefd),
+	    &bl, &err), PD_OK);
+	for (i = 0; i < NELEM(v1); i++) {
+		if (v1[i].type != 'f' || v1[i].data[0] == '\0')
+			continue;
+		for (k = 0; k < i; k++)
+			if (v1[k].type == 'f' &&
+			    strcmp(v1[k].data, v1[i].data) == 0)
+				break;
+		if (k < i)
+			continue;	/* given once */
+		CU_ASSERT_EQUAL_FATAL(pd_sha256(v1[i].data,
+		    strlen(v1[i].data), sha), PD_OK);
+		gfd = unnamed(fd, v1[i].data, &ino);
+		if (strcmp(v1[i].data, "hello\n") == 0)
+			hello = ino;
+		CU_ASSERT_EQUAL(nd_build_given(bl, sha, gfd, &err), PD_OK);
+		if (err.code != PD_OK)
+			fprintf(stderr, "\npublish: %s\n", err.msg);
+		CU_ASSERT(fcntl(gfd, F_GETFD) < 0 && errno == EBADF);
+	}
+	CU_ASSERT_NOT_EQUAL(hello, 0);
+	CU_ASSERT_EQUAL(ino_at(fd, "a.txt"), hello);
+	CU_ASSERT(ino_at(fd, "dup") != 0 && ino_at(fd, "dup") != hello);
+	CU_ASSERT_EQUAL(count_tree(stagefd), 0);
+	finish_v1(bl, fd, m);
+
+	bl = stopped_v1(tmp, m, stagefd, &fd);
+	memset(&err, 0, sizeof(err));
+	CU_ASSERT_EQUAL_FATAL(pd_sha256("hello\n", 6, sha), PD_OK);
+	gfd = unnamed(stagefd, "hello\n", &ino);
+	CU_ASSERT_EQUAL(nd_build_given(bl, sha, gfd, &err), PD_ERR_CONFLICT);
+	CU_ASSERT(fcntl(gfd, F_GETFD) < 0 && errno == EBADF);
 	nd_build_free(bl);
 	CU_ASSERT_EQUAL(count_tree(fd), 0);
 	close(fd);
@@ -1186,6 +1288,7 @@ add_publish(void)
 {
 	static const struct unit_test tests[] = {
 		{ "build v1 from staged objects", test_build_v1 },
+		{ "build v1 from content given unnamed", test_build_given },
 		{ "build without permission overrides",
 		    test_build_unprivileged },
 		{ "build v2 over v1", test_build_v2 },
