@@ -79,9 +79,8 @@ nd_b_resource_errno(int e)
 	return e == EMFILE || e == ENFILE || e == ENOMEM || e == EIO;
 }
 
-/* Split e's path: open its parent beneath root, point *name at the rest. */
-static int
-open_parent(int root, const struct pr_entry *e, const char **name)
+int
+nd_build_open_parent(int root, const struct pr_entry *e, const char **name)
 {
 	const char *slash = memrchr(e->path, '/', e->path_len);
 	char *dir;
@@ -103,7 +102,7 @@ open_parent(int root, const struct pr_entry *e, const char **name)
 	return fd;
 }
 
-/* Like open_parent, but the descriptor is the cache's: do not close it. */
+/* As nd_build_open_parent, the descriptor the cache's: do not close it. */
 int
 nd_b_dir_of(struct dircache *c, const struct pr_entry *e, const char **name)
 {
@@ -200,6 +199,28 @@ set_meta(int fd, const struct pr_entry *e)
 	return 0;
 }
 
+/* A staged or given object became e's file: count it. */
+static void
+count_taken(struct build *b, const struct pr_entry *e)
+{
+	b->st->written++;
+	b->st->bytes_written += e->size;
+	b->st->bytes_linked += e->size;
+}
+
+/* nd_build_given's object becomes e's file, named in pfd. */
+static enum pd_err
+take_given(struct build *b, const struct pr_entry *e, int pfd,
+    const char *name)
+{
+	if (set_meta(b->given, e) < 0)
+		return nd_b_efail(b, PD_ERR_IO, errno, e, "setting mode of");
+	if (pd_link_fd(b->given, pfd, name) < 0)
+		return nd_b_efail(b, PD_ERR_IO, errno, e, "linking");
+	count_taken(b, e);
+	return PD_OK;
+}
+
 /*
  * Materialize a file: empty, staged object (linked, moved or copied, as
  * how says), copy of prev.  ND_B_EARLY: staging is not looked at, and a
@@ -219,26 +240,12 @@ make_file(struct build *b, const struct pr_entry *e, int pfd,
 	*made = true;
 	if (nd_b_is_empty(e))
 		goto create;
-	if ((how == ND_B_COPY || how == ND_B_TAKE) && b->given >= 0) {
-		/* Never named: nothing else can reach it, or take it. */
+	if (how == ND_B_TAKE && b->given >= 0)
+		return take_given(b, e, pfd, name);
+	if (how == ND_B_COPY && b->given >= 0) {
+		/* Never named: nothing else can reach it; ours to read. */
 		in = b->given;
 		given = true;
-		if (how == ND_B_TAKE) {
-			if (set_meta(in, e) < 0) {
-				rc = nd_b_efail(b, PD_ERR_IO, errno, e,
-				    "setting mode of");
-				goto out;
-			}
-			if (pd_link_fd(in, pfd, name) < 0) {
-				rc = nd_b_efail(b, PD_ERR_IO, errno, e,
-				    "linking");
-				goto out;
-			}
-			b->st->written++;
-			b->st->bytes_written += e->size;
-			b->st->bytes_linked += e->size;
-			goto out;
-		}
 		if (lseek(in, 0, SEEK_SET) < 0) {
 			rc = nd_b_efail(b, PD_ERR_IO, errno, e, "copying");
 			goto out;
@@ -281,9 +288,7 @@ make_file(struct build *b, const struct pr_entry *e, int pfd,
 				    "setting mode of");
 				goto out;
 			}
-			b->st->written++;
-			b->st->bytes_written += e->size;
-			b->st->bytes_linked += e->size;
+			count_taken(b, e);
 			goto out;
 		}
 		if (lr < 0 && e2 != EXDEV && e2 != EMLINK) {
@@ -372,8 +377,8 @@ nd_b_make_entry(struct build *b, size_t i, enum nd_b_how how, bool *made)
 		if (e->link != 0 && b->first[e->link - 1] != i) {
 			/* A later member: link to the group's first path. */
 			l = &b->m->entries[b->first[e->link - 1]];
-			if ((lfd = open_parent(b->buildfd, l, &lname)) < 0 ||
-			    linkat(lfd, lname, pfd, name, 0) < 0)
+			lfd = nd_build_open_parent(b->buildfd, l, &lname);
+			if (lfd < 0 || linkat(lfd, lname, pfd, name, 0) < 0)
 				rc = nd_b_efail(b, PD_ERR_IO, errno, e,
 				    "linking");
 			if (lfd >= 0)
@@ -559,7 +564,7 @@ nd_b_finish_dirs(struct build *b)
 		e = &b->m->entries[i];
 		if (e->type != PR_DIR)
 			continue;
-		if ((pfd = open_parent(b->buildfd, e, &name)) < 0)
+		if ((pfd = nd_build_open_parent(b->buildfd, e, &name)) < 0)
 			return nd_b_efail(b, PD_ERR_IO, errno, e, "opening");
 		fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);

@@ -119,6 +119,14 @@ enum pd_err nd_build(int buildfd, const struct pr_manifest *m,
  */
 struct nd_builder;
 
+/*
+ * e's parent directory beneath root (root's own, duplicated, for a top
+ * level entry), opened without following a link; *name points at the
+ * last part of e's path.  -1 with errno set.
+ */
+int	nd_build_open_parent(int root, const struct pr_entry *e,
+	    const char **name);
+
 enum pd_err nd_build_new(int buildfd, const struct pr_manifest *m,
 	    const struct nd_build_src *src, struct nd_builder **,
 	    struct pd_error *) PD_WARN_UNUSED;

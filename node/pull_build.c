@@ -175,25 +175,13 @@ int
 nd_pl_place_dir(void *arg, const struct nd_xitem *it)
 {
 	struct pull *p = arg;
-	const struct pr_entry *e = it->e;
-	const char *slash = memrchr(e->path, '/', e->path_len);
-	char *dir;
+	const char *name;
 	bool open;
-	int fd;
 
 	pthread_mutex_lock(&p->qmu);
 	open = p->gopen;
 	pthread_mutex_unlock(&p->qmu);
-	if (!open)
-		return -1;
-	if (slash == NULL)
-		return openat(p->buildfd, ".", O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC);
-	if ((dir = pd_memdup0(e->path, (size_t)(slash - e->path))) == NULL)
-		return -1;
-	fd = pd_open_beneath(p->buildfd, dir, O_RDONLY | O_DIRECTORY, 0);
-	pd_free(dir);
-	return fd;
+	return open ? nd_build_open_parent(p->buildfd, it->e, &name) : -1;
 }
 
 /*
@@ -266,9 +254,9 @@ flush_join(struct pull *p)
 static void
 salvage(struct pull *p)
 {
-	char hex[PD_SHA256_HEX], *dir;
+	char hex[PD_SHA256_HEX];
 	const struct pr_entry *e;
-	const char *slash, *name;
+	const char *name;
 	struct stat st;
 	size_t i;
 	int oldfd, dfd;
@@ -280,18 +268,10 @@ salvage(struct pull *p)
 		e = p->items[i].e;
 		if (e->size == 0)
 			continue;
-		dfd = oldfd;
-		name = e->path;
-		if ((slash = memrchr(e->path, '/', e->path_len)) != NULL) {
-			if ((dir = pd_memdup0(e->path,
-			    (size_t)(slash - e->path))) == NULL)
+		if ((dfd = nd_build_open_parent(oldfd, e, &name)) < 0) {
+			if (errno == ENOMEM || errno == EMFILE)
 				break;
-			dfd = pd_open_beneath(oldfd, dir, O_RDONLY |
-			    O_DIRECTORY, 0);
-			pd_free(dir);
-			name = slash + 1;
-			if (dfd < 0)
-				continue;
+			continue;
 		}
 		pd_hex_encode(e->sha, PD_SHA256_LEN, hex);
 		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -299,8 +279,7 @@ salvage(struct pull *p)
 		    st.st_nlink == 1)
 			(void)renameat2(dfd, name, p->objfd, hex,
 			    RENAME_NOREPLACE);
-		if (dfd != oldfd)
-			close(dfd);
+		close(dfd);
 	}
 	close(oldfd);
 }
