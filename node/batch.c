@@ -41,6 +41,8 @@
 struct batch {
 	struct cat		*cat;
 	struct nd_dcache	*dc;
+	struct nd_namer		*namer;		/* names what is kept,
+						 * or NULL: named now */
 	struct nd_bitem		*items;
 	size_t			 n;
 	size_t			 i;		/* next item to start */
@@ -358,7 +360,8 @@ batch_zfile(struct batch *b, const char *dir, const char *name, int *fd,
 	char zname[ND_BATCH_NAME_MAX + 8];
 
 	snprintf(zname, sizeof(zname), "%s.zst", name);
-	return nd_derived(b->cat, dir, zname, make_zbatch, b, fd, kept, err);
+	return nd_derived(b->cat, b->namer, dir, zname, make_zbatch, b, fd,
+	    kept, err);
 }
 
 /*
@@ -448,6 +451,7 @@ batch_new(struct nd_req *r, int level)
 		return NULL;
 	}
 	batch_init(b, r->cat, r->dc, level);
+	b->namer = r->namer;
 	return b;
 }
 

@@ -25,6 +25,7 @@
 #include "../common/fsx.h"
 #include "../common/mem.h"
 #include "../delta/zstd.h"
+#include "namer.h"
 #include "serve.h"
 
 /* Compressed input read per step of a decoder. */
@@ -310,8 +311,9 @@ nd_zread_free(struct nd_zread *z)
 static atomic_uint tmp_seq;
 
 enum pd_err
-nd_derived(struct cat *cat, const char *dir, const char *name,
-    nd_make_fn *make, void *arg, int *fdp, bool *kept, struct pd_error *err)
+nd_derived(struct cat *cat, struct nd_namer *namer, const char *dir,
+    const char *name, nd_make_fn *make, void *arg, int *fdp, bool *kept,
+    struct pd_error *err)
 {
 	char dpath[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 48];
 	bool keep = true, named = false;
@@ -354,19 +356,12 @@ nd_derived(struct cat *cat, const char *dir, const char *name,
 		rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s", path);
 		goto fail;
 	}
-	if (keep) {
-		if (fsync(fd) != 0) {
-			rc = pd_fail_errno(err, PD_ERR_IO, errno, "%s", path);
-			goto fail;
-		}
-		/* EEXIST: another maker won; its bytes equal ours. */
-		if (named)
-			*kept = rename(tmp, path) == 0;
-		else
-			*kept = pd_link_fd(fd, AT_FDCWD, path) == 0 ||
-			    errno == EEXIST;
-	}
-	if (named && !*kept)
+	/* The bytes are final either way; only their name waits. */
+	if (keep)
+		*kept = (namer != NULL && nd_namer_add(namer, fd,
+		    named ? tmp : NULL, path)) ||
+		    nd_name_durable(fd, named ? tmp : NULL, path);
+	else if (named)
 		unlink(tmp);
 	*fdp = fd;
 	return PD_OK;

@@ -241,8 +241,8 @@ manifest(struct nd_req *r)
 		t = NULL;
 		pd_hex_encode(m->id, PD_SHA256_LEN, id);
 		snprintf(name, sizeof(name), "%s.zst", id);
-		if (nd_derived(r->cat, "zmanifests", name, make_zmanifest, m,
-		    &fd, &kept, &r->err) != PD_OK)
+		if (nd_derived(r->cat, r->namer, "zmanifests", name,
+		    make_zmanifest, m, &fd, &kept, &r->err) != PD_OK)
 			goto fail;
 		if (fstat(fd, &st) != 0) {
 			close(fd);
@@ -368,8 +368,8 @@ nd_mpatch_file(struct cat *c, const unsigned char *from,
 	memcpy(m.id, from, sizeof(m.id));
 	memcpy(m.to, to, sizeof(m.to));
 	nd_mpatch_name(from, to, name);
-	if ((rc = nd_derived(c, "mpatches", name, make_patch, &m, &fd, &kept,
-	    err)) != PD_OK)
+	if ((rc = nd_derived(c, NULL, "mpatches", name, make_patch, &m, &fd,
+	    &kept, err)) != PD_OK)
 		return rc;
 	if (fstat(fd, &st) != 0) {
 		rc = pd_fail_errno(err, PD_ERR_IO, errno, "manifest patch %s",
@@ -383,8 +383,8 @@ nd_mpatch_file(struct cat *c, const unsigned char *from,
 	}
 	/* Mostly hashes and times: zstd takes about two thirds. */
 	snprintf(name + strlen(name), sizeof(name) - strlen(name), ".zst");
-	rc = nd_derived(c, "mpatches", name, make_zcopy, &fd, &zfd, &kept,
-	    err);
+	rc = nd_derived(c, NULL, "mpatches", name, make_zcopy, &fd, &zfd,
+	    &kept, err);
 	close(fd);
 	if (rc == PD_OK)
 		*fdp = zfd;

@@ -147,6 +147,7 @@ struct nd_req {
 	/* The request, set on the loop thread; read-only for handlers. */
 	struct cat		*cat;
 	struct nd_dcache	*dc;
+	struct nd_namer		*namer;		/* names derived files */
 	struct nd_target	 t;
 	bool			 head;		/* HEAD: no body */
 	bool			 zstd_ok;	/* Accept-Encoding has zstd */
@@ -248,14 +249,17 @@ void	nd_zread_free(struct nd_zread *);
  * form of a manifest, a manifest patch, a compressed batch response.
  * If the file is there it is opened; otherwise make(arg, fd, &keep, err)
  * writes it to a new unnamed file, which gets its name (made durable
- * first) if make left keep true, and is only served otherwise.  Two
- * makers racing both succeed; one file wins.  *fd is the caller's, at
- * offset 0; *kept says whether it is the kept file.
+ * first) if make left keep true, and is only served otherwise.  With a
+ * namer the name comes later, on the namer's thread (namer.h); without
+ * one, before the call returns.  Two makers racing both succeed; one
+ * file wins.  *fd is the caller's, at offset 0; *kept says whether its
+ * bytes are the file's that is (or is being) kept.
  */
+struct nd_namer;
 typedef enum pd_err nd_make_fn(void *arg, int fd, bool *keep,
 	    struct pd_error *);
-enum pd_err nd_derived(struct cat *, const char *dir, const char *name,
-	    nd_make_fn *make, void *arg, int *fd, bool *kept,
-	    struct pd_error *) PD_WARN_UNUSED;
+enum pd_err nd_derived(struct cat *, struct nd_namer *, const char *dir,
+	    const char *name, nd_make_fn *make, void *arg, int *fd,
+	    bool *kept, struct pd_error *) PD_WARN_UNUSED;
 
 #endif

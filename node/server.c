@@ -47,6 +47,7 @@
 #include "../common/mem.h"
 #include "guard.h"
 #include "serve.h"
+#include "namer.h"
 #include "server.h"
 #include "workq.h"
 
@@ -60,6 +61,7 @@ struct nd_server {
 	struct event_base	*base;
 	struct evhttp		*http;
 	struct nd_workq		*wq;
+	struct nd_namer		*namer;		/* names derived files */
 	const struct nd_tls	*tls;		/* NULL: plain HTTP */
 	struct nd_guard		*guard;		/* caps and deadlines */
 	struct event		*sigint, *sigterm;
@@ -460,6 +462,7 @@ on_request(struct evhttp_request *req, void *arg)
 	r = &f->r;
 	r->cat = s->cat;
 	r->dc = s->dc;
+	r->namer = s->namer;
 	r->fd = -1;
 	r->length = -1;
 	r->status = 200;
@@ -638,6 +641,8 @@ nd_server_new(struct cat *cat, struct nd_dcache *dc,
 		rc = pd_fail(err, PD_ERR_NOMEM, "server");
 		goto fail;
 	}
+	if ((rc = nd_namer_new(&s->namer, err)) != PD_OK)
+		goto fail;
 	if ((rc = nd_workq_new(s->base, workers, &s->wq)) != PD_OK) {
 		pd_fail(err, rc, "starting worker threads");
 		goto fail;
@@ -719,6 +724,8 @@ nd_server_free(struct nd_server *s)
 		return;
 	/* Workers first: once they are gone no job holds a request. */
 	nd_workq_free(s->wq);
+	/* Then what they made is named: a stop loses none of it. */
+	nd_namer_free(s->namer);
 	while ((f = s->all) != NULL) {
 		detach(f);
 		/* One libevent handed us: ours to end.  Others die with

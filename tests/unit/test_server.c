@@ -12,6 +12,7 @@
 #include <zstd.h>
 
 #include "../../common/mem.h"
+#include "../../node/namer.h"
 #include "../../node/serve.h"
 #include "unit.h"
 
@@ -460,20 +461,20 @@ test_derived(void)
 	unit_pjoin(path, sizeof(path), dir, "data");
 	CU_ASSERT_EQUAL_FATAL(cat_open(path, CAT_CREATE, &cat, &err), PD_OK);
 	/* Not kept: made again next time. */
-	CU_ASSERT_EQUAL(nd_derived(cat, "things", "abcd", make_hello, &m,
+	CU_ASSERT_EQUAL(nd_derived(cat, NULL, "things", "abcd", make_hello, &m,
 	    &fd, &kept, &err), PD_OK);
 	CU_ASSERT_FALSE(kept);
 	CU_ASSERT_EQUAL(read(fd, buf, sizeof(buf)), 5);
 	close(fd);
 	m.keep = true;
-	CU_ASSERT_EQUAL(nd_derived(cat, "things", "abcd", make_hello, &m,
+	CU_ASSERT_EQUAL(nd_derived(cat, NULL, "things", "abcd", make_hello, &m,
 	    &fd, &kept, &err), PD_OK);
 	CU_ASSERT_TRUE(kept);
 	CU_ASSERT_EQUAL(read(fd, buf, sizeof(buf)), 5);
 	close(fd);
 	CU_ASSERT_EQUAL(m.calls, 2);
 	/* Kept: opened, not made. */
-	CU_ASSERT_EQUAL(nd_derived(cat, "things", "abcd", make_hello, &m,
+	CU_ASSERT_EQUAL(nd_derived(cat, NULL, "things", "abcd", make_hello, &m,
 	    &fd, &kept, &err), PD_OK);
 	CU_ASSERT_TRUE(kept);
 	CU_ASSERT_EQUAL(read(fd, buf, sizeof(buf)), 5);
@@ -481,6 +482,57 @@ test_derived(void)
 	close(fd);
 	CU_ASSERT_EQUAL(m.calls, 2);
 	snprintf(path, sizeof(path), "%s/data/things/ab/abcd", dir);
+	CU_ASSERT_EQUAL(access(path, R_OK), 0);
+	cat_close(cat);
+	unit_rmdir(dir);
+}
+
+/* With a namer: served at once, named once durable. */
+static void
+test_derived_later(void)
+{
+	struct maker m = { 0, true };
+	struct nd_namer_stats st;
+	struct nd_namer *nm = NULL;
+	struct pd_error err;
+	struct cat *cat = NULL;
+	char *dir = unit_tmpdir(), buf[16], path[4200];
+	bool kept;
+	int fd, i;
+
+	pd_error_clear(&err);
+	unit_pjoin(path, sizeof(path), dir, "data");
+	CU_ASSERT_EQUAL_FATAL(cat_open(path, CAT_CREATE, &cat, &err), PD_OK);
+	CU_ASSERT_EQUAL_FATAL(nd_namer_new(&nm, &err), PD_OK);
+	snprintf(path, sizeof(path), "%s/data/things/ab/abcd", dir);
+	/* Two makers before the name: both serve, one file is kept. */
+	for (i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(nd_derived(cat, nm, "things", "abcd",
+		    make_hello, &m, &fd, &kept, &err), PD_OK);
+		CU_ASSERT_TRUE(kept);
+		CU_ASSERT_EQUAL(read(fd, buf, sizeof(buf)), 5);
+		CU_ASSERT_EQUAL(memcmp(buf, "hello", 5), 0);
+		close(fd);
+	}
+	nd_namer_wait(nm);
+	CU_ASSERT_EQUAL(access(path, R_OK), 0);
+	nd_namer_stats(nm, &st);
+	CU_ASSERT_EQUAL(st.named, 2);
+	CU_ASSERT_EQUAL(st.refused, 0);
+	CU_ASSERT_EQUAL(st.failed, 0);
+	CU_ASSERT_EQUAL(m.calls, 2);
+	/* Named: opened, not made. */
+	CU_ASSERT_EQUAL(nd_derived(cat, nm, "things", "abcd", make_hello, &m,
+	    &fd, &kept, &err), PD_OK);
+	CU_ASSERT_TRUE(kept);
+	close(fd);
+	CU_ASSERT_EQUAL(m.calls, 2);
+	/* What waits when the namer stops is named all the same. */
+	CU_ASSERT_EQUAL(nd_derived(cat, nm, "things", "efgh", make_hello, &m,
+	    &fd, &kept, &err), PD_OK);
+	close(fd);
+	nd_namer_free(nm);
+	snprintf(path, sizeof(path), "%s/data/things/ef/efgh", dir);
 	CU_ASSERT_EQUAL(access(path, R_OK), 0);
 	cat_close(cat);
 	unit_rmdir(dir);
@@ -499,6 +551,7 @@ suite_server(void)
 		{ "batch request limits", test_batch_limits },
 		{ "bounded zstd reader", test_zread },
 		{ "derived files made once", test_derived },
+		{ "derived files named later", test_derived_later },
 	};
 
 	return UNIT_SUITE("server", NULL, NULL, tests);
