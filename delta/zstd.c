@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -19,6 +20,54 @@
 #include "../common/fsx.h"
 #include "../common/mem.h"
 #include "zstd.h"
+
+/*
+ * Encoders' contexts kept for the next encoder.  A server compresses
+ * each batch and pack part with an encoder of its own; a new context
+ * maps and zeroes its tables (megabytes at level 6) for every one, and
+ * on a first sync of a kernel tree that was a fifth of the server's
+ * CPU.  A context given back is reset and reused: zstd keeps its tables
+ * and does not zero them again, and its output does not depend on it.
+ * A few are kept, and none larger than SPARE_BYTES.
+ */
+#define SPARE_MAX	4
+#define SPARE_BYTES	((size_t)32 << 20)
+
+static pthread_mutex_t spare_mu = PTHREAD_MUTEX_INITIALIZER;
+static ZSTD_CCtx *spare[SPARE_MAX];
+static size_t nspare;
+
+static ZSTD_CCtx *
+cctx_get(void)
+{
+	ZSTD_CCtx *c = NULL;
+
+	pthread_mutex_lock(&spare_mu);
+	if (nspare > 0)
+		c = spare[--nspare];
+	pthread_mutex_unlock(&spare_mu);
+	if (c == NULL)
+		return ZSTD_createCCtx();
+	/* It may have stopped mid-frame, at any level: all is reset. */
+	ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+	return c;
+}
+
+static void
+cctx_put(ZSTD_CCtx *c)
+{
+	if (c == NULL)
+		return;
+	if (ZSTD_sizeof_CCtx(c) <= SPARE_BYTES) {
+		pthread_mutex_lock(&spare_mu);
+		if (nspare < SPARE_MAX) {
+			spare[nspare++] = c;
+			c = NULL;
+		}
+		pthread_mutex_unlock(&spare_mu);
+	}
+	ZSTD_freeCCtx(c);
+}
 
 struct dl_zenc {
 	ZSTD_CCtx	*cctx;
@@ -75,7 +124,7 @@ dl_zenc_new(int level, bool long_window, struct dl_zenc **zp,
 	if ((z = pd_calloc(1, sizeof(*z))) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "zstd encoder");
 	z->outsz = ZSTD_CStreamOutSize();
-	if ((z->cctx = ZSTD_createCCtx()) == NULL ||
+	if ((z->cctx = cctx_get()) == NULL ||
 	    (z->out = pd_malloc(z->outsz)) == NULL) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "zstd encoder");
 		goto fail;
@@ -157,7 +206,7 @@ dl_zenc_free(struct dl_zenc *z)
 {
 	if (z == NULL)
 		return;
-	ZSTD_freeCCtx(z->cctx);
+	cctx_put(z->cctx);
 	pd_free(z->out);
 	pd_free(z);
 }

@@ -1268,6 +1268,63 @@ test_z_fd(void)
 	unit_rmdir(dir);
 }
 
+/*
+ * Encoders reuse contexts given back (delta/zstd.c): the bytes must be
+ * those of a new context, whatever the context did before, since kept
+ * files are named and tagged as the one result of their inputs.
+ */
+static void
+test_z_reuse(void)
+{
+	size_t n = MIB + 5, i;
+	unsigned char *p = zdata(n);
+	struct dl_zenc *z[6];
+	struct pd_error err;
+	struct pd_buf first, again;
+
+	pd_error_clear(&err);
+	pd_buf_init(&first, 8 << 20);
+	zcompress(&first, p, n, 65536, DL_ZLEVEL_KEPT, false);
+	for (i = 0; i < 4; i++) {
+		/* Between: other levels, a long window, and an encoder
+		 * dropped in mid-frame. */
+		pd_buf_init(&again, 8 << 20);
+		zcompress(&again, p + i, n - i, 4096, i == 0 ? 1 : 19,
+		    i == 1);
+		pd_buf_free(&again);
+		CU_ASSERT_EQUAL_FATAL(dl_zenc_new(3, false, &z[0], &err),
+		    PD_OK);
+		pd_buf_init(&again, 8 << 20);
+		CU_ASSERT_EQUAL(dl_zenc_feed(z[0], p, n / 2, to_buf, &again,
+		    &err), PD_OK);
+		dl_zenc_free(z[0]);
+		pd_buf_free(&again);
+		pd_buf_init(&again, 8 << 20);
+		zcompress(&again, p, n, 65536, DL_ZLEVEL_KEPT, false);
+		CU_ASSERT_EQUAL(again.len, first.len);
+		CU_ASSERT(again.len == first.len &&
+		    memcmp(again.data, first.data, first.len) == 0);
+		pd_buf_free(&again);
+	}
+	/* More at once than are kept: each still works. */
+	for (i = 0; i < 6; i++)
+		CU_ASSERT_EQUAL_FATAL(dl_zenc_new(DL_ZLEVEL_KEPT, false, &z[i],
+		    &err), PD_OK);
+	for (i = 0; i < 6; i++) {
+		pd_buf_init(&again, 8 << 20);
+		CU_ASSERT_EQUAL(dl_zenc_feed(z[i], p, n, to_buf, &again,
+		    &err), PD_OK);
+		CU_ASSERT_EQUAL(dl_zenc_finish(z[i], to_buf, &again, &err),
+		    PD_OK);
+		CU_ASSERT(again.len == first.len &&
+		    memcmp(again.data, first.data, first.len) == 0);
+		pd_buf_free(&again);
+		dl_zenc_free(z[i]);
+	}
+	pd_buf_free(&first);
+	pd_free(p);
+}
+
 static int
 suite_zstd(void)
 {
@@ -1278,6 +1335,7 @@ suite_zstd(void)
 		{ "truncated, capped, corrupt", test_z_hostile },
 		{ "window over the cap", test_z_window },
 		{ "descriptors", test_z_fd },
+		{ "contexts reused, the same bytes", test_z_reuse },
 	};
 
 	return UNIT_SUITE("delta-zstd", NULL, NULL, tests);
