@@ -72,14 +72,16 @@ bench_cleanup() {
 # cpu_ms PID: CPU ms of PID's threads (their run time in ns, from
 # schedstat: clock ticks would round a server's few ms to 0) and of its
 # reaped children (ticks: the rsync daemon's work is in its children).
+# "%.0f", not "%d": Debian's awk (mawk) prints any number past 2^31 - 1
+# as 2147483647 with "%d", which held a server's CPU at 2147 ms.
 hz=$(getconf CLK_TCK)
 cpu_ms() {
 	local ns
 
 	ns=$(cat /proc/"$1"/task/*/schedstat 2>/dev/null |
-	    awk '{ n += $1 } END { printf "%d", n }')
+	    awk '{ n += $1 } END { printf "%.0f", n }')
 	awk -v hz="$hz" -v ns="$ns" \
-	    '{ printf "%d", ns / 1e6 + ($16 + $17) * 1000 / hz }' \
+	    '{ printf "%.0f", ns / 1e6 + ($16 + $17) * 1000 / hz }' \
 	    "/proc/$1/stat"
 }
 
