@@ -28,14 +28,16 @@
  * on a first sync of a kernel tree that was a fifth of the server's
  * CPU.  A context given back is reset and reused: zstd keeps its tables
  * and does not zero them again, and its output does not depend on it.
- * A few are kept, and none larger than SPARE_BYTES.
+ * A few are kept, SPARE_BYTES in all at most: a node that is idle
+ * holds no more than that for them.
  */
 #define SPARE_MAX	4
 #define SPARE_BYTES	((size_t)32 << 20)
 
 static pthread_mutex_t spare_mu = PTHREAD_MUTEX_INITIALIZER;
 static ZSTD_CCtx *spare[SPARE_MAX];
-static size_t nspare;
+static size_t spare_size[SPARE_MAX];
+static size_t nspare, spare_bytes;
 
 static ZSTD_CCtx *
 cctx_get(void)
@@ -43,8 +45,10 @@ cctx_get(void)
 	ZSTD_CCtx *c = NULL;
 
 	pthread_mutex_lock(&spare_mu);
-	if (nspare > 0)
+	if (nspare > 0) {
 		c = spare[--nspare];
+		spare_bytes -= spare_size[nspare];
+	}
 	pthread_mutex_unlock(&spare_mu);
 	if (c == NULL)
 		return ZSTD_createCCtx();
@@ -56,16 +60,19 @@ cctx_get(void)
 static void
 cctx_put(ZSTD_CCtx *c)
 {
+	size_t sz;
+
 	if (c == NULL)
 		return;
-	if (ZSTD_sizeof_CCtx(c) <= SPARE_BYTES) {
-		pthread_mutex_lock(&spare_mu);
-		if (nspare < SPARE_MAX) {
-			spare[nspare++] = c;
-			c = NULL;
-		}
-		pthread_mutex_unlock(&spare_mu);
+	sz = ZSTD_sizeof_CCtx(c);
+	pthread_mutex_lock(&spare_mu);
+	if (nspare < SPARE_MAX && sz <= SPARE_BYTES - spare_bytes) {
+		spare_size[nspare] = sz;
+		spare[nspare++] = c;
+		spare_bytes += sz;
+		c = NULL;
 	}
+	pthread_mutex_unlock(&spare_mu);
 	ZSTD_freeCCtx(c);
 }
 
