@@ -1,7 +1,7 @@
 /*
  * The namer's queue: a ring of files under one mutex, one thread taking
  * them in order.  The order matters only to nd_namer_wait, which waits
- * for the count of files done to reach the count given.
+ * for the files done (named or failed) to reach the count given.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +28,7 @@ struct nd_namer {
 	bool			 stop;
 	struct file		 ring[ND_NAMER_MAX];
 	size_t			 head, len;
-	uint64_t		 given, finished;
+	uint64_t		 given;		/* files taken */
 	struct nd_namer_stats	 st;
 };
 
@@ -83,7 +83,6 @@ run(void *arg)
 			n->st.named++;
 		else
 			n->st.failed++;
-		n->finished++;
 		pthread_cond_broadcast(&n->done);
 	}
 	pthread_mutex_unlock(&n->mu);
@@ -164,7 +163,7 @@ nd_namer_wait(struct nd_namer *n)
 
 	pthread_mutex_lock(&n->mu);
 	want = n->given;
-	while (n->finished < want)
+	while (n->st.named + n->st.failed < want)
 		pthread_cond_wait(&n->done, &n->mu);
 	pthread_mutex_unlock(&n->mu);
 }
