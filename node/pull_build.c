@@ -261,6 +261,8 @@ salvage(struct pull *p)
 	size_t i;
 	int oldfd, dfd;
 
+	if (p->stagefd < 0)	/* up to date: no staging was opened */
+		return;
 	if ((oldfd = openat(p->stagefd, "build", O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return;
