@@ -10,12 +10,14 @@ PKGS	 = openssl lmdb libxxhash jansson libzstd libevent_core libevent_extra \
 	   libevent_openssl libcurl inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl's headers only: node/curlso.c opens it when a transfer starts.
-# Of OpenSSL, libcrypto only: node/sslso.c opens libssl and
+# Of OpenSSL, nothing: common/crypto.c opens libcrypto when a command
+# first hashes, signs or verifies, and node/sslso.c opens libssl and
 # libevent_openssl when a node first serves HTTPS.  The unit tests drive
-# TLS handshakes themselves, and link both.
-PKG_LIBS   := $(shell pkg-config --libs libcrypto $(filter-out \
+# TLS handshakes themselves, and link all three.
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out \
 	      libcurl openssl libevent_openssl,$(PKGS)) 2>/dev/null)
-TLS_LIBS   := $(shell pkg-config --libs libssl 2>/dev/null) -levent_openssl
+TLS_LIBS   := $(shell pkg-config --libs libssl libcrypto 2>/dev/null) \
+	      -levent_openssl
 ALL_CFLAGS = $(WARN) -D_GNU_SOURCE $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 # libinotifytools ships no pkg-config file in Debian 12.  librsync's
 # headers only: delta/rs.c opens it when a delta is made or applied.

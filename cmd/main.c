@@ -2,19 +2,28 @@
  * pulpdist: one binary, subcommands as in git.  main() only dispatches.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/crypto.h"
 #include "../common/log.h"
 #include "../common/mem.h"
 #include "cmd.h"
 
 #define PULPDIST_VERSION	"0.1.0"
 
+/*
+ * A command opens libcrypto before it starts (common/crypto.h), so that a
+ * system without it gets one clear error first, except pull: an up to
+ * date mirror answers without it, and pull opens it once it knows it has
+ * something to fetch.
+ */
 static const struct command {
 	const char	*name;
 	int		(*fn)(int, char **);
 	const char	*summary;
+	bool		 crypto_later;
 } commands[] = {
 	{ "keygen", cmd_keygen, "make a tree signing key pair" },
 	{ "import", cmd_import, "snapshot a directory as a tree's next "
@@ -22,7 +31,8 @@ static const struct command {
 	{ "log", cmd_log, "list a tree's versions" },
 	{ "show", cmd_show, "print a version's manifest" },
 	{ "diff", cmd_diff, "what changed between two versions" },
-	{ "pull", cmd_pull, "mirror a tree's newest version from a node" },
+	{ "pull", cmd_pull, "mirror a tree's newest version from a node",
+	    true },
 	{ "serve", cmd_serve, "serve trees to other nodes over HTTP" },
 	{ "node", cmd_node, "run a node daemon from its configuration" },
 	{ "status", cmd_status, "what a running node holds and does" },
@@ -54,6 +64,7 @@ help(FILE *f)
 int
 main(int argc, char **argv)
 {
+	struct pd_error err = { 0 };
 	enum pd_log_level level;
 	size_t i;
 	int a = 1;
@@ -104,9 +115,13 @@ main(int argc, char **argv)
 		help(stderr);
 		return EXIT_USAGE;
 	}
-	for (i = 0; i < NCOMMANDS; i++)
-		if (strcmp(argv[a], commands[i].name) == 0)
-			return commands[i].fn(argc - a, argv + a);
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(argv[a], commands[i].name) != 0)
+			continue;
+		if (!commands[i].crypto_later && pd_crypto_load(&err) != PD_OK)
+			return fail(&err);
+		return commands[i].fn(argc - a, argv + a);
+	}
 	fprintf(stderr, "pulpdist: unknown command %s\n", argv[a]);
 	help(stderr);
 	return EXIT_USAGE;

@@ -3,9 +3,10 @@
  * into a caller's table of function pointers.
  *
  * pulpdist links only what every command needs; libraries that only
- * transfers (libcurl), deltas (librsync) or an HTTPS server (libssl) use
- * are opened the first time they are, so a start does not pay ld.so for
- * them (node/curlso.c, delta/rs.c, node/sslso.c).
+ * transfers (libcurl), deltas (librsync), hashes and signatures
+ * (libcrypto) or an HTTPS server (libssl) use are opened the first time
+ * they are, so a start does not pay ld.so for them (node/curlso.c,
+ * delta/rs.c, common/crypto.c, node/sslso.c).
  */
 #ifndef PD_DSO_H
 #define PD_DSO_H

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "../common/clock.h"
+#include "../common/crypto.h"
 #include "../common/fsx.h"
 #include "../common/hex.h"
 #include "../common/mem.h"
@@ -373,6 +374,9 @@ pull(struct pull *p, double start)
 	 * request and a catalog lookup. */
 	if (held != 0 && p->want == held)
 		return up_to_date(p);
+	/* From here on it hashes and verifies. */
+	if ((rc = pd_crypto_load(p->err)) != PD_OK)
+		return rc;
 	if ((rc = nd_pl_load_old(p)) != PD_OK)
 		return rc;
 	if ((rc = nd_pl_fetch_manifest(p)) != PD_OK)

@@ -7,8 +7,8 @@
  * pulpdist about 1.2 ms of ld.so's work: a no-op pull is a few times
  * that in all.  So they are opened with dlopen, once per process, and
  * called through this table; the types and constants still come from
- * <openssl/ssl.h> and <event2/bufferevent_ssl.h>, and libcrypto, which
- * every command needs, stays linked.
+ * <openssl/ssl.h> and <event2/bufferevent_ssl.h>.  libcrypto, which
+ * libssl needs, is opened the same way (common/crypto.h).
  */
 #ifndef ND_SSLSO_H
 #define ND_SSLSO_H

@@ -25,11 +25,9 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
 
 #include "../common/buf.h"
+#include "../common/crypto.h"
 #include "../common/fsx.h"
 #include "../common/log.h"
 #include "../common/mem.h"
@@ -49,18 +47,22 @@ enum pd_err
 nd_ssl_fail(struct pd_error *err, enum pd_err code, const char *fmt, ...)
 {
 	char what[PD_ERRMSG_MAX], why[256] = "";
-	unsigned long e = ERR_peek_last_error();
+	unsigned long e = 0;
 	const char *r;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	if (e != 0 && (r = ERR_reason_error_string(e)) != NULL)
+	/* Without libcrypto there is no OpenSSL error to tell. */
+	if (pd_crypto_load(NULL) != PD_OK)
+		return pd_fail(err, code, "%s", what);
+	e = pd_cr.ERR_peek_last_error();
+	if (e != 0 && (r = pd_cr.ERR_reason_error_string(e)) != NULL)
 		snprintf(why, sizeof(why), ": %s", r);
 	else if (e != 0)
 		snprintf(why, sizeof(why), ": OpenSSL error %lx", e);
-	ERR_clear_error();
+	pd_cr.ERR_clear_error();
 	return pd_fail(err, code, "%s%s", what, why);
 }
 
@@ -70,11 +72,12 @@ read_pem(const char *path, struct pd_buf *b, BIO **bio, struct pd_error *err)
 	enum pd_err rc;
 
 	pd_buf_init(b, ND_TLS_FILE_MAX);
-	if ((rc = pd_read_file(path, ND_TLS_FILE_MAX, b, err)) != PD_OK)
+	if ((rc = pd_crypto_load(err)) != PD_OK ||
+	    (rc = pd_read_file(path, ND_TLS_FILE_MAX, b, err)) != PD_OK)
 		return rc;
 	if (b->len == 0)
 		return pd_fail(err, PD_ERR_PARSE, "%s: empty file", path);
-	if ((*bio = BIO_new_mem_buf(b->data, (int)b->len)) == NULL)
+	if ((*bio = pd_cr.BIO_new_mem_buf(b->data, (int)b->len)) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "%s", path);
 	return PD_OK;
 }
@@ -83,9 +86,10 @@ read_pem(const char *path, struct pd_buf *b, BIO **bio, struct pd_error *err)
 static void
 drop_pem(struct pd_buf *b, BIO *bio)
 {
-	BIO_free(bio);
+	if (bio != NULL)
+		pd_cr.BIO_free(bio);
 	if (b->data)
-		OPENSSL_cleanse(b->data, b->size);
+		explicit_bzero(b->data, b->size);
 	pd_buf_free(b);
 }
 
@@ -98,7 +102,8 @@ nd_pem_key(const char *path, EVP_PKEY **out, struct pd_error *err)
 
 	*out = NULL;
 	if ((rc = read_pem(path, &b, &bio, err)) == PD_OK &&
-	    (*out = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL)
+	    (*out = pd_cr.PEM_read_bio_PrivateKey(bio, NULL, NULL,
+	    NULL)) == NULL)
 		rc = nd_ssl_fail(err, PD_ERR_PARSE, "%s: not a PEM private "
 		    "key", path);
 	drop_pem(&b, bio);
@@ -113,26 +118,29 @@ nd_pem_certs(const char *path, STACK_OF(X509) **out, struct pd_error *err)
 	X509 *x;
 	enum pd_err rc;
 
-	if ((*out = sk_X509_new_null()) == NULL)
+	*out = NULL;
+	if ((rc = pd_crypto_load(err)) != PD_OK)
+		return rc;
+	if ((*out = (STACK_OF(X509) *)pd_cr.OPENSSL_sk_new_null()) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "%s", path);
 	if ((rc = read_pem(path, &b, &bio, err)) != PD_OK)
 		goto out;
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		if (!sk_X509_push(*out, x)) {
-			X509_free(x);
+	while ((x = pd_cr.PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (!pd_cr.sk_X509_push(*out, x)) {
+			pd_cr.X509_free(x);
 			rc = pd_fail(err, PD_ERR_NOMEM, "%s", path);
 			goto out;
 		}
 	/* The end of the file reads as "no start line": not an error
 	 * once a certificate came. */
-	if (sk_X509_num(*out) == 0)
+	if (pd_cr.sk_X509_num(*out) == 0)
 		rc = nd_ssl_fail(err, PD_ERR_PARSE, "%s: no PEM certificate",
 		    path);
-	ERR_clear_error();
+	pd_cr.ERR_clear_error();
 out:
 	drop_pem(&b, bio);
 	if (rc != PD_OK) {
-		sk_X509_pop_free(*out, X509_free);
+		pd_cr.sk_X509_pop_free(*out, pd_cr.X509_free);
 		*out = NULL;
 	}
 	return rc;
@@ -152,10 +160,10 @@ struct loaded {
 static void
 unload(struct loaded *l)
 {
-	EVP_PKEY_free(l->key);
-	sk_X509_pop_free(l->chain, X509_free);
-	sk_X509_pop_free(l->cas, X509_free);
-	X509_STORE_free(l->store);
+	pd_cr.EVP_PKEY_free(l->key);
+	pd_cr.sk_X509_pop_free(l->chain, pd_cr.X509_free);
+	pd_cr.sk_X509_pop_free(l->cas, pd_cr.X509_free);
+	pd_cr.X509_STORE_free(l->store);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -169,32 +177,34 @@ verify_own(const struct nd_tls_files *t, struct loaded *l, bool server,
 	enum pd_err rc = PD_OK;
 	int i;
 
-	if ((c = X509_STORE_CTX_new()) == NULL ||
-	    (rest = sk_X509_new_null()) == NULL) {
+	if ((c = pd_cr.X509_STORE_CTX_new()) == NULL ||
+	    (rest = (STACK_OF(X509) *)pd_cr.OPENSSL_sk_new_null()) == NULL) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "%s", t->cert);
 		goto out;
 	}
-	for (i = 1; i < sk_X509_num(l->chain); i++)
-		if (!sk_X509_push(rest, sk_X509_value(l->chain, i))) {
+	for (i = 1; i < pd_cr.sk_X509_num(l->chain); i++)
+		if (!pd_cr.sk_X509_push(rest, pd_sk_X509_value(l->chain, i))) {
 			rc = pd_fail(err, PD_ERR_NOMEM, "%s", t->cert);
 			goto out;
 		}
-	if (!X509_STORE_CTX_init(c, l->store, sk_X509_value(l->chain, 0),
-	    rest) || !X509_STORE_CTX_set_purpose(c, server ?
+	if (!pd_cr.X509_STORE_CTX_init(c, l->store,
+	    pd_sk_X509_value(l->chain, 0), rest) ||
+	    !pd_cr.X509_STORE_CTX_set_purpose(c, server ?
 	    X509_PURPOSE_SSL_SERVER : X509_PURPOSE_SSL_CLIENT)) {
 		rc = nd_ssl_fail(err, PD_ERR_CRYPTO, "%s", t->cert);
 		goto out;
 	}
-	if (X509_verify_cert(c) != 1) {
+	if (pd_cr.X509_verify_cert(c) != 1) {
 		rc = pd_fail(err, PD_ERR_SIGNATURE, "certificate %s does not "
 		    "verify against CA %s as a TLS %s: %s", t->cert, t->ca,
 		    server ? "server" : "client",
-		    X509_verify_cert_error_string(X509_STORE_CTX_get_error(c)));
-		ERR_clear_error();
+		    pd_cr.X509_verify_cert_error_string(
+		    pd_cr.X509_STORE_CTX_get_error(c)));
+		pd_cr.ERR_clear_error();
 	}
 out:
-	sk_X509_free(rest);
-	X509_STORE_CTX_free(c);
+	pd_cr.sk_X509_free(rest);
+	pd_cr.X509_STORE_CTX_free(c);
 	return rc;
 }
 
@@ -210,22 +220,24 @@ load(const struct nd_tls_files *t, bool server, struct loaded *l,
 	    (rc = nd_pem_key(t->key, &l->key, err)) != PD_OK ||
 	    (rc = nd_pem_certs(t->ca, &l->cas, err)) != PD_OK)
 		goto out;
-	if (X509_check_private_key(sk_X509_value(l->chain, 0), l->key) != 1) {
+	if (pd_cr.X509_check_private_key(pd_sk_X509_value(l->chain, 0),
+	    l->key) != 1) {
 		rc = nd_ssl_fail(err, PD_ERR_PARSE, "key %s does not match "
 		    "certificate %s", t->key, t->cert);
 		goto out;
 	}
-	if ((l->store = X509_STORE_new()) == NULL) {
+	if ((l->store = pd_cr.X509_STORE_new()) == NULL) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "%s", t->ca);
 		goto out;
 	}
-	for (i = 0; i < sk_X509_num(l->cas); i++) {
-		if (X509_check_ca(sk_X509_value(l->cas, i)) != 1) {
+	for (i = 0; i < pd_cr.sk_X509_num(l->cas); i++) {
+		if (pd_cr.X509_check_ca(pd_sk_X509_value(l->cas, i)) != 1) {
 			rc = pd_fail(err, PD_ERR_PARSE, "%s: certificate %d is "
 			    "not a CA's", t->ca, i + 1);
 			goto out;
 		}
-		if (!X509_STORE_add_cert(l->store, sk_X509_value(l->cas, i))) {
+		if (!pd_cr.X509_STORE_add_cert(l->store,
+		    pd_sk_X509_value(l->cas, i))) {
 			rc = nd_ssl_fail(err, PD_ERR_CRYPTO, "%s", t->ca);
 			goto out;
 		}
@@ -292,14 +304,14 @@ on_info(const SSL *ssl, int where, int ret)
 	long v;
 
 	if ((where & SSL_CB_ACCEPT_EXIT) != SSL_CB_ACCEPT_EXIT || ret > 0 ||
-	    (e = ERR_peek_last_error()) == 0)
+	    (e = pd_cr.ERR_peek_last_error()) == 0)
 		return;
 	peer_addr(ssl, addr, sizeof(addr));
-	why = ERR_reason_error_string(e);
+	why = pd_cr.ERR_reason_error_string(e);
 	v = nd_ssl_loaded()->get_verify_result(ssl);
 	log_info("TLS handshake with client %s failed: %s%s%s", addr, why ?
 	    why : "error", v != X509_V_OK ? ": " : "",
-	    v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+	    v != X509_V_OK ? pd_cr.X509_verify_cert_error_string(v) : "");
 }
 
 static enum pd_err
@@ -318,13 +330,13 @@ make_ctx(const struct nd_ssl *S, const struct nd_tls_files *t,
 		return nd_ssl_fail(err, PD_ERR_CRYPTO, "TLS context");
 	if (!S->CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION,
 	    NULL) ||
-	    !S->CTX_use_certificate(ctx, sk_X509_value(l->chain, 0))) {
+	    !S->CTX_use_certificate(ctx, pd_sk_X509_value(l->chain, 0))) {
 		rc = nd_ssl_fail(err, PD_ERR_CRYPTO, "%s", t->cert);
 		goto out;
 	}
-	for (i = 1; i < sk_X509_num(l->chain); i++)
+	for (i = 1; i < pd_cr.sk_X509_num(l->chain); i++)
 		if (!S->CTX_ctrl(ctx, SSL_CTRL_CHAIN_CERT, 1,
-		    sk_X509_value(l->chain, i))) {
+		    pd_sk_X509_value(l->chain, i))) {
 			rc = nd_ssl_fail(err, PD_ERR_CRYPTO, "%s", t->cert);
 			goto out;
 		}
@@ -335,15 +347,16 @@ make_ctx(const struct nd_ssl *S, const struct nd_tls_files *t,
 	}
 	/* The CA alone is trusted, and named to clients as the issuer
 	 * whose certificates we take. */
-	if ((names = sk_X509_NAME_new_null()) == NULL) {
+	names = (STACK_OF(X509_NAME) *)pd_cr.OPENSSL_sk_new_null();
+	if (names == NULL) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "%s", t->ca);
 		goto out;
 	}
-	for (i = 0; i < sk_X509_num(l->cas); i++) {
-		n = X509_NAME_dup(X509_get_subject_name(sk_X509_value(l->cas,
-		    i)));
-		if (n == NULL || !sk_X509_NAME_push(names, n)) {
-			X509_NAME_free(n);
+	for (i = 0; i < pd_cr.sk_X509_num(l->cas); i++) {
+		n = pd_cr.X509_NAME_dup(pd_cr.X509_get_subject_name(
+		    pd_sk_X509_value(l->cas, i)));
+		if (n == NULL || !pd_cr.sk_X509_NAME_push(names, n)) {
+			pd_cr.X509_NAME_free(n);
 			rc = pd_fail(err, PD_ERR_NOMEM, "%s", t->ca);
 			goto out;
 		}
@@ -363,7 +376,7 @@ make_ctx(const struct nd_ssl *S, const struct nd_tls_files *t,
 	    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	S->CTX_set_info_callback(ctx, on_info);
 out:
-	sk_X509_NAME_pop_free(names, X509_NAME_free);
+	pd_cr.sk_X509_NAME_pop_free(names, pd_cr.X509_NAME_free);
 	if (rc != PD_OK)
 		S->CTX_free(ctx);
 	else
@@ -413,9 +426,9 @@ nd_tls_ssl_new(const struct nd_tls *tls)
 
 	/* Whatever an earlier step left must not be taken for this
 	 * connection's failure. */
-	ERR_clear_error();
+	pd_cr.ERR_clear_error();
 	if ((ssl = tls->ssl->ssl_new(tls->ctx)) == NULL)
-		ERR_clear_error();
+		pd_cr.ERR_clear_error();
 	return ssl;
 }
 
@@ -431,7 +444,7 @@ nd_tls_bufferevent(const struct nd_tls *tls, struct event_base *base)
 	if ((bev = tls->ssl->socket_new(base, -1, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		tls->ssl->ssl_free(ssl);
-		ERR_clear_error();
+		pd_cr.ERR_clear_error();
 		return NULL;
 	}
 	/* A client that closes without close_notify has ended its
@@ -462,13 +475,14 @@ nd_tls_peer(const SSL *ssl, char *out, size_t n)
 	    S->get_verify_result(ssl) != X509_V_OK ||
 	    (x = S->get0_peer_certificate(ssl)) == NULL)
 		return false;
-	name = X509_get_subject_name(x);
-	if ((idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0 ||
-	    (ne = X509_NAME_get_entry(name, idx)) == NULL ||
-	    (s = X509_NAME_ENTRY_get_data(ne)) == NULL)
+	name = pd_cr.X509_get_subject_name(x);
+	if ((idx = pd_cr.X509_NAME_get_index_by_NID(name, NID_commonName,
+	    -1)) < 0 ||
+	    (ne = pd_cr.X509_NAME_get_entry(name, idx)) == NULL ||
+	    (s = pd_cr.X509_NAME_ENTRY_get_data(ne)) == NULL)
 		return false;
-	p = ASN1_STRING_get0_data(s);
-	len = (size_t)ASN1_STRING_length(s);
+	p = pd_cr.ASN1_STRING_get0_data(s);
+	len = (size_t)pd_cr.ASN1_STRING_length(s);
 	if (len > n - 1)
 		len = n - 1;
 	/* It goes into logs: nothing but a node name's bytes. */

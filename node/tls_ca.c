@@ -17,12 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/bn.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
-#include <openssl/x509v3.h>
-
+#include "../common/crypto.h"
 #include "../common/fsx.h"
 #include "../common/hex.h"
 #include "tls_ca.h"
@@ -82,7 +77,7 @@ nd_ca_name_check(const char *s)
 static enum pd_err
 new_key(EVP_PKEY **out, struct pd_error *err)
 {
-	if ((*out = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL)
+	if ((*out = pd_cr.EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL)
 		return nd_ssl_fail(err, PD_ERR_CRYPTO, "generating a P-256 "
 		    "key");
 	return PD_OK;
@@ -96,13 +91,14 @@ set_serial(X509 *x, struct pd_error *err)
 	BIGNUM *bn = NULL;
 	enum pd_err rc = PD_OK;
 
-	if (RAND_bytes(b, sizeof(b)) != 1)
+	if (pd_cr.RAND_bytes(b, sizeof(b)) != 1)
 		return nd_ssl_fail(err, PD_ERR_CRYPTO, "random serial");
 	b[0] = (unsigned char)((b[0] & 0x7f) | 0x40);
-	if ((bn = BN_bin2bn(b, sizeof(b), NULL)) == NULL ||
-	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
+	if ((bn = pd_cr.BN_bin2bn(b, sizeof(b), NULL)) == NULL ||
+	    pd_cr.BN_to_ASN1_INTEGER(bn,
+	    pd_cr.X509_get_serialNumber(x)) == NULL)
 		rc = nd_ssl_fail(err, PD_ERR_CRYPTO, "setting the serial");
-	BN_free(bn);
+	pd_cr.BN_free(bn);
 	return rc;
 }
 
@@ -113,32 +109,32 @@ add_ext(X509 *x, X509V3_CTX *v, int nid, const char *value,
 	X509_EXTENSION *e;
 	int ok;
 
-	if ((e = X509V3_EXT_conf_nid(NULL, v, nid, value)) == NULL)
+	if ((e = pd_cr.X509V3_EXT_conf_nid(NULL, v, nid, value)) == NULL)
 		return nd_ssl_fail(err, PD_ERR_CRYPTO, "extension %s",
-		    OBJ_nid2sn(nid));
-	ok = X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
+		    pd_cr.OBJ_nid2sn(nid));
+	ok = pd_cr.X509_add_ext(x, e, -1);
+	pd_cr.X509_EXTENSION_free(e);
 	if (!ok)
 		return nd_ssl_fail(err, PD_ERR_CRYPTO, "extension %s",
-		    OBJ_nid2sn(nid));
+		    pd_cr.OBJ_nid2sn(nid));
 	return PD_OK;
 }
 
 static bool
 add_dns(GENERAL_NAMES *gens, const char *s)
 {
-	GENERAL_NAME *g = GENERAL_NAME_new();
-	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+	GENERAL_NAME *g = pd_cr.GENERAL_NAME_new();
+	ASN1_IA5STRING *ia5 = pd_cr.ASN1_IA5STRING_new();
 
 	if (g == NULL || ia5 == NULL ||
-	    !ASN1_STRING_set(ia5, s, (int)strlen(s))) {
-		GENERAL_NAME_free(g);
-		ASN1_IA5STRING_free(ia5);
+	    !pd_cr.ASN1_STRING_set(ia5, s, (int)strlen(s))) {
+		pd_cr.GENERAL_NAME_free(g);
+		pd_cr.ASN1_IA5STRING_free(ia5);
 		return false;
 	}
-	GENERAL_NAME_set0_value(g, GEN_DNS, ia5);
-	if (!sk_GENERAL_NAME_push(gens, g)) {
-		GENERAL_NAME_free(g);
+	pd_cr.GENERAL_NAME_set0_value(g, GEN_DNS, ia5);
+	if (!pd_cr.sk_GENERAL_NAME_push(gens, g)) {
+		pd_cr.GENERAL_NAME_free(g);
 		return false;
 	}
 	return true;
@@ -147,15 +143,15 @@ add_dns(GENERAL_NAMES *gens, const char *s)
 static bool
 add_ip(GENERAL_NAMES *gens, ASN1_OCTET_STRING *ip)
 {
-	GENERAL_NAME *g = GENERAL_NAME_new();
+	GENERAL_NAME *g = pd_cr.GENERAL_NAME_new();
 
 	if (g == NULL) {
-		ASN1_OCTET_STRING_free(ip);
+		pd_cr.ASN1_OCTET_STRING_free(ip);
 		return false;
 	}
-	GENERAL_NAME_set0_value(g, GEN_IPADD, ip);
-	if (!sk_GENERAL_NAME_push(gens, g)) {
-		GENERAL_NAME_free(g);
+	pd_cr.GENERAL_NAME_set0_value(g, GEN_IPADD, ip);
+	if (!pd_cr.sk_GENERAL_NAME_push(gens, g)) {
+		pd_cr.GENERAL_NAME_free(g);
 		return false;
 	}
 	return true;
@@ -171,8 +167,8 @@ add_sans(X509 *x, const struct nd_ca_cert_opts *o, struct pd_error *err)
 	size_t i, j;
 	bool ok;
 
-	if ((gens = sk_GENERAL_NAME_new_null()) == NULL || !add_dns(gens,
-	    o->name)) {
+	gens = (STACK_OF(GENERAL_NAME) *)pd_cr.OPENSSL_sk_new_null();
+	if (gens == NULL || !add_dns(gens, o->name)) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "subjectAltName");
 		goto out;
 	}
@@ -181,19 +177,19 @@ add_sans(X509 *x, const struct nd_ca_cert_opts *o, struct pd_error *err)
 			;
 		if (j < i || strcmp(o->hosts[i], o->name) == 0)
 			continue;
-		ip = a2i_IPADDRESS(o->hosts[i]);
-		ERR_clear_error();
+		ip = pd_cr.a2i_IPADDRESS(o->hosts[i]);
+		pd_cr.ERR_clear_error();
 		ok = ip ? add_ip(gens, ip) : add_dns(gens, o->hosts[i]);
 		if (!ok) {
 			rc = pd_fail(err, PD_ERR_NOMEM, "subjectAltName");
 			goto out;
 		}
 	}
-	if (!X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0,
+	if (!pd_cr.X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0,
 	    X509V3_ADD_DEFAULT))
 		rc = nd_ssl_fail(err, PD_ERR_CRYPTO, "subjectAltName");
 out:
-	GENERAL_NAMES_free(gens);
+	pd_cr.GENERAL_NAMES_free(gens);
 	return rc;
 }
 
@@ -212,25 +208,28 @@ make_cert(EVP_PKEY *key, const char *cn, int64_t nb, int64_t na,
 	enum pd_err rc;
 
 	*out = NULL;
-	if ((x = X509_new()) == NULL || (n = X509_NAME_new()) == NULL) {
+	if ((x = pd_cr.X509_new()) == NULL ||
+	    (n = pd_cr.X509_NAME_new()) == NULL) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "certificate");
 		goto out;
 	}
-	if (!X509_set_version(x, X509_VERSION_3) ||
-	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	if (!pd_cr.X509_set_version(x, X509_VERSION_3) ||
+	    !pd_cr.X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)cn, -1, -1, 0) ||
-	    !X509_set_subject_name(x, n) ||
-	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) :
-	    n) ||
-	    ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) == NULL ||
-	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na) == NULL ||
-	    !X509_set_pubkey(x, key)) {
+	    !pd_cr.X509_set_subject_name(x, n) ||
+	    !pd_cr.X509_set_issuer_name(x, issuer ?
+	    pd_cr.X509_get_subject_name(issuer) : n) ||
+	    pd_cr.ASN1_TIME_set(pd_cr.X509_getm_notBefore(x),
+	    (time_t)nb) == NULL ||
+	    pd_cr.ASN1_TIME_set(pd_cr.X509_getm_notAfter(x),
+	    (time_t)na) == NULL ||
+	    !pd_cr.X509_set_pubkey(x, key)) {
 		rc = nd_ssl_fail(err, PD_ERR_CRYPTO, "certificate for %s", cn);
 		goto out;
 	}
 	if ((rc = set_serial(x, err)) != PD_OK)
 		goto out;
-	X509V3_set_ctx(&v, issuer ? issuer : x, x, NULL, NULL, 0);
+	pd_cr.X509V3_set_ctx(&v, issuer ? issuer : x, x, NULL, NULL, 0);
 	if (issuer == NULL)
 		rc = add_ext(x, &v, NID_basic_constraints,
 		    "critical,CA:TRUE,pathlen:0", err);
@@ -253,7 +252,7 @@ make_cert(EVP_PKEY *key, const char *cn, int64_t nb, int64_t na,
 		rc = add_sans(x, o, err);
 	if (rc != PD_OK)
 		goto out;
-	if (X509_sign(x, signkey, EVP_sha256()) <= 0) {
+	if (pd_cr.X509_sign(x, signkey, pd_cr.EVP_sha256()) <= 0) {
 		rc = nd_ssl_fail(err, PD_ERR_CRYPTO, "signing the certificate "
 		    "for %s", cn);
 		goto out;
@@ -261,8 +260,8 @@ make_cert(EVP_PKEY *key, const char *cn, int64_t nb, int64_t na,
 	*out = x;
 	x = NULL;
 out:
-	X509_NAME_free(n);
-	X509_free(x);
+	pd_cr.X509_NAME_free(n);
+	pd_cr.X509_free(x);
 	return rc;
 }
 
@@ -302,18 +301,18 @@ write_pem(const char *path, EVP_PKEY *key, X509 *x, struct pd_error *err)
 	enum pd_err rc;
 	int ok;
 
-	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+	if ((bio = pd_cr.BIO_new(pd_cr.BIO_s_mem())) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "%s", path);
-	ok = key ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL,
-	    NULL) : PEM_write_bio_X509(bio, x);
-	if (!ok || (n = BIO_get_mem_data(bio, &p)) <= 0) {
-		BIO_free(bio);
+	ok = key ? pd_cr.PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL,
+	    NULL) : pd_cr.PEM_write_bio_X509(bio, x);
+	if (!ok || (n = pd_cr.BIO_get_mem_data(bio, &p)) <= 0) {
+		pd_cr.BIO_free(bio);
 		return nd_ssl_fail(err, PD_ERR_CRYPTO, "%s: encoding", path);
 	}
 	rc = pd_write_file(path, p, (size_t)n, key ? 0600 : 0644,
 	    PD_WRITE_EXCL, err);
-	OPENSSL_cleanse(p, (size_t)n);
-	BIO_free(bio);
+	pd_cr.OPENSSL_cleanse(p, (size_t)n);
+	pd_cr.BIO_free(bio);
 	return rc;
 }
 
@@ -342,7 +341,8 @@ nd_ca_init(const char *dir, struct pd_error *err)
 	enum pd_err rc;
 	bool made = false;
 
-	if ((rc = join(keypath, dir, "ca", ".key", err)) != PD_OK ||
+	if ((rc = pd_crypto_load(err)) != PD_OK ||
+	    (rc = join(keypath, dir, "ca", ".key", err)) != PD_OK ||
 	    (rc = join(crtpath, dir, "ca", ".crt", err)) != PD_OK)
 		return rc;
 	if (mkdir(dir, 0700) == 0)
@@ -354,7 +354,7 @@ nd_ca_init(const char *dir, struct pd_error *err)
 		goto out;
 	/* Two deployments' CAs never share a name: a certificate of one
 	 * is never even matched against the other's key. */
-	if (RAND_bytes(id, sizeof(id)) != 1) {
+	if (pd_cr.RAND_bytes(id, sizeof(id)) != 1) {
 		rc = nd_ssl_fail(err, PD_ERR_CRYPTO, "random CA name");
 		goto out;
 	}
@@ -369,8 +369,8 @@ nd_ca_init(const char *dir, struct pd_error *err)
 out:
 	if (rc != PD_OK && made)
 		rmdir(dir);
-	EVP_PKEY_free(key);
-	X509_free(x);
+	pd_cr.EVP_PKEY_free(key);
+	pd_cr.X509_free(x);
 	return rc;
 }
 
@@ -389,20 +389,20 @@ load_ca(const char *dir, EVP_PKEY **key, X509 **crt, struct pd_error *err)
 	    (rc = nd_pem_key(keypath, key, err)) != PD_OK ||
 	    (rc = nd_pem_certs(crtpath, &certs, err)) != PD_OK)
 		goto out;
-	*crt = sk_X509_shift(certs);
-	if (X509_check_ca(*crt) != 1) {
+	*crt = pd_sk_X509_shift(certs);
+	if (pd_cr.X509_check_ca(*crt) != 1) {
 		rc = pd_fail(err, PD_ERR_PARSE, "%s: not a CA certificate",
 		    crtpath);
 		goto out;
 	}
-	if (X509_check_private_key(*crt, *key) != 1)
+	if (pd_cr.X509_check_private_key(*crt, *key) != 1)
 		rc = nd_ssl_fail(err, PD_ERR_PARSE, "%s does not match %s",
 		    keypath, crtpath);
 out:
-	sk_X509_pop_free(certs, X509_free);
+	pd_cr.sk_X509_pop_free(certs, pd_cr.X509_free);
 	if (rc != PD_OK) {
-		EVP_PKEY_free(*key);
-		X509_free(*crt);
+		pd_cr.EVP_PKEY_free(*key);
+		pd_cr.X509_free(*crt);
 		*key = NULL;
 		*crt = NULL;
 	}
@@ -426,10 +426,10 @@ check_opts(const struct nd_ca_cert_opts *o, struct pd_error *err)
 		return pd_fail(err, PD_ERR_USAGE, "%zu hosts: at most %d",
 		    o->nhosts, ND_CA_HOSTS_MAX);
 	for (i = 0; i < o->nhosts; i++) {
-		ip = a2i_IPADDRESS(o->hosts[i]);
-		ERR_clear_error();
+		ip = pd_cr.a2i_IPADDRESS(o->hosts[i]);
+		pd_cr.ERR_clear_error();
 		if (ip != NULL) {
-			ASN1_OCTET_STRING_free(ip);
+			pd_cr.ASN1_OCTET_STRING_free(ip);
 			continue;
 		}
 		if (!dns_ok(o->hosts[i], ND_CA_HOST_MAX))
@@ -449,7 +449,8 @@ nd_ca_issue(const char *dir, const struct nd_ca_cert_opts *o,
 	int64_t nb, na;
 	enum pd_err rc;
 
-	if ((rc = check_opts(o, err)) != PD_OK ||
+	if ((rc = pd_crypto_load(err)) != PD_OK ||
+	    (rc = check_opts(o, err)) != PD_OK ||
 	    (rc = join(keypath, dir, o->name, ".key", err)) != PD_OK ||
 	    (rc = join(crtpath, dir, o->name, ".crt", err)) != PD_OK ||
 	    (rc = absent(keypath, err)) != PD_OK ||
@@ -468,9 +469,9 @@ nd_ca_issue(const char *dir, const struct nd_ca_cert_opts *o,
 	if (not_after)
 		*not_after = na;
 out:
-	EVP_PKEY_free(cakey);
-	EVP_PKEY_free(key);
-	X509_free(ca);
-	X509_free(x);
+	pd_cr.EVP_PKEY_free(cakey);
+	pd_cr.EVP_PKEY_free(key);
+	pd_cr.X509_free(ca);
+	pd_cr.X509_free(x);
 	return rc;
 }

@@ -1,17 +1,19 @@
 /*
  * Ed25519 keys over OpenSSL 3's EVP_PKEY.  The raw public key is kept as
  * bytes; a public key read from a file gets its EVP_PKEY and id only when
- * first needed, because the first OpenSSL call in a process loads its
- * providers and configuration (2-3 ms) and a no-op pull only compares the
- * raw key with the one the catalog holds.
+ * first needed, because opening libcrypto (common/crypto.h) and its first
+ * call, which loads its providers and configuration, cost a few ms each,
+ * and a no-op pull only compares the raw key with the one the catalog
+ * holds.  Every path that reaches an OpenSSL call loads libcrypto first;
+ * a key with a pkey proves it was.
  */
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "../common/buf.h"
+#include "../common/crypto.h"
 #include "../common/fsx.h"
 #include "../common/mem.h"
 #include "../common/sha256.h"
@@ -66,8 +68,10 @@ ready(const struct pr_key *ck, struct pd_error *err)
 	unsigned char digest[PD_SHA256_LEN];
 	enum pd_err rc = PD_OK;
 
+	if ((rc = pd_crypto_load(err)) != PD_OK)
+		return rc;
 	pthread_mutex_lock(&k->mu);
-	if (k->pkey == NULL && (k->pkey = EVP_PKEY_new_raw_public_key(
+	if (k->pkey == NULL && (k->pkey = pd_cr.EVP_PKEY_new_raw_public_key(
 	    EVP_PKEY_ED25519, NULL, k->pub, PR_PUBKEY_LEN)) == NULL) {
 		rc = pd_fail(err, PD_ERR_CRYPTO, "making Ed25519 public key");
 		goto out;
@@ -92,17 +96,17 @@ wrap(EVP_PKEY *pkey, bool priv, struct pr_key **out, struct pd_error *err)
 	size_t len = PR_PUBKEY_LEN;
 	enum pd_err rc;
 
-	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_ED25519) {
-		EVP_PKEY_free(pkey);
+	if (pd_cr.EVP_PKEY_get_base_id(pkey) != EVP_PKEY_ED25519) {
+		pd_cr.EVP_PKEY_free(pkey);
 		return pd_fail(err, PD_ERR_CRYPTO, "not an Ed25519 key");
 	}
 	if ((k = key_new()) == NULL) {
-		EVP_PKEY_free(pkey);
+		pd_cr.EVP_PKEY_free(pkey);
 		return pd_fail(err, PD_ERR_NOMEM, "key");
 	}
 	k->pkey = pkey;
 	k->priv = priv;
-	if (EVP_PKEY_get_raw_public_key(pkey, k->pub, &len) != 1 ||
+	if (pd_cr.EVP_PKEY_get_raw_public_key(pkey, k->pub, &len) != 1 ||
 	    len != PR_PUBKEY_LEN) {
 		pr_key_free(k);
 		return pd_fail(err, PD_ERR_CRYPTO, "reading public key");
@@ -116,6 +120,55 @@ wrap(EVP_PKEY *pkey, bool priv, struct pr_key **out, struct pd_error *err)
 	return PD_OK;
 }
 
+/* A base64 digit's value, -1 for anything else. */
+static int
+b64_digit(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	return c == '/' ? 63 : -1;
+}
+
+/*
+ * The SPKI_LEN bytes of SPKI_B64_LEN base64 characters ending in the one
+ * '=' that SPKI_LEN bytes need; false for anything else, including unused
+ * bits that are not zero (no other text encodes the same bytes).
+ */
+static bool
+b64_spki(const char *in, unsigned char *out)
+{
+	uint32_t acc = 0;
+	size_t i, o = 0;
+	int v;
+
+	_Static_assert(SPKI_LEN % 3 == 2, "one '=' of padding");
+	if (in[SPKI_B64_LEN - 1] != '=')
+		return false;
+	for (i = 0; i < SPKI_B64_LEN - 1; i++) {
+		if ((v = b64_digit(in[i])) < 0)
+			return false;
+		acc = acc << 6 | (uint32_t)v;
+		if (i % 4 == 3) {
+			out[o++] = (unsigned char)(acc >> 16);
+			out[o++] = (unsigned char)(acc >> 8);
+			out[o++] = (unsigned char)acc;
+			acc = 0;
+		}
+	}
+	/* Three digits left: 18 bits, of which 2 are padding. */
+	if ((acc & 3) != 0)
+		return false;
+	out[o++] = (unsigned char)(acc >> 10);
+	out[o++] = (unsigned char)(acc >> 2);
+	return o == SPKI_LEN;
+}
+
 /*
  * The raw key of a file that is exactly an Ed25519 public key as OpenSSL
  * writes it, without initialising OpenSSL; false for any other file.
@@ -124,22 +177,14 @@ wrap(EVP_PKEY *pkey, bool priv, struct pr_key **out, struct pd_error *err)
 static bool
 read_pem_ed25519(const char *p, size_t n, unsigned char *pub)
 {
-	unsigned char der[SPKI_B64_LEN / 4 * 3];
+	unsigned char der[SPKI_LEN];
 	const size_t nb = sizeof(pem_begin) - 1, ne = sizeof(pem_end) - 1;
 	const char *b64 = p + nb;
 
 	if (n != nb + SPKI_B64_LEN + ne || memcmp(p, pem_begin, nb) != 0 ||
 	    memcmp(b64 + SPKI_B64_LEN, pem_end, ne) != 0)
 		return false;
-	/*
-	 * EVP_DecodeBlock is plain code, no provider behind it.  It counts
-	 * the padding as bytes, so the text must end in exactly the one '='
-	 * that 44 bytes need.
-	 */
-	_Static_assert(SPKI_LEN % 3 == 2, "one '=' of padding");
-	if (b64[SPKI_B64_LEN - 1] != '=' || b64[SPKI_B64_LEN - 2] == '=' ||
-	    EVP_DecodeBlock(der, (const unsigned char *)b64,
-	    (int)SPKI_B64_LEN) != (int)sizeof(der) ||
+	if (!b64_spki(b64, der) ||
 	    memcmp(der, spki_ed25519, sizeof(spki_ed25519)) != 0)
 		return false;
 	memcpy(pub, der + sizeof(spki_ed25519), PR_PUBKEY_LEN);
@@ -150,8 +195,11 @@ enum pd_err
 pr_key_generate(struct pr_key **out, struct pd_error *err)
 {
 	EVP_PKEY *pkey;
+	enum pd_err rc;
 
-	if ((pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL)
+	if ((rc = pd_crypto_load(err)) != PD_OK)
+		return rc;
+	if ((pkey = pd_cr.EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL)
 		return pd_fail(err, PD_ERR_CRYPTO, "generating Ed25519 key");
 	return wrap(pkey, true, out, err);
 }
@@ -183,12 +231,14 @@ pr_key_load(const char *path, struct pr_key **out, struct pd_error *err)
 		memcpy((*out)->pub, pub, PR_PUBKEY_LEN);
 		goto out;
 	}
-	if ((bio = BIO_new_mem_buf(b.data, (int)b.len)) == NULL) {
+	if ((rc = pd_crypto_load(err)) != PD_OK)
+		goto out;
+	if ((bio = pd_cr.BIO_new_mem_buf(b.data, (int)b.len)) == NULL) {
 		rc = pd_fail(err, PD_ERR_NOMEM, "%s", path);
 		goto out;
 	}
-	pkey = priv ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) :
-	    PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	pkey = priv ? pd_cr.PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) :
+	    pd_cr.PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
 	if (pkey == NULL) {
 		rc = pd_fail(err, PD_ERR_PARSE,
 		    "%s: not a PEM Ed25519 %s key", path,
@@ -198,10 +248,11 @@ pr_key_load(const char *path, struct pr_key **out, struct pd_error *err)
 	if ((rc = wrap(pkey, priv, out, err)) != PD_OK)
 		pd_prefix(err, "%s", path);
 out:
-	BIO_free(bio);
+	if (bio != NULL)
+		pd_cr.BIO_free(bio);
 	/* The buffer may have held a private key. */
 	if (b.data)
-		OPENSSL_cleanse(b.data, b.size);
+		explicit_bzero(b.data, b.size);
 	pd_buf_free(&b);
 	return rc;
 }
@@ -211,8 +262,11 @@ pr_key_from_public(const unsigned char *raw, struct pr_key **out,
     struct pd_error *err)
 {
 	EVP_PKEY *pkey;
+	enum pd_err rc;
 
-	pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw,
+	if ((rc = pd_crypto_load(err)) != PD_OK)
+		return rc;
+	pkey = pd_cr.EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw,
 	    PR_PUBKEY_LEN);
 	if (pkey == NULL)
 		return pd_fail(err, PD_ERR_CRYPTO, "bad Ed25519 public key");
@@ -233,18 +287,18 @@ write_pem(const struct pr_key *k, bool priv, const char *path,
 		return pd_fail(err, PD_ERR_USAGE, "%s: no private key", path);
 	if ((rc = ready(k, err)) != PD_OK)
 		return rc;
-	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+	if ((bio = pd_cr.BIO_new(pd_cr.BIO_s_mem())) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "%s", path);
-	ok = priv ? PEM_write_bio_PrivateKey(bio, k->pkey, NULL, NULL, 0,
-	    NULL, NULL) : PEM_write_bio_PUBKEY(bio, k->pkey);
-	if (!ok || (n = BIO_get_mem_data(bio, &p)) <= 0) {
-		BIO_free(bio);
+	ok = priv ? pd_cr.PEM_write_bio_PrivateKey(bio, k->pkey, NULL, NULL, 0,
+	    NULL, NULL) : pd_cr.PEM_write_bio_PUBKEY(bio, k->pkey);
+	if (!ok || (n = pd_cr.BIO_get_mem_data(bio, &p)) <= 0) {
+		pd_cr.BIO_free(bio);
 		return pd_fail(err, PD_ERR_CRYPTO, "%s: encoding key", path);
 	}
 	rc = pd_write_file(path, p, (size_t)n, priv ? 0600 : 0644,
 	    PD_WRITE_EXCL, err);
-	OPENSSL_cleanse(p, (size_t)n);
-	BIO_free(bio);
+	pd_cr.OPENSSL_cleanse(p, (size_t)n);
+	pd_cr.BIO_free(bio);
 	return rc;
 }
 
@@ -290,7 +344,8 @@ pr_key_free(struct pr_key *k)
 {
 	if (k == NULL)
 		return;
-	EVP_PKEY_free(k->pkey);
+	if (k->pkey != NULL)
+		pd_cr.EVP_PKEY_free(k->pkey);
 	pthread_mutex_destroy(&k->mu);
 	pd_free(k);
 }
@@ -306,13 +361,13 @@ pr_sign(const struct pr_key *k, const void *msg, size_t n,
 	if (!k->priv)
 		return pd_fail(err, PD_ERR_USAGE,
 		    "signing needs a private key");
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
+	if ((ctx = pd_cr.EVP_MD_CTX_new()) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "signing");
-	if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, k->pkey) != 1 ||
-	    EVP_DigestSign(ctx, sig, &siglen, msg, n) != 1 ||
+	if (pd_cr.EVP_DigestSignInit(ctx, NULL, NULL, NULL, k->pkey) != 1 ||
+	    pd_cr.EVP_DigestSign(ctx, sig, &siglen, msg, n) != 1 ||
 	    siglen != PR_SIG_LEN)
 		rc = pd_fail(err, PD_ERR_CRYPTO, "Ed25519 signing failed");
-	EVP_MD_CTX_free(ctx);
+	pd_cr.EVP_MD_CTX_free(ctx);
 	return rc;
 }
 
@@ -325,13 +380,13 @@ pr_verify(const struct pr_key *k, const void *msg, size_t n,
 
 	if ((rc = ready(k, err)) != PD_OK)
 		return rc;
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
+	if ((ctx = pd_cr.EVP_MD_CTX_new()) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "verifying");
-	if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k->pkey) != 1)
+	if (pd_cr.EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k->pkey) != 1)
 		rc = pd_fail(err, PD_ERR_CRYPTO, "Ed25519 verify init failed");
-	else if (EVP_DigestVerify(ctx, sig, PR_SIG_LEN, msg, n) != 1)
+	else if (pd_cr.EVP_DigestVerify(ctx, sig, PR_SIG_LEN, msg, n) != 1)
 		rc = pd_fail(err, PD_ERR_SIGNATURE, "signature does not match "
 		    "key");
-	EVP_MD_CTX_free(ctx);
+	pd_cr.EVP_MD_CTX_free(ctx);
 	return rc;
 }

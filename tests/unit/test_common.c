@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 
 #include "../../common/arena.h"
 #include "../../common/buf.h"
+#include "../../common/crypto.h"
 #include "../../common/dso.h"
 #include "../../common/err.h"
 #include "../../common/fsx.h"
@@ -1064,6 +1066,31 @@ test_dso_once(void)
 	CU_ASSERT_EQUAL(dso_inits, 2);
 }
 
+/* Every field of the libcrypto table filled, from the one library. */
+static void
+test_crypto_table(void)
+{
+	struct pd_error err = { 0 };
+	size_t i, n = sizeof(pd_cr) / sizeof(void *);
+	Dl_info info;
+	void *f;
+
+	_Static_assert(sizeof(pd_cr) % sizeof(void *) == 0,
+	    "the table holds only pointers");
+	CU_ASSERT_EQUAL_FATAL(pd_crypto_load(&err), PD_OK);
+	CU_ASSERT_EQUAL(pd_crypto_load(&err), PD_OK);
+	CU_ASSERT_TRUE(n > 90);
+	for (i = 0; i < n; i++) {
+		memcpy(&f, (const char *)&pd_cr + i * sizeof(f), sizeof(f));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		CU_ASSERT_NOT_EQUAL_FATAL(dladdr(f, &info), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(info.dli_fname,
+		    PD_CRYPTO_SONAME));
+	}
+	/* The pointer calls what the name says. */
+	CU_ASSERT_PTR_EQUAL((void *)pd_cr.EVP_sha256(), (void *)EVP_sha256());
+}
+
 static int
 suite_common(void)
 {
@@ -1093,6 +1120,7 @@ suite_common(void)
 		{ "dso: load a table, name what is missing", test_dso_load },
 		{ "dso: once per process, the same answer after",
 		    test_dso_once },
+		{ "crypto: libcrypto's table, whole", test_crypto_table },
 	};
 
 	return UNIT_SUITE("common", NULL, NULL, tests);
