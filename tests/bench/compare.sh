@@ -168,6 +168,11 @@ fresh_memory() {
 	done
 	"$pd" --version >/dev/null
 	rsync --version >/dev/null
+	# --version maps what a tool links; pulpdist opens the libraries
+	# of transfers, hashes and deltas when it first needs them.
+	python3 -c 'import ctypes
+for so in ("libcrypto.so.3", "libcurl.so.4", "librsync.so.2"):
+    ctypes.CDLL(so)'
 }
 
 # measure SCENARIO TOOL RUN SRVPID CMD...: run CMD, append a line to
