@@ -52,9 +52,10 @@
 	X(PEM_read_bio_X509) X(PEM_write_bio_PUBKEY)			\
 	X(PEM_write_bio_PrivateKey) X(PEM_write_bio_X509) X(RAND_bytes)	\
 	X(X509_EXTENSION_free) X(X509_NAME_ENTRY_get_data)		\
-	X(X509_NAME_add_entry_by_txt) X(X509_NAME_dup) X(X509_NAME_free)	\
-	X(X509_NAME_get_entry) X(X509_NAME_get_index_by_NID)		\
-	X(X509_NAME_new) X(X509_STORE_CTX_free) X(X509_STORE_CTX_get_error) \
+	X(X509_NAME_add_entry_by_txt) X(X509_NAME_dup)			\
+	X(X509_NAME_free) X(X509_NAME_get_entry)			\
+	X(X509_NAME_get_index_by_NID) X(X509_NAME_new)			\
+	X(X509_STORE_CTX_free) X(X509_STORE_CTX_get_error)		\
 	X(X509_STORE_CTX_init) X(X509_STORE_CTX_new)			\
 	X(X509_STORE_CTX_set_purpose) X(X509_STORE_add_cert)		\
 	X(X509_STORE_free) X(X509_STORE_new) X(X509_add1_ext_i2d)	\

@@ -216,6 +216,9 @@ load(const struct nd_tls_files *t, bool server, struct loaded *l,
 	int i;
 
 	memset(l, 0, sizeof(*l));
+	/* unload() calls into libcrypto: only once it is open. */
+	if ((rc = pd_crypto_load(err)) != PD_OK)
+		return rc;
 	if ((rc = nd_pem_certs(t->cert, &l->chain, err)) != PD_OK ||
 	    (rc = nd_pem_key(t->key, &l->key, err)) != PD_OK ||
 	    (rc = nd_pem_certs(t->ca, &l->cas, err)) != PD_OK)
