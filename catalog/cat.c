@@ -151,6 +151,8 @@ open_dbs(struct cat *c, struct pd_error *err)
 	ct.cat = c;
 	ct.txn = txn;
 	ct.write = !c->rdonly;
+	if (!c->rdonly && schema > 0 && schema < 6)
+		cat_readahead(c);
 	if (!c->rdonly && schema > 0 && schema < 3 &&
 	    (e = cat_content_migrate(&ct, err)) != PD_OK)
 		goto fail;
@@ -186,7 +188,8 @@ open_dir(struct cat *c, const char *name, int *fd, struct pd_error *err)
 /*
  * Where LMDB mapped data.mdb, which its API does not say (me_mapaddr is
  * only set with MDB_FIXEDMAP): the mapping of the file's inode in
- * /proc/self/maps.  Not found, cat_txn_touch does nothing.
+ * /proc/self/maps.  Not found, cat_txn_touch and cat_readahead do
+ * nothing.
  */
 static void
 find_map(struct cat *c)
@@ -212,6 +215,23 @@ find_map(struct cat *c)
 			break;
 		}
 	fclose(f);
+	if (c->map != NULL)
+		(void)madvise(c->map, c->maplen, MADV_RANDOM);
+}
+
+/*
+ * The kernel reads ahead around a page fault of a map as far as the
+ * disk's read_ahead_kb says: 8 MB on some virtual disks, the whole of
+ * data.mdb for the first record a command looks up.  A lookup (a no-op
+ * pull, a request served) touches a few pages at random, so the map is
+ * opened without; a write transaction (a commit of 80,000 records, an
+ * upgrade) touches most of them, and is better served by one read.
+ */
+void
+cat_readahead(struct cat *c)
+{
+	if (c->map != NULL && !atomic_exchange(&c->readahead, true))
+		(void)madvise(c->map, c->maplen, MADV_NORMAL);
 }
 
 enum pd_err
@@ -275,9 +295,9 @@ cat_open(const char *dir, unsigned flags, struct cat **out,
 	if ((!c->rdonly || access(path, F_OK) == 0) &&
 	    (rc = open_dir(c, path, &c->manfd, err)) != PD_OK)
 		goto fail;
+	find_map(c);
 	if ((rc = open_dbs(c, err)) != PD_OK)
 		goto fail;
-	find_map(c);
 	snprintf(path, plen, "%s/objects", dir);
 	if ((rc = open_dir(c, path, &c->objfd, err)) != PD_OK)
 		goto fail;
@@ -339,6 +359,8 @@ cat_begin(struct cat *c, bool write, struct cat_txn **out,
 		return pd_fail(err, PD_ERR_NOMEM, "catalog transaction");
 	t->cat = c;
 	t->write = write;
+	if (write)
+		cat_readahead(c);
 	if ((rc = mdb_txn_begin(c->env, NULL, write ? 0 : MDB_RDONLY,
 	    &t->txn)) != 0) {
 		pd_free(t);

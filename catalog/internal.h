@@ -4,6 +4,8 @@
 #ifndef CAT_INTERNAL_H
 #define CAT_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include <lmdb.h>
 
 #include "catalog.h"
@@ -36,6 +38,9 @@ struct cat {
 	int		 manfd;		/* DATA/manifests, -1 if none
 					 * (an old catalog, read-only) */
 	bool		 rdonly;
+	atomic_bool	 readahead;	/* the map is read ahead (cat.c) */
+	atomic_bool	 swept;		/* dead writers' temp files gone
+					 * (objstore.c) */
 };
 
 struct cat_map;
@@ -53,6 +58,9 @@ struct cat_txn {
  * many give back the pages of the map it read (cat.c).
  */
 void	cat_txn_touch(struct cat_txn *);
+
+/* Let the kernel read the map ahead from now on (cat.c). */
+void	cat_readahead(struct cat *);
 
 /* Big-endian packing of records, with a moving pointer. */
 static inline unsigned char *

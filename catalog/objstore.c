@@ -1,9 +1,11 @@
 /*
  * Content-addressed object store on disk.
  *
- * Temp files are named tmp/PID.SEQ; cat_obj_init removes those of
- * processes that no longer exist, so a crash leaves nothing behind for
- * long and a running writer's files are never touched.
+ * Temp files are named tmp/PID.SEQ.  The first writer of a process
+ * removes those of processes that no longer exist, so a crash leaves
+ * nothing behind for long and a running writer's files are never
+ * touched.  Not at every open: reading the directory cold was an eighth
+ * of a no-op pull, which writes nothing.
  */
 #include <sys/stat.h>
 
@@ -48,10 +50,7 @@ enum pd_err
 cat_obj_init(struct cat *c, struct pd_error *err)
 {
 	char name[3];
-	struct dirent *de;
-	DIR *d;
-	long pid;
-	int i, fd;
+	int i;
 
 	/* Made in order, "ff" last: once it is there, so are the others,
 	 * and opening a store (a no-op pull, every command) costs one
@@ -66,6 +65,20 @@ cat_obj_init(struct cat *c, struct pd_error *err)
 	if (mkdirat(c->objfd, "tmp", 0700) < 0 && errno != EEXIST)
 		return pd_fail_errno(err, PD_ERR_IO, errno,
 		    "mkdir %s/objects/tmp", c->dir);
+	return PD_OK;
+}
+
+/* Others writing at the same time go on: only the dead's files go. */
+static enum pd_err
+sweep(struct cat *c, struct pd_error *err)
+{
+	struct dirent *de;
+	DIR *d;
+	long pid;
+	int fd;
+
+	if (atomic_exchange(&c->swept, true))
+		return PD_OK;
 	if ((fd = openat(c->objfd, "tmp", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
@@ -86,7 +99,10 @@ enum pd_err
 cat_objw_new(struct cat *c, struct cat_objw **out, struct pd_error *err)
 {
 	struct cat_objw *w;
+	enum pd_err rc;
 
+	if ((rc = sweep(c, err)) != PD_OK)
+		return rc;
 	if ((w = pd_calloc(1, sizeof(*w))) == NULL)
 		return pd_fail(err, PD_ERR_NOMEM, "object writer");
 	w->cat = c;

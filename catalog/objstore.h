@@ -45,7 +45,8 @@ enum pd_err cat_obj_open(struct cat *, const unsigned char *sha, int *fd,
 /* Make every object renamed so far durable (one syncfs). */
 enum pd_err cat_obj_sync(struct cat *, struct pd_error *) PD_WARN_UNUSED;
 
-/* Create the store's directories and drop stale temp files (cat_open). */
+/* Create the store's directories (cat_open).  The first writer of a
+ * process drops the temp files of dead ones. */
 enum pd_err cat_obj_init(struct cat *, struct pd_error *) PD_WARN_UNUSED;
 
 #endif

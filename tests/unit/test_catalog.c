@@ -1208,6 +1208,7 @@ test_stale_tmp(void)
 	char *tmp, data[4096], tmpdir[4096], dead[64], mine[64];
 	char path[4096];
 	struct cat *c = new_cat(&tmp, data, sizeof(data));
+	struct cat_objw *w;
 	struct stat st;
 	long pid = dead_pid();
 
@@ -1222,9 +1223,18 @@ test_stale_tmp(void)
 	unit_write(tmpdir, "notapid", "?", 1);
 	CU_ASSERT_EQUAL(count_entries(tmpdir), 3);
 
+	/* Opening reads no directory; the first writer sweeps, once. */
 	CU_ASSERT_EQUAL_FATAL(cat_open(data, 0, &c, NULL), PD_OK);
 	unit_pjoin(path, sizeof(path), tmpdir, dead);
+	CU_ASSERT_EQUAL(stat(path, &st), 0);
+	CU_ASSERT_EQUAL_FATAL(cat_objw_new(c, &w, NULL), PD_OK);
+	cat_objw_abort(w);
 	CU_ASSERT_EQUAL(stat(path, &st), -1);
+	unit_write(tmpdir, dead, "crash", 5);
+	CU_ASSERT_EQUAL_FATAL(cat_objw_new(c, &w, NULL), PD_OK);
+	cat_objw_abort(w);
+	CU_ASSERT_EQUAL(stat(path, &st), 0);
+	CU_ASSERT_EQUAL(unlink(path), 0);
 	unit_pjoin(path, sizeof(path), tmpdir, mine);
 	CU_ASSERT_EQUAL(stat(path, &st), 0);
 	unit_pjoin(path, sizeof(path), tmpdir, "notapid");
