@@ -7,8 +7,10 @@
 #   tests/bench/compare.sh [--quick] [RUNS]
 #
 # Data: V1 and V2 of Debian's linux-source-6.1 (tests/bench/lib.sh);
-# --quick takes only their fs/ subdirectory (2,100 files) and a lab tree
-# a twentieth of the size, and finishes in about two minutes.  RUNS
+# --quick is a subset for a first look, under two minutes on a 2-CPU
+# machine: only their fs/ subdirectory (2,100 files), fan-out to 1 and 2
+# mirrors, no lab results (each of whose runs costs more in dropping
+# and re-reading the page cache than in syncing).  RUNS
 # (default 3) runs per scenario, the tools alternating within each run;
 # fan-out runs once (it copies 30 starting trees).  BENCH_SETTLE
 # (default 65, 0 with --quick): seconds to let the disk settle after
@@ -44,7 +46,9 @@ if [ "${1:-}" = --quick ]; then
 fi
 runs=${1:-3}
 settle=${BENCH_SETTLE:-$((quick ? 0 : 65))}
-labdiv=$((quick ? 20 : 1))
+fan_ns="1 2 4 8"
+[ "$quick" = 0 ] || fan_ns="1 2"
+fan_max=${fan_ns##* }
 bench_linux_data
 work=${BENCH_WORK:-/tmp/pulpdist-bench-compare}
 rm -rf "$work"
@@ -265,7 +269,7 @@ measure_many() {
 fanout() {
 	local n i
 
-	for n in 1 2 4 8; do
+	for n in $fan_ns; do
 		echo "fan-out: $n at once" >&2
 		rm -rf fm-* fp-* fr-*
 		: >pd.cmds
@@ -300,12 +304,12 @@ lab() {
 	local step r t0
 
 	echo "lab results: generating the tree" >&2
-	python3 "$top/tests/bench/labgen.py" make lab "$labdiv"
+	python3 "$top/tests/bench/labgen.py" make lab
 	served=("$work/lab" "$work/origin")
 	"$pd" keygen lk >/dev/null
 	for step in initial append grow; do
 		if [ "$step" != initial ]; then
-			python3 "$top/tests/bench/labgen.py" "$step" lab "$labdiv"
+			python3 "$top/tests/bench/labgen.py" "$step" lab
 		fi
 		sync
 		t0=$(date +%s.%N)
@@ -482,7 +486,7 @@ fresh=1
 rm -rf m1-* p1-* ra1-* rz1-* floor-tar
 served=("$v2" "$work/origin")
 fanout
-lab
+[ "$quick" = 1 ] || lab
 echo "srv_rss update pulpdist $(stop_timed "$pdpid" pdserve)" >>results
 echo "srv_rss all rsync $(stop_timed "$rpid" rsyncd)" >>results
 
@@ -532,7 +536,7 @@ fanout_table() {
 	echo
 	echo "| N | pulpdist wall (s) | rsync -az wall (s) | pulpdist server CPU (ms) | rsync daemon CPU (ms) | pulpdist wire (B) | rsync wire (B) |"
 	echo "| --- | --- | --- | --- | --- | --- | --- |"
-	for n in 1 2 4 8; do
+	for n in $fan_ns; do
 		pw=$(median "fanout-$n" pulpdist 4)
 		rw=$(median "fanout-$n" rsync-az 4)
 		pc=$(median "fanout-$n" pulpdist 6)
@@ -546,19 +550,19 @@ fanout_table() {
 	echo "patch and pack once for any number of mirrors, took" \
 	    "$(floor import_v2) s and $(floor import_v2_cpu) ms of CPU."
 	echo
-	echo "Server CPU at N=8 over N=1: pulpdist" \
-	    "$(ratio "$(median fanout-8 pulpdist 6)" \
+	echo "Server CPU at N=$fan_max over N=1: pulpdist" \
+	    "$(ratio "$(median fanout-$fan_max pulpdist 6)" \
 	    "$(median fanout-1 pulpdist 6)"), rsync" \
-	    "$(ratio "$(median fanout-8 rsync-az 6)" \
+	    "$(ratio "$(median fanout-$fan_max rsync-az 6)" \
 	    "$(median fanout-1 rsync-az 6)") (goal: pulpdist's within 1.5×)."
 	echo
 	# What the origin spends on the step in all: rsync's daemon does
 	# its whole work per mirror; pulpdist's origin did it at the import.
 	echo "The origin's whole CPU for the step (the import, then serving)," \
-	    "N=8 over N=1: pulpdist" \
-	    "$(ratio "$(($(floor import_v2_cpu) + $(median fanout-8 pulpdist 6)))" \
+	    "N=$fan_max over N=1: pulpdist" \
+	    "$(ratio "$(($(floor import_v2_cpu) + $(median fanout-$fan_max pulpdist 6)))" \
 	    "$(($(floor import_v2_cpu) + $(median fanout-1 pulpdist 6)))")" \
-	    "($(($(floor import_v2_cpu) + $(median fanout-8 pulpdist 6))) ms" \
+	    "($(($(floor import_v2_cpu) + $(median fanout-$fan_max pulpdist 6))) ms" \
 	    "against $(($(floor import_v2_cpu) + $(median fanout-1 pulpdist 6))) ms)."
 }
 
@@ -591,6 +595,33 @@ relay_table() {
 	    "rsync daemon $(srvrss relay rsync) KiB."
 }
 
+lab_tables() {
+	table lab-initial "6a. Lab results: initial sync"
+	table lab-append "6b. Lab results: 1% of the small logs appended to"
+	table lab-grow "6c. Lab results: the big log grown by 1 MiB"
+	echo
+	echo "The origin's imports of the lab tree (once for any number of"
+	echo "mirrors): initial $(floor lab_import_initial) s, after the appends" \
+	    "$(floor lab_import_append) s, after the growth" \
+	    "$(floor lab_import_grow) s."
+}
+
+floors_section() {
+	echo
+	echo "### Floors, same run"
+	echo
+	echo "- copying V1 with \`tar | tar\` (and sync): $(floor tar_copy) s"
+	echo "- stat walk of V1 with \`find -printf\`: $(floor find_walk) s"
+	echo "- \`zstd -19 --patch-from\` of the $(awk '$1 == "zstd_patch" { print $3 }' floors)" \
+	    "files changed V1 → V2: $(floor zstd_patch) B"
+	echo
+	echo "Goals (issue 4): update wire ≤ 0.06× rsync -az, update server"
+	echo "CPU ≤ 0.05×, update wall ≤ 0.3× rsync -a, no-op wall ≤ 0.01×,"
+	echo "initial wall ≤ 1.0× with wire ≤ rsync -az's, peak RSS ≤ rsync's,"
+	echo "fan-out server CPU at N=8 within 1.5× of N=1, no delta or"
+	echo "signature computed on a relay."
+}
+
 report() {
 	echo "## pulpdist vs rsync: $what"
 	echo
@@ -606,33 +637,14 @@ report() {
 	table noop "3. No-op: the mirror is current"
 	fanout_table
 	relay_table
-	table lab-initial "6a. Lab results: initial sync"
-	table lab-append "6b. Lab results: 1% of the small logs appended to"
-	table lab-grow "6c. Lab results: the big log grown by 1 MiB"
-	echo
-	echo "The origin's imports of the lab tree (once for any number of"
-	echo "mirrors): initial $(floor lab_import_initial) s, after the appends" \
-	    "$(floor lab_import_append) s, after the growth" \
-	    "$(floor lab_import_grow) s."
+	[ "$quick" = 1 ] || lab_tables
 	echo
 	echo "### Servers' peak RSS"
 	echo
 	echo "| pulpdist serve, initial | pulpdist serve, the rest | rsync daemon (largest child), all |"
 	echo "| --- | --- | --- |"
 	echo "| $(srvrss initial pulpdist) KiB | $(srvrss update pulpdist) KiB | $(srvrss all rsync) KiB |"
-	echo
-	echo "### Floors, same run"
-	echo
-	echo "- copying V1 with \`tar | tar\` (and sync): $(floor tar_copy) s"
-	echo "- stat walk of V1 with \`find -printf\`: $(floor find_walk) s"
-	echo "- \`zstd -19 --patch-from\` of the $(awk '$1 == "zstd_patch" { print $3 }' floors)" \
-	    "files changed V1 → V2: $(floor zstd_patch) B"
-	echo
-	echo "Goals (issue 4): update wire ≤ 0.06× rsync -az, update server"
-	echo "CPU ≤ 0.05×, update wall ≤ 0.3× rsync -a, no-op wall ≤ 0.01×,"
-	echo "initial wall ≤ 1.0× with wire ≤ rsync -az's, peak RSS ≤ rsync's,"
-	echo "fan-out server CPU at N=8 within 1.5× of N=1, no delta or"
-	echo "signature computed on a relay."
+	floors_section
 }
 
 report | tee report.md
